@@ -1,0 +1,1 @@
+"""Faust agents: thin loops from Kafka into the rules (see streams.processor)."""

@@ -1,0 +1,1 @@
+"""Input event contract: one JSON Schema per event type plus `schemas.validate`."""

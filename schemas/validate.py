@@ -1,0 +1,361 @@
+"""Decode and validate input events (SPEC section 2) into normalized dicts.
+
+`decode_event` turns the raw bytes of one Kafka message into a new dict that
+holds only the fields the contract names, with timestamps as int microseconds
+since the Unix epoch (UTC) and money as int cents, or raises `InvalidEvent`.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import fastjsonschema
+import orjson
+
+MAX_EVENT_BYTES = 64 * 1024
+
+INPUT_TYPES = (
+    "message.sent",
+    "thread.spam_marked",
+    "thread.spam_unmarked",
+    "order.placed",
+    "order.cancelled",
+    "shipment.shipped",
+    "review.posted",
+    "review.removed",
+    "refund.issued",
+    "case.opened",
+    "case.closed",
+    "clock.heartbeat",
+)
+
+# clock.heartbeat is valid on every input topic, hence None.
+TOPIC_OF_TYPE = {
+    "message.sent": "marketplace.messages",
+    "thread.spam_marked": "marketplace.messages",
+    "thread.spam_unmarked": "marketplace.messages",
+    "order.placed": "marketplace.orders",
+    "order.cancelled": "marketplace.orders",
+    "shipment.shipped": "marketplace.shipments",
+    "review.posted": "marketplace.reviews",
+    "review.removed": "marketplace.reviews",
+    "refund.issued": "marketplace.refunds",
+    "case.opened": "marketplace.refunds",
+    "case.closed": "marketplace.refunds",
+    "clock.heartbeat": None,
+}
+
+INVALID_EVENT_CODES = (
+    "too_large",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "unknown_type",
+    "missing_field",
+    "wrong_type",
+    "bad_value",
+    "bad_timestamp",
+    "bad_money",
+)
+
+
+class InvalidEvent(Exception):
+    """An event that breaks the input contract.
+
+    `code` is one of INVALID_EVENT_CODES (a Prometheus label); `reason` tells
+    a person what to fix.
+    """
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+
+# --- timestamps ---------------------------------------------------------
+
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{1,6}))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_FRACTION_SCALE = (1, 100_000, 10_000, 1_000, 100, 10, 1)  # by digit count
+_US_PER_SECOND = 1_000_000
+_US_PER_DAY = 86_400 * _US_PER_SECOND
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """Inverse of _days_from_civil."""
+    days += 719_468
+    era = days // 146_097
+    day_of_era = days - era * 146_097
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153  # March = 0
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
+_MIN_US = 0  # 1970-01-01T00:00:00Z
+_END_US = _days_from_civil(9999, 1, 1) * _US_PER_DAY  # first instant of UTC year 9999
+
+
+def parse_timestamp(text: str) -> int:
+    """RFC 3339 timestamp with offset -> int microseconds since the epoch, UTC.
+
+    Raises ValueError saying what is wrong (the message does not repeat `text`).
+    """
+    match = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(
+            "not an RFC 3339 timestamp: expected YYYY-MM-DDTHH:MM:SS, optionally"
+            " 1-6 fractional digits, then Z or +HH:MM/-HH:MM"
+        )
+    year_s, month_s, day_s, hour_s, minute_s, second_s, fraction, sign, off_h, off_m = match.groups()
+    year, month, day = int(year_s), int(month_s), int(day_s)
+    hour, minute, second = int(hour_s), int(minute_s), int(second_s)
+    if not 1 <= month <= 12:
+        raise ValueError(f"month {month_s} is not 01-12")
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not 1 <= day <= _DAYS_IN_MONTH[month] + leap:
+        raise ValueError(f"day {day_s} does not exist in {year_s}-{month_s}")
+    if hour > 23:
+        raise ValueError(f"hour {hour_s} is not 00-23")
+    if minute > 59:
+        raise ValueError(f"minute {minute_s} is not 00-59")
+    if second > 59:
+        raise ValueError(f"second {second_s} is not 00-59 (leap seconds are not allowed)")
+    seconds = _days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    if sign is not None:
+        offset_hours, offset_minutes = int(off_h), int(off_m)
+        if offset_hours > 23:
+            raise ValueError(f"offset hours {off_h} are not 00-23")
+        if offset_minutes > 59:
+            raise ValueError(f"offset minutes {off_m} are not 00-59")
+        offset = offset_hours * 3600 + offset_minutes * 60
+        seconds += offset if sign == "-" else -offset
+    us = seconds * _US_PER_SECOND
+    if fraction is not None:
+        us += int(fraction) * _FRACTION_SCALE[len(fraction)]
+    if not _MIN_US <= us < _END_US:
+        utc_year = _civil_from_days(us // _US_PER_DAY)[0]
+        raise ValueError(f"is in UTC year {utc_year}; only 1970-9998 is allowed")
+    return us
+
+
+def format_timestamp(us: int) -> str:
+    """Microseconds since the epoch -> RFC 3339 in UTC with `Z`; fraction only when non-zero."""
+    seconds, micros = divmod(us, _US_PER_SECOND)
+    days, second_of_day = divmod(seconds, 86_400)
+    year, month, day = _civil_from_days(days)
+    hour, rest = divmod(second_of_day, 3600)
+    minute, second = divmod(rest, 60)
+    fraction = f".{micros:06d}".rstrip("0") if micros else ""
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{fraction}Z"
+
+
+# --- money --------------------------------------------------------------
+
+_MONEY = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
+
+
+def parse_cents(text: str) -> int:
+    """Decimal money string ("12.5", "7", "0.05") -> int cents."""
+    match = _MONEY.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError("not a decimal string of 1-12 digits, optionally a point and 1-2 digits")
+    units, fraction = match.groups()
+    cents = int(units) * 100
+    if fraction is not None:
+        cents += int(fraction) * (10 if len(fraction) == 1 else 1)
+    return cents
+
+
+def format_cents(cents: int) -> str:
+    """Int cents -> decimal string with two decimals (84550 -> "845.50")."""
+    units, rest = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{units}.{rest:02d}"
+
+
+# --- schemas ------------------------------------------------------------
+
+def _exact_int(value):
+    # The schema's "integer" also accepts 4.0 (draft 6+ semantics); the contract does not.
+    if type(value) is not int:
+        raise ValueError()  # the reason's "must be a JSON integer ..., got 4.0" says it all
+    return value
+
+
+_TIMESTAMP_FIELDS = ("occurred_at", "ship_by")
+_MONEY_FIELDS = ("total", "amount")
+# Per field: (convert, InvalidEvent code when convert raises ValueError).
+_CONVERTERS = {
+    **{name: (parse_timestamp, "bad_timestamp") for name in _TIMESTAMP_FIELDS},
+    **{name: (parse_cents, "bad_money") for name in _MONEY_FIELDS},
+    "rating": (_exact_int, "wrong_type"),
+}
+_PATTERN_CODES = {name: code for name, (_, code) in _CONVERTERS.items()}
+
+_TIMESTAMP_EXPECTED = (
+    'an RFC 3339 timestamp with offset such as "2026-03-01T12:00:00Z" (UTC year 1970-9998)'
+)
+_MONEY_EXPECTED = (
+    'a decimal string such as "12.50": 1-12 digits, optionally a point and 1-2 digits,'
+    " no sign, exponent or spaces"
+)
+
+
+def _expected(name: str, prop: dict) -> str:
+    """What a field must be, in words, derived from its schema."""
+    if name in _TIMESTAMP_FIELDS:
+        return _TIMESTAMP_EXPECTED
+    if name in _MONEY_FIELDS:
+        return _MONEY_EXPECTED
+    if "const" in prop:
+        return f'"{prop["const"]}"'
+    types = prop.get("type", ())
+    types = [types] if isinstance(types, str) else types
+    if "enum" in prop:
+        text = "one of " + ", ".join(f'"{value}"' for value in prop["enum"] if value is not None)
+    elif "boolean" in types:
+        text = "a JSON boolean (true or false)"
+    elif "integer" in types:
+        text = f"a JSON integer from {prop['minimum']} to {prop['maximum']}"
+    elif "string" in types:
+        text = "a non-empty string" if prop.get("minLength") else "a string"
+    else:
+        text = f"valid against {json.dumps(prop)}"
+    return text + " or null" if "null" in types else text
+
+
+def _load_schema(event_type: str) -> dict:
+    return json.loads(Path(__file__).with_name(f"{event_type}.json").read_text("utf-8"))
+
+
+_SCHEMAS = {event_type: _load_schema(event_type) for event_type in INPUT_TYPES}
+# Defaults are applied while normalizing (to null too), never by mutating the input.
+_VALIDATORS = {
+    event_type: fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    for event_type, schema in _SCHEMAS.items()
+}
+# Per type, the normalized fields in order: (name, default, convert, code).
+_FIELDS = {
+    event_type: tuple(
+        (name, prop.get("default"), *_CONVERTERS.get(name, (None, None)))
+        for name, prop in schema["properties"].items()
+    )
+    for event_type, schema in _SCHEMAS.items()
+}
+_EXPECTED = {
+    event_type: {name: _expected(name, prop) for name, prop in schema["properties"].items()}
+    for event_type, schema in _SCHEMAS.items()
+}
+
+
+# --- decoding -----------------------------------------------------------
+
+_JSON_KIND = {dict: "an object", list: "an array", str: "a string", int: "a number",
+              float: "a number", bool: "a boolean", type(None): "null"}
+
+
+def _excerpt(value, limit: int = 80) -> str:
+    """The value as JSON, cut to `limit` characters, for error reasons."""
+    try:
+        text = orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _field_error(code: str, event_type: str, name: str, value, detail: str = "") -> InvalidEvent:
+    reason = f"field '{name}' must be {_EXPECTED[event_type][name]}, got {_excerpt(value)}"
+    return InvalidEvent(code, f"{reason}: {detail}" if detail else reason)
+
+
+def _schema_error(event_type: str, event: dict, exc: fastjsonschema.JsonSchemaValueException) -> InvalidEvent:
+    if exc.rule == "required":
+        name = next(n for n in _SCHEMAS[event_type]["required"] if n not in event)
+        return InvalidEvent("missing_field", f"required field '{name}' is missing from this {event_type} event")
+    name = exc.path[-1]
+    if exc.rule == "type":
+        return _field_error("wrong_type", event_type, name, exc.value)
+    if exc.rule == "pattern":
+        code = _PATTERN_CODES.get(name, "bad_value")
+        detail = ""
+        if code == "bad_timestamp":
+            try:
+                parse_timestamp(exc.value)
+            except ValueError as why:
+                detail = str(why)
+        return _field_error(code, event_type, name, exc.value, detail)
+    return _field_error("bad_value", event_type, name, exc.value)
+
+
+def decode_event(raw: bytes) -> dict:
+    """Raw Kafka message value -> normalized event dict, or raise InvalidEvent.
+
+    The dict has event_id, type, seller_id, occurred_at, marketplace_id and the
+    fields the contract names for the type, nothing else; timestamps are int
+    microseconds since the epoch (UTC), money is int cents, absent or null
+    optional fields take their default (channel "marketplace", else None).
+    """
+    if raw is None:  # a Kafka record with a null value (tombstone)
+        raise InvalidEvent("not_json", "message has no value (null record); expected a JSON object")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent("too_large", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES} bytes")
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise InvalidEvent("not_utf8", f"event is not valid UTF-8 (bad byte at offset {bad.start})") from None
+        raise InvalidEvent("not_json", f"event is not valid JSON: {str(exc)[:200]}") from None
+    if type(event) is not dict:
+        raise InvalidEvent("not_object", f"event must be a JSON object, got {_JSON_KIND[type(event)]}")
+
+    event_type = event.get("type")
+    if type(event_type) is not str:
+        if "type" not in event:
+            raise InvalidEvent("missing_field", "required field 'type' is missing")
+        raise InvalidEvent("wrong_type", f"field 'type' must be a string naming the event type, got {_excerpt(event_type)}")
+    validate = _VALIDATORS.get(event_type)
+    if validate is None:
+        raise InvalidEvent(
+            "unknown_type",
+            f"field 'type' is {_excerpt(event_type)}, which is not a known event type"
+            f" (known: {', '.join(INPUT_TYPES)})",
+        )
+    try:
+        validate(event)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _schema_error(event_type, event, exc) from None
+
+    normalized = {}
+    for name, default, convert, code in _FIELDS[event_type]:
+        value = event.get(name)
+        if value is None:
+            value = default
+        elif convert is not None:
+            try:
+                value = convert(value)
+            except ValueError as why:
+                raise _field_error(code, event_type, name, value, str(why)) from None
+        normalized[name] = value
+    return normalized

@@ -1,0 +1,287 @@
+"""One partition's processing, without I/O: events in, output records out.
+
+A partition is partition p of every input topic together (SPEC section 3).
+The engine keeps the partition clock, wakes items whose outcome changes when
+the clock passes a deadline, makes the monthly evaluations, and says which
+sellers changed so that scorecards are recomputed once per batch, not once
+per event. The Faust agent, `replay`, `backfill` and the benchmarks all drive
+this same class.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+from typing import Iterable, Optional
+
+import orjson
+
+from schemas.validate import format_timestamp
+
+from .calendar import month_of
+from .judge import STANDARDS
+from .policy import Policy
+from .seller import SellerState
+
+SCORECARDS = "standards.scorecards"
+VIOLATIONS = "standards.violations"
+BADGES = "standards.badges"
+EVALUATIONS = "standards.evaluations"
+ALERTS = "standards.alerts"
+
+Output = tuple  # (topic, key, value dict)
+
+EVIDENCE = {
+    "message_response": ("answered", "missed"),
+    "on_time_shipping": ("on_time", "late"),
+    "review_rating": ("low_reviews", "other_reviews"),
+    "case_rate": ("cases", "completed_orders_without_case"),
+}
+
+
+class PartitionEngine:
+    def __init__(self, partition: int, topics: Iterable[str], policy: Policy, wall_clock: bool = False):
+        self.partition = partition
+        self.topics = tuple(topics)
+        self.policy = policy
+        self.wall_clock = wall_clock
+        self.topic_clock: dict[str, int] = {}
+        self.clock: Optional[int] = None
+        self.evaluated_through: Optional[int] = None
+        self.sellers: dict[str, SellerState] = {}
+        self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id)
+        self.changed: set[str] = set()  # scorecards to recompute
+        self.unsaved: set[str] = set()  # sellers to persist (absent: deleted)
+        self.meta_unsaved = False
+        self.first_response_seconds: list[float] = []  # drained by the metrics
+        self.status_counts: dict[tuple[str, str], int] = {}
+
+    # -- events ----------------------------------------------------------------
+
+    def process(self, topic: str, event: dict) -> list[Output]:
+        out: list[Output] = []
+        if event["type"] != "clock.heartbeat":
+            self._apply(event, out)
+        t = event["occurred_at"]
+        if t > self.topic_clock.get(topic, -1):
+            self.topic_clock[topic] = t
+            self.meta_unsaved = True
+            self._advance(self._event_clock(), out)
+        return out
+
+    def tick(self, now: int) -> list[Output]:
+        """Live mode: the wall clock advances the partition clock too."""
+        out: list[Output] = []
+        if self.wall_clock:
+            self._advance(now, out)
+        return out
+
+    def _event_clock(self) -> Optional[int]:
+        if len(self.topic_clock) < len(self.topics):
+            return None
+        return min(self.topic_clock[t] for t in self.topics)
+
+    def _apply(self, event: dict, out: list) -> None:
+        seller_id = event["seller_id"]
+        seller = self.sellers.get(seller_id)
+        if seller is None:
+            seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
+        thread_answered_before = None
+        if event["type"] == "message.sent":
+            thread = seller.threads.get(event["thread_id"])
+            thread_answered_before = thread is not None and thread.initial_at(None) is not None \
+                and thread.response_at(None) is not None
+        collection, item_id = seller.apply(event)
+        self.changed.add(seller_id)
+        self.unsaved.add(seller_id)
+        if item_id not in getattr(seller, collection):
+            return
+        if thread_answered_before is False:
+            self._observe_first_response(seller.threads[item_id])
+        for instant in seller.wakeups(collection, item_id, self.policy):
+            if self.clock is None or instant > self.clock:
+                heapq.heappush(self._wakeups, (instant, seller_id, collection, item_id))
+        if self.clock is not None:
+            out.extend((ALERTS, seller_id, a) for a in seller.due_alerts(collection, item_id, self.clock, self.policy))
+
+    def _observe_first_response(self, thread) -> None:
+        initial, response = thread.initial_at(None), thread.response_at(None)
+        if initial is not None and response is not None:
+            self.first_response_seconds.append((response - initial) / 1_000_000)
+
+    # -- time ------------------------------------------------------------------
+
+    def _advance(self, new_clock: Optional[int], out: list) -> None:
+        if self.wall_clock and self.clock is not None:
+            new_clock = max(new_clock or self.clock, self.clock)
+        if new_clock is None or (self.clock is not None and new_clock <= self.clock):
+            return
+        old, self.clock = self.clock, new_clock
+        self.meta_unsaved = True
+        if old is None or month_of(old) != month_of(new_clock):
+            self.changed.update(self.sellers)  # the period to date moved
+        wakeups = self._wakeups
+        while wakeups and wakeups[0][0] <= new_clock:
+            _, seller_id, collection, item_id = heapq.heappop(wakeups)
+            seller = self.sellers.get(seller_id)
+            if seller is None:
+                continue
+            self.changed.add(seller_id)
+            alerts = seller.due_alerts(collection, item_id, new_clock, self.policy)
+            if alerts:
+                self.unsaved.add(seller_id)
+                out.extend((ALERTS, seller_id, a) for a in alerts)
+        self._evaluate(month_of(new_clock - self.policy.evaluation_delay), out)
+
+    def _evaluate(self, last_month: int, out: list) -> None:
+        """Every monthly evaluation whose instant E the clock has now reached."""
+        if self.evaluated_through is not None and last_month <= self.evaluated_through:
+            return
+        for seller_id, seller in list(self.sellers.items()):
+            first = first_attribution_month(seller)
+            if first is None:
+                continue
+            start = first + 1 if self.evaluated_through is None else max(first + 1, self.evaluated_through + 1)
+            for month in range(start, last_month + 1):
+                record = seller.evaluation(month, self.policy)
+                if record is not None:
+                    out.append((EVALUATIONS, seller_id, record))
+                    out.append((BADGES, seller_id, {
+                        "type": "badges.monthly", "seller_id": seller_id, "month": record["month"],
+                        "star_seller": record["star_seller"]["eligible"], "badges": record["badges"],
+                        "criteria": record["star_seller"]["criteria"]}))
+            seller.prune(last_month, self.policy)
+            self.unsaved.add(seller_id)
+            if seller.is_empty() and (seller.last_evaluation is None
+                                      or seller.last_evaluation[0] < last_month):
+                del self.sellers[seller_id]
+                self.changed.discard(seller_id)
+        self.evaluated_through = last_month
+        self.meta_unsaved = True
+
+    # -- scorecards, violations, badges -------------------------------------------
+
+    def refresh(self) -> list[Output]:
+        """Recompute the scorecards of changed sellers; emit what changed."""
+        out: list[Output] = []
+        if self.clock is None:
+            return out
+        for seller_id in self.changed:
+            seller = self.sellers.get(seller_id)
+            if seller is not None:
+                self._refresh_seller(seller, out)
+        self.changed.clear()
+        return out
+
+    def _refresh_seller(self, seller: SellerState, out: list) -> None:
+        card, _ = seller.scorecard(self.clock, self.policy)
+        live = seller.live
+        as_of = card.pop("as_of")
+        digest = hashlib.blake2b(orjson.dumps(card, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+        if digest == live.get("digest"):
+            return
+        live["digest"] = digest
+        self.unsaved.add(seller.seller_id)
+        card["as_of"] = as_of
+        out.append((SCORECARDS, seller.seller_id, card))
+        self._track_statuses(seller, card)
+        self._violations(seller, card, out)
+        self._badge_changes(seller, card, out)
+
+    def _track_statuses(self, seller: SellerState, card: dict) -> None:
+        statuses = [card["standards"][name]["status"] for name in STANDARDS]
+        previous = seller.live.get("status")
+        counts = self.status_counts
+        for i, name in enumerate(STANDARDS):
+            if previous:
+                counts[(name, previous[i])] -= 1
+            counts[(name, statuses[i])] = counts.get((name, statuses[i]), 0) + 1
+        seller.live["status"] = statuses
+
+    def _violations(self, seller: SellerState, card: dict, out: list) -> None:
+        live = seller.live
+        open_ = live.setdefault("open", [])
+        sequence = live.setdefault("seq", {})
+        for name in STANDARDS:
+            standard = card["standards"][name]
+            status = standard["status"]
+            if status == "not_met" and name not in open_:
+                open_.append(name)
+                kind = "violation.opened"
+            elif status == "met" and name in open_:
+                open_.remove(name)
+                kind = "violation.resolved"
+            else:
+                continue
+            sequence[name] = sequence.get(name, 0) + 1
+            numerator, denominator = standard["numerator"], standard["denominator"]
+            first, second = EVIDENCE[name]
+            out.append((VIOLATIONS, seller.seller_id, {
+                "type": kind, "violation_id": f"{seller.seller_id}/{name}/{sequence[name]}",
+                "seller_id": seller.seller_id, "standard": name,
+                "numerator": numerator, "denominator": denominator, "rate": standard["rate"],
+                "threshold": standard["threshold"], "period": card["period"],
+                "evidence": {first: numerator, second: denominator - numerator}, "as_of": card["as_of"],
+            }))
+
+    def _badge_changes(self, seller: SellerState, card: dict, out: list) -> None:
+        earned = (["star_seller"] if card["star_seller"]["eligible"] else []) + card["badges"]
+        before = seller.live.get("badges", [])
+        if earned == before:
+            return
+        seller.live["badges"] = earned
+        for badge in sorted(set(earned) ^ set(before)):
+            out.append((BADGES, seller.seller_id, {
+                "type": "badge.eligibility_changed", "seller_id": seller.seller_id, "badge": badge,
+                "eligible": badge in earned, "criteria": card["star_seller"]["criteria"],
+                "period": card["period"], "as_of": card["as_of"]}))
+
+    # -- persistence ---------------------------------------------------------------
+
+    def dump_meta(self) -> dict:
+        return {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through}
+
+    def load_meta(self, data: dict) -> None:
+        self.topic_clock = dict(data["clocks"])
+        self.evaluated_through = data["evaluated_through"]
+        self.clock = self._event_clock()
+
+    def load_seller(self, seller: SellerState) -> None:
+        self.sellers[seller.seller_id] = seller
+        statuses = seller.live.get("status")
+        for i, name in enumerate(STANDARDS):
+            if statuses:
+                key = (name, statuses[i])
+                self.status_counts[key] = self.status_counts.get(key, 0) + 1
+        for collection in ("threads", "orders"):
+            for item_id in getattr(seller, collection):
+                for instant in seller.wakeups(collection, item_id, self.policy):
+                    if self.clock is None or instant > self.clock:
+                        heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id))
+
+    def take_unsaved(self) -> tuple[dict[str, Optional[SellerState]], Optional[dict]]:
+        """What changed since the last call: sellers (None when deleted) and meta."""
+        sellers = {sid: self.sellers.get(sid) for sid in self.unsaved}
+        self.unsaved = set()
+        meta = self.dump_meta() if self.meta_unsaved else None
+        self.meta_unsaved = False
+        return sellers, meta
+
+
+def first_attribution_month(seller: SellerState) -> Optional[int]:
+    """Earliest month any of the seller's items could be attributed to."""
+    instants = []
+    for thread in seller.threads.values():
+        if thread.buyer_at is not None:
+            instants.append(thread.buyer_at)
+    for order in seller.orders.values():
+        if order.placed is not None:
+            instants += [order.placed[0], order.placed[3]]
+            if order.shipment is not None:
+                instants.append(order.shipment[0])
+    for review in seller.reviews.values():
+        if review.postings:
+            instants.append(review.postings[0][0])
+    for case in seller.cases.values():
+        if case.closes:
+            instants.append(case.closes[0][0])
+    return month_of(min(instants)) if instants else None

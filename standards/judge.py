@@ -1,0 +1,128 @@
+"""Judging numbers against the policy (SPEC section 5), in integers only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Optional
+
+from .numbers import Numbers
+from .policy import Policy
+
+STANDARDS = ("message_response", "on_time_shipping", "review_rating", "case_rate")
+AREA_BADGES = ("speedy_replies", "smooth_shipping", "rave_reviews")
+
+
+def at_least_percent(numerator: int, denominator: int, percent: Decimal) -> bool:
+    q = Fraction(percent)
+    return 100 * numerator * q.denominator >= q.numerator * denominator
+
+
+def at_most_percent(numerator: int, denominator: int, percent: Decimal) -> bool:
+    q = Fraction(percent)
+    return 100 * numerator * q.denominator <= q.numerator * denominator
+
+
+def shown_rate(numerator: int, denominator: int) -> Optional[str]:
+    """Percentage rounded down to one decimal, as text (no float ever)."""
+    if denominator == 0:
+        return None
+    tenths = 1000 * numerator // denominator
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+@dataclass(frozen=True)
+class Standard:
+    numerator: int
+    denominator: int
+    status: str
+    threshold: dict
+
+
+@dataclass(frozen=True)
+class Criterion:
+    values: dict
+    holds: bool
+
+
+def review_rule(low: int, reviews: int, policy: Policy) -> tuple[bool, dict]:
+    rule = policy.review_rating
+    if reviews < rule.percent_regime_from_reviews:
+        return low <= rule.max_low_reviews, {"max_low_reviews": rule.max_low_reviews}
+    return at_most_percent(low, reviews, rule.max_low_percent), {"max_low_percent": str(rule.max_low_percent)}
+
+
+def case_rule(cases: int, completed: int, policy: Policy) -> tuple[bool, dict]:
+    rule = policy.case_rate
+    if completed < rule.percent_regime_from_orders:
+        return cases <= rule.max_cases, {"max_cases": rule.max_cases}
+    return at_most_percent(cases, completed, rule.max_case_percent), {"max_case_percent": str(rule.max_case_percent)}
+
+
+def judge_standards(n: Numbers, policy: Policy) -> dict[str, Standard]:
+    response_min = policy.message_response.min_percent
+    shipping_min = policy.on_time_shipping.min_percent
+    review_passes, review_threshold = review_rule(n.reviews_low, n.reviews, policy)
+    case_passes, case_threshold = case_rule(n.cases, n.completed_orders, policy)
+    rows = {
+        "message_response": (n.answered[0], n.threads[0],
+                             at_least_percent(n.answered[0], n.threads[0], response_min),
+                             {"min_percent": str(response_min)}),
+        "on_time_shipping": (n.orders_on_time, n.orders_counted,
+                             at_least_percent(n.orders_on_time, n.orders_counted, shipping_min),
+                             {"min_percent": str(shipping_min)}),
+        "review_rating": (n.reviews_low, n.reviews, review_passes, review_threshold),
+        "case_rate": (n.cases, n.completed_orders, case_passes, case_threshold),
+    }
+    enough_data = n.sales_orders >= policy.min_sales_for_data
+    judged = {}
+    for name, (numerator, denominator, passes, threshold) in rows.items():
+        if not enough_data:
+            status = "not_enough_data"
+        elif denominator == 0:
+            status = "not_applicable"
+        else:
+            status = "met" if passes else "not_met"
+        judged[name] = Standard(numerator, denominator, status, threshold)
+    return judged
+
+
+def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[str, Criterion]:
+    """Star Seller criteria; tenure_cutoff is the first instant of the
+    evaluated month: the first sale must be at least min_tenure before it."""
+    star = policy.star_seller
+    average = Fraction(star.min_average_rating)
+    first_sale = n.first_sale_at
+    return {
+        "message_response": Criterion(
+            {"numerator": n.answered[1], "denominator": n.threads[1]},
+            n.threads[1] == 0 or at_least_percent(n.answered[1], n.threads[1], star.min_response_percent)),
+        "shipping": Criterion(
+            {"numerator": n.orders_tracked, "denominator": n.orders_counted},
+            n.orders_counted == 0 or at_least_percent(n.orders_tracked, n.orders_counted, star.min_shipping_percent)),
+        "reviews": Criterion(
+            {"rating_sum": n.rating_sum, "count": n.reviews},
+            n.reviews == 0 or n.rating_sum * average.denominator >= average.numerator * n.reviews),
+        "case_rate": Criterion({}, case_rule(n.cases, n.completed_orders, policy)[0]),
+        "volume": Criterion(
+            {"orders": n.sales_orders, "amount": n.sales_cents},
+            n.sales_orders >= star.min_orders and n.sales_cents >= policy.min_sales_cents),
+        "tenure": Criterion(
+            {"first_sale_at": first_sale},
+            first_sale is not None and first_sale <= tenure_cutoff - policy.min_tenure),
+    }
+
+
+def area_badges(n: Numbers, criteria: dict[str, Criterion], policy: Policy) -> list[str]:
+    """Per-area badges, in the SPEC's order: the criterion holds over at least
+    one counted item, and the seller has enough sales."""
+    if n.sales_orders < policy.min_sales_for_data:
+        return []
+    earned = []
+    if n.threads[1] and criteria["message_response"].holds:
+        earned.append("speedy_replies")
+    if n.orders_counted and criteria["shipping"].holds:
+        earned.append("smooth_shipping")
+    if n.reviews and criteria["reviews"].holds:
+        earned.append("rave_reviews")
+    return earned

@@ -1,0 +1,264 @@
+"""A seller's whole state, how events reach its items, and its records."""
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+from schemas.validate import format_cents, format_timestamp
+
+from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
+from .entities import Case, Order, Review, Thread
+from .judge import STANDARDS, area_badges, judge_standards, judge_star_seller, shown_rate
+from .numbers import Numbers, count
+from .policy import Policy
+
+# Which item an event changes: (attribute of SellerState, id field, class).
+ROUTES = {
+    "message.sent": ("threads", "thread_id", Thread),
+    "thread.spam_marked": ("threads", "thread_id", Thread),
+    "thread.spam_unmarked": ("threads", "thread_id", Thread),
+    "order.placed": ("orders", "order_id", Order),
+    "order.cancelled": ("orders", "order_id", Order),
+    "shipment.shipped": ("orders", "order_id", Order),
+    "refund.issued": ("orders", "order_id", Order),
+    "review.posted": ("reviews", "review_id", Review),
+    "review.removed": ("reviews", "review_id", Review),
+    "case.opened": ("cases", "case_id", Case),
+    "case.closed": ("cases", "case_id", Case),
+}
+
+# An order is kept this long after it was placed, so that a case opened and
+# closed long after the sale still finds the order's total and protection.
+ORDER_RETENTION = 400 * DAY
+
+
+class SellerState:
+    __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
+                 "first_sale_floor", "last_evaluation", "live")
+
+    def __init__(self, seller_id: str, partition: int):
+        self.seller_id = seller_id
+        self.partition = partition
+        self.threads: dict[str, Thread] = {}
+        self.orders: dict[str, Order] = {}
+        self.reviews: dict[str, Review] = {}
+        self.cases: dict[str, Case] = {}
+        # Earliest sale among orders already dropped from state.
+        self.first_sale_floor: Optional[int] = None
+        # (month, [consecutive months not met per standard]) of the last record.
+        self.last_evaluation: Optional[list] = None
+        # What the outputs last said: scorecard numbers, open violations, badges.
+        self.live: dict = {}
+
+    def apply(self, event: dict) -> tuple[str, str]:
+        """Apply an item event; returns (collection, item id) it touched."""
+        collection, id_field, cls = ROUTES[event["type"]]
+        items = getattr(self, collection)
+        item_id = event[id_field]
+        item = items.get(item_id)
+        if item is None:
+            if changes_nothing(event):
+                return collection, item_id
+            item = items[item_id] = cls()
+        item.apply(event)
+        return collection, item_id
+
+    # -- time-driven changes -------------------------------------------------
+
+    def wakeups(self, collection: str, item_id: str, policy: Policy) -> Iterator[int]:
+        """Instants at which this item's outcome or alert may change by time alone."""
+        if collection == "threads":
+            thread = self.threads[item_id]
+            initial = thread.initial_at(None)
+            if initial is not None:
+                lead = policy.alerts.response_lead_hours * HOUR
+                for window in policy.windows:
+                    yield initial + window - lead
+                    yield initial + window + 1
+        elif collection == "orders":
+            placed = self.orders[item_id].placed
+            if placed is not None and not placed[4]:
+                yield ship_day_alert_at(placed[3], policy)
+                yield placed[3] + 1
+
+    def due_alerts(self, collection: str, item_id: str, clock: int, policy: Policy) -> list[dict]:
+        """Warnings before a miss, each once per item and deadline (SPEC section 6)."""
+        alerts = []
+        if collection == "threads":
+            thread = self.threads.get(item_id)
+            initial = thread.initial_at(None) if thread is not None else None
+            if initial is None:
+                return alerts
+            lead = policy.alerts.response_lead_hours * HOUR
+            response = thread.response_at(None)
+            for w, window in enumerate(policy.windows):
+                deadline = initial + window
+                if thread.alerted & (1 << w) or not deadline - lead <= clock <= deadline:
+                    continue
+                if response is not None and response <= deadline:
+                    continue
+                thread.alerted |= 1 << w
+                alerts.append(self._alert("thread", item_id, deadline, clock,
+                                          {"window_hours": window // HOUR}))
+        elif collection == "orders":
+            order = self.orders.get(item_id)
+            placed = order.placed if order is not None else None
+            if (placed is None or placed[4] or order.alerted or order.shipment is not None
+                    or order.cancelled_at is not None):
+                return alerts
+            ship_by = placed[3]
+            if ship_day_alert_at(ship_by, policy) <= clock <= ship_by:
+                order.alerted = 1
+                alerts.append(self._alert("order", item_id, ship_by, clock, {}))
+        return alerts
+
+    def _alert(self, kind: str, item_id: str, deadline: int, clock: int, extra: dict) -> dict:
+        return {"type": f"{kind}.deadline_approaching", "seller_id": self.seller_id,
+                "item": {"kind": kind, "id": item_id}, "deadline": format_timestamp(deadline),
+                "time_left_seconds": (deadline - clock) // 1_000_000, "as_of": format_timestamp(clock),
+                **extra}
+
+    # -- records ---------------------------------------------------------------
+
+    def evaluation(self, month: int, policy: Policy) -> Optional[dict]:
+        """The monthly evaluation record of SPEC 6.1 for month M, made as of E."""
+        as_of = month_start(month) + policy.evaluation_delay
+        n = count(self, month - 3, month - 1, as_of, as_of, policy)
+        if not n.has_activity():
+            return None
+        standards = judge_standards(n, policy)
+        previous_month, previous_runs = self.last_evaluation or (None, [0] * len(STANDARDS))
+        runs = [
+            (previous_runs[i] + 1 if previous_month == month - 1 else 1)
+            if standards[name].status == "not_met" else 0
+            for i, name in enumerate(STANDARDS)
+        ]
+        self.last_evaluation = [month, runs]
+        record = self._summary(n, month, month - 3, month - 1, policy)
+        for i, name in enumerate(STANDARDS):
+            s = standards[name]
+            record["standards"][name] = {"numerator": s.numerator, "denominator": s.denominator,
+                                         "status": s.status, "consecutive_months_not_met": runs[i]}
+        record["month"] = month_name(month)
+        return record
+
+    def scorecard(self, clock: int, policy: Policy) -> tuple[dict, Numbers]:
+        """The period to date of the partition clock's day (SPEC section 6)."""
+        today = month_of(clock)
+        n = count(self, today - 2, today, None, clock, policy)
+        record = self._summary(n, today + 1, today - 2, today, policy)
+        record["period"]["end"] = format_timestamp(clock - clock % DAY)[:10]
+        for name, s in judge_standards(n, policy).items():
+            record["standards"][name] = {"numerator": s.numerator, "denominator": s.denominator,
+                                         "rate": shown_rate(s.numerator, s.denominator),
+                                         "status": s.status, "threshold": s.threshold}
+        record["as_of"] = format_timestamp(clock)
+        return record, n
+
+    def _summary(self, n: Numbers, evaluated_month: int, first_month: int, last_month: int,
+                 policy: Policy) -> dict:
+        criteria = judge_star_seller(n, month_start(evaluated_month), policy)
+        first_sale = format_timestamp(n.first_sale_at) if n.first_sale_at is not None else None
+        shown = {}
+        for name, criterion in criteria.items():
+            values = dict(criterion.values)
+            if "amount" in values:
+                values["amount"] = format_cents(values["amount"])
+            if "first_sale_at" in values:
+                values["first_sale_at"] = first_sale
+            shown[name] = {**values, "holds": criterion.holds}
+        return {
+            "seller_id": self.seller_id,
+            "period": {"start": first_day(first_month), "end": last_day(last_month)},
+            "policy": policy.name,
+            "sales": {"orders": n.sales_orders, "amount": format_cents(n.sales_cents),
+                      "first_sale_at": first_sale},
+            "standards": {},
+            "star_seller": {"eligible": all(c.holds for c in criteria.values()), "criteria": shown},
+            "badges": area_badges(n, criteria, policy),
+        }
+
+    # -- expiry ------------------------------------------------------------------
+
+    def prune(self, evaluated_month: int, policy: Policy) -> None:
+        """Drop items that no evaluation after `evaluated_month` can cover
+        (SPEC section 3: kept until the evaluation three months after their
+        attribution month), and no late event can still correct."""
+        lateness = policy.allowed_lateness
+        last_window = max(policy.windows)
+
+        def expired(instant: int) -> bool:
+            return month_of(instant + lateness) + 3 <= evaluated_month
+
+        for thread_id, thread in list(self.threads.items()):
+            times = [t for t in (thread.buyer_at, thread.seller_at) if t is not None]
+            if thread.spam_marks:
+                times.append(thread.spam_marks[-1][0])
+            horizon = max(times, default=0)
+            if thread.buyer_at is not None:
+                horizon = max(horizon, thread.buyer_at + last_window)
+            if expired(horizon):
+                del self.threads[thread_id]
+        for order_id, order in list(self.orders.items()):
+            placed = order.placed
+            times = [t for t in (order.cancelled_at, order.seller_refund_at) if t is not None]
+            if order.shipment:
+                times.append(order.shipment[0])
+            if placed:
+                times += [placed[0] + ORDER_RETENTION, placed[3]]
+            if expired(max(times)):
+                if placed and order.cancelled_at is None and (
+                        self.first_sale_floor is None or placed[0] < self.first_sale_floor):
+                    self.first_sale_floor = placed[0]
+                del self.orders[order_id]
+        for review_id, review in list(self.reviews.items()):
+            times = [review.postings[-1][0]] if review.postings else []
+            if review.removed_at is not None:
+                times.append(review.removed_at)
+            if expired(max(times)):
+                del self.reviews[review_id]
+        for case_id, case in list(self.cases.items()):
+            times = [case.opened[0]] if case.opened else []
+            if case.closes:
+                times.append(case.closes[-1][0])
+            if expired(max(times)):
+                del self.cases[case_id]
+
+    def is_empty(self) -> bool:
+        return not (self.threads or self.orders or self.reviews or self.cases or self.live.get("open"))
+
+    # -- persistence -------------------------------------------------------------
+
+    def dump(self) -> dict:
+        return {
+            "p": self.partition,
+            "t": {k: v.dump() for k, v in self.threads.items()},
+            "o": {k: v.dump() for k, v in self.orders.items()},
+            "r": {k: v.dump() for k, v in self.reviews.items()},
+            "c": {k: v.dump() for k, v in self.cases.items()},
+            "f": self.first_sale_floor,
+            "e": self.last_evaluation,
+            "l": self.live,
+        }
+
+    @classmethod
+    def load(cls, seller_id: str, data: dict) -> "SellerState":
+        seller = cls(seller_id, data["p"])
+        seller.threads = {k: Thread(*v) for k, v in data["t"].items()}
+        seller.orders = {k: Order(*v) for k, v in data["o"].items()}
+        seller.reviews = {k: Review(*v) for k, v in data["r"].items()}
+        seller.cases = {k: Case(*v) for k, v in data["c"].items()}
+        seller.first_sale_floor = data["f"]
+        seller.last_evaluation = data["e"]
+        seller.live = data["l"]
+        return seller
+
+
+def changes_nothing(event: dict) -> bool:
+    """Events no rule reads: they must not create an item."""
+    kind = event["type"]
+    return ((kind == "message.sent" and event["sender_role"] == "platform")
+            or (kind == "refund.issued" and event["source"] != "seller"))
+
+
+def ship_day_alert_at(ship_by: int, policy: Policy) -> int:
+    return ship_by - ship_by % DAY + policy.alerts.ship_day_alert_hour * HOUR

@@ -1,0 +1,135 @@
+"""The Faust app: settings, topics, the state table, web endpoints.
+
+State lives in plain Python objects per partition (standards.engine) and is
+written to the `seller-state` table's changelog once per changed seller per
+commit, just before the input offsets are committed (Quix Streams' checkpoint
+idea applied to Faust): a crash replays input onto state that already holds
+it, and the rules' idempotent joins make that a no-op.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from standards.policy import load_policy
+
+from .config import Settings
+from .processor import Processor
+from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+
+log = logging.getLogger(__name__)
+settings = Settings()
+policy = load_policy(settings.policy_file)
+
+
+class StateFlushingConsumer(aiokafka_driver.Consumer):
+    async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
+        processor.flush()  # changelog records are queued before the producer flush below
+        return await super()._commit_offsets(offsets, start_new_transaction)
+
+
+class Transport(aiokafka_driver.Transport):
+    Consumer = StateFlushingConsumer
+
+
+class StandardsApp(faust.App):
+    def _new_transport(self):
+        return Transport(self.conf.broker_consumer, self)
+
+
+app = StandardsApp(
+    settings.app_id,
+    broker=f"kafka://{settings.bootstrap}",
+    store=settings.store,
+    datadir=str(Path(settings.data_dir)),
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication,
+    table_standby_replicas=0,
+    broker_commit_interval=settings.commit_interval,
+    broker_rebalance_timeout=settings.rebalance_timeout,
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=settings.heartbeat_interval,
+    consumer_auto_offset_reset="earliest",
+    web_bind=settings.web_bind,
+    web_port=settings.web_port,
+    web_host=settings.web_bind,
+    producer_acks=-1,
+    stream_wait_empty=True,
+)
+
+input_topic = app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw",
+                        partitions=settings.partitions)
+output_topics = {
+    name: app.topic(name, key_serializer="raw", value_serializer="raw", partitions=settings.partitions,
+                    config={"cleanup.policy": "compact"} if name in COMPACTED else None)
+    for name in OUTPUT_TOPICS
+}
+state_table = app.Table("seller-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+
+
+def _send(topic: str, key, value: bytes) -> None:
+    output_topics[topic].send_soon(key=key, value=value)
+
+
+def _persist(partition: int, key: bytes, value) -> None:
+    # Store the value locally too, so a persistent store's recorded changelog
+    # offset never runs ahead of its data.
+    store = state_table.data
+    db_for_partition = getattr(store, "_db_for_partition", None)
+    if db_for_partition is not None:
+        db = db_for_partition(partition)
+        db.delete(key) if value is None else db.put(key, value)
+        store._key_index[key] = partition
+    elif value is None:
+        store.data.pop(key, None)
+    else:
+        store.data[key] = value
+    state_table.send_changelog(partition, key, value, value_serializer="raw")
+
+
+processor = Processor(policy, _send, _persist, wall_clock=settings.clock == "wall")
+ready = {"recovered": False}
+
+
+def _active_partitions() -> set[int]:
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic in INPUT_TOPICS}
+
+
+@state_table.on_recover
+async def _restore() -> None:
+    processor.restore(_active_partitions(), list(state_table.data.items()))
+    ready["recovered"] = True
+
+
+@app.on_partitions_revoked.connect
+async def _revoked(app, revoked, **kwargs) -> None:
+    processor.revoke({tp.partition for tp in revoked if tp.topic in INPUT_TOPICS})
+    ready["recovered"] = False
+
+
+@app.timer(settings.refresh_interval)
+async def _tick() -> None:
+    processor.tick()
+
+
+@app.page("/metrics")
+async def _metrics(web, request):
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+@app.page("/healthz")
+async def _healthz(web, request):
+    return web.json({"status": "ok"})
+
+
+@app.page("/ready")
+async def _ready(web, request):
+    status = 200 if ready["recovered"] else 503
+    return web.json({"ready": ready["recovered"], "partitions": sorted(processor.engines)}, status=status)
+
+
+import agents.intake  # noqa: E402,F401  registers the agent with the app

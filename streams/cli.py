@@ -1,0 +1,152 @@
+"""`seller-standards`: worker, broker, replay, evaluations, demo."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import click
+
+from .broker import EmbeddedBroker, create_topics, free_port
+from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+
+
+@click.group()
+def main() -> None:
+    """Seller customer-service standards on Kafka."""
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a Faust worker (options as `faust worker`; settings from the environment)."""
+    from .app import app
+
+    sys.argv = [sys.argv[0], "worker", *ctx.args]
+    app.main()
+
+
+@main.command()
+@click.option("--port", type=int, default=9092, show_default=True)
+def broker(port: int) -> None:
+    """Run the embedded Kafka-protocol broker in the foreground."""
+    with EmbeddedBroker(port) as running:
+        click.echo(f"embedded broker on {running.bootstrap} (Ctrl-C stops it)")
+        try:
+            running.process.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+def _partitions() -> int:
+    return int(os.environ.get("PARTITIONS", "8"))
+
+
+def start_worker(bootstrap: str, app_id: str, data_dir: str, extra_env: dict | None = None,
+                 log_file=None) -> subprocess.Popen:
+    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "APP_ID": app_id, "DATA_DIR": data_dir,
+           "WEB_PORT": str(free_port()), **(extra_env or {})}
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
+                            env=env, stdout=log_file or subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL)
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@main.command()
+@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bootstrap", help="A running Kafka (and worker); default: embedded broker and worker.")
+@click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the monthly evaluation records here (JSON lines).")
+@click.option("--timeout", type=float, default=1800.0, show_default=True)
+def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, timeout: float) -> None:
+    """Publish EVENTS (JSON lines) keyed by seller_id and collect the results."""
+    from . import replay as replaying
+
+    partitions = _partitions()
+    if bootstrap:
+        asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions))
+        ends = asyncio.run(replaying.publish(events, bootstrap, partitions))
+        if evaluations_out:
+            group = os.environ.get("APP_ID", "seller-standards")
+            asyncio.run(replaying.wait_processed(bootstrap, group, ends, timeout))
+            _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap)))
+        return
+    with EmbeddedBroker() as embedded, tempfile.TemporaryDirectory() as data_dir:
+        asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
+                                  compacted=COMPACTED))
+        app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
+        with open(Path(data_dir) / "worker.log", "wb") as log_file:
+            process = start_worker(embedded.bootstrap, app_id, data_dir, log_file=log_file)
+            try:
+                ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
+                asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
+                                                     alive=lambda: process.poll() is None))
+            except Exception:
+                stop_worker(process)
+                click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
+                raise
+            records = asyncio.run(replaying.evaluations(embedded.bootstrap))
+            stop_worker(process)
+        if evaluations_out:
+            _write(evaluations_out, records)
+        click.echo(f"{len(records)} evaluation records", err=True)
+
+
+def _write(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+@main.command()
+@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="Write the monthly evaluation records here (JSON lines).")
+def backfill(events: Path, evaluations_out: Path) -> None:
+    """Run the rules over EVENTS in this process (no Kafka): same records as replay."""
+    from standards.policy import load_policy
+
+    from .backfill import backfill as run_backfill
+
+    records, dead_letters = run_backfill(events, _partitions(), load_policy(os.environ.get("POLICY_FILE")))
+    _write(evaluations_out, records)
+    click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
+
+
+@main.command()
+@click.option("--bootstrap", required=True)
+@click.option("--idle", type=float, default=5.0, show_default=True,
+              help="Stop when no record came for this many seconds.")
+def evaluations(bootstrap: str, idle: float) -> None:
+    """Print the latest evaluation record per seller and month (sorted JSON lines)."""
+    from . import replay as replaying
+
+    for line in asyncio.run(replaying.evaluations(bootstrap, idle)):
+        click.echo(line.decode())
+
+
+@main.command()
+@click.option("--sellers", type=int, default=300, show_default=True)
+@click.option("--speed", type=float, default=3600.0, show_default=True,
+              help="Simulated seconds per wall second.")
+@click.option("--duration", type=float, default=None, help="Stop after this many wall seconds.")
+def demo(sellers: int, speed: float, duration: float | None) -> None:
+    """Embedded broker, a worker, a simulated marketplace, a live summary."""
+    from .demo import run_demo
+
+    run_demo(sellers, speed, duration)
+
+
+if __name__ == "__main__":
+    main()

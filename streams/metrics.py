@@ -1,0 +1,23 @@
+"""Prometheus metrics (SPEC section 7). No label ever carries a seller id."""
+from prometheus_client import Counter, Gauge, Histogram
+
+HOUR = 3600.0
+
+EVENTS = Counter("seller_standards_events_total", "Valid input events processed", ["topic", "type"])
+DEADLETTERS = Counter("seller_standards_deadletters_total", "Input events sent to the dead-letter topic", ["reason"])
+OUTPUTS = Counter("seller_standards_outputs_total", "Records written to output topics", ["topic"])
+VIOLATIONS = Counter("seller_standards_violations_total", "Violations opened and resolved", ["standard", "change"])
+ALERTS = Counter("seller_standards_alerts_total", "Deadline warnings sent", ["item"])
+EVALUATIONS = Counter("seller_standards_evaluations_total", "Monthly evaluation records made")
+FIRST_RESPONSE = Histogram(
+    "seller_standards_first_response_seconds", "Time from a buyer's initial message to the first response",
+    buckets=[60, 300, 900, 1800, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR, 20 * HOUR, 24 * HOUR,
+             36 * HOUR, 44 * HOUR, 48 * HOUR, 72 * HOUR, 96 * HOUR, 168 * HOUR])
+SELLERS = Gauge("seller_standards_sellers", "Sellers by standard and live status", ["standard", "status"])
+SELLERS_IN_STATE = Gauge("seller_standards_sellers_in_state", "Sellers held in this worker's state")
+CLOCK_LAG = Gauge("seller_standards_partition_clock_lag_seconds",
+                  "Wall time minus the partition clock", ["partition"])
+LATENCY = Histogram(
+    "seller_standards_processing_latency_seconds", "From the input record's Kafka timestamp to processed",
+    buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
+STATE_FLUSHES = Counter("seller_standards_state_writes_total", "Seller state records written to the changelog")

@@ -1,0 +1,156 @@
+"""Publishing event files to the input topics and reading results back."""
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from tqdm import tqdm
+
+from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp
+
+from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
+
+
+def route(line: bytes) -> tuple[str, bytes | None, int | None]:
+    """(topic, key, heartbeat time) of one line of an events file.
+
+    The topic is the line's `_topic` when present, else its type's topic;
+    a line that cannot be read still goes to an input topic, so that the
+    worker dead-letters it with a reason."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return MESSAGES, None, None
+    if not isinstance(obj, dict):
+        return MESSAGES, None, None
+    topic = obj.get("_topic")
+    if topic not in INPUT_TOPICS:
+        topic = TOPIC_OF_TYPE.get(obj.get("type")) or MESSAGES
+    seller_id = obj.get("seller_id")
+    key = seller_id.encode() if isinstance(seller_id, str) else None
+    heartbeat_at = None
+    if obj.get("type") == "clock.heartbeat":
+        try:
+            heartbeat_at = decode_event(line)["occurred_at"]
+        except InvalidEvent:
+            pass
+    return topic, key, heartbeat_at
+
+
+async def publish(path: Path, bootstrap: str, partitions: int) -> dict[TopicPartition, int]:
+    """Publish every line keyed by seller_id, then a closing heartbeat at the
+    file's last heartbeat time on every partition of every input topic (the
+    SPEC's "replays end with a heartbeat on every topic", for every partition).
+    Returns the end offset of every partition written to, from the broker's
+    acknowledgements (Tansu's ListOffsets answers the last batch's base offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
+                                acks="all", enable_idempotence=False)
+    await producer.start()
+    ends: dict[TopicPartition, int] = {}
+    pending = []
+
+    async def settle() -> None:
+        for sent in await asyncio.gather(*pending):
+            tp = TopicPartition(sent.topic, sent.partition)
+            ends[tp] = max(ends.get(tp, 0), sent.offset + 1)
+        pending.clear()
+
+    last_heartbeat = None
+    try:
+        for line in tqdm(path.read_bytes().splitlines(), desc="publishing", unit="ev", mininterval=1.0):
+            if not line.strip():
+                continue
+            topic, key, heartbeat_at = route(line)
+            if heartbeat_at is not None:
+                last_heartbeat = max(last_heartbeat or heartbeat_at, heartbeat_at)
+            pending.append(await producer.send(topic, line, key=key))
+            if len(pending) >= 10_000:
+                await settle()
+        if last_heartbeat is not None:
+            stamp = format_timestamp(last_heartbeat)
+            for topic in INPUT_TOPICS:
+                for partition in range(partitions):
+                    beat = {"event_id": f"replay-end/{topic}/{partition}", "type": "clock.heartbeat",
+                            "seller_id": f"replay-end-{partition}", "occurred_at": stamp}
+                    pending.append(await producer.send(topic, orjson.dumps(beat), partition=partition))
+        await settle()
+    finally:
+        await producer.stop()
+    return ends
+
+
+async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, int],
+                         timeout: float, alive=lambda: True) -> None:
+    """Wait until the worker group has committed every input offset."""
+    # A consumer of the worker's group that never joins it, only reads its
+    # committed offsets (Tansu answers OffsetFetch in a version aiokafka's
+    # admin client cannot decode).
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    deadline = time.monotonic() + timeout
+    try:
+        with tqdm(total=sum(ends.values()), desc="processing", unit="ev", mininterval=1.0) as bar:
+            while True:
+                done = 0
+                for tp, end in ends.items():
+                    try:
+                        done += min(await reader.committed(tp) or 0, end)
+                    except KafkaError:  # the group may not exist yet
+                        pass
+                bar.update(done - bar.n)
+                if done >= sum(ends.values()):
+                    return
+                if not alive():
+                    raise RuntimeError("the worker stopped before processing every event")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"worker processed {done} of {sum(ends.values())} events in {timeout:.0f} s")
+                await asyncio.sleep(0.5)
+    finally:
+        await reader.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, idle: float | None = None) -> list[tuple[bytes, bytes]]:
+    """Every record of a topic: up to the high watermark of each partition
+    (from fetch responses, which Tansu reports right), or, with `idle`, until
+    no record came for that many seconds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    records = []
+    quiet_since = time.monotonic()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                records += [(m.key, m.value) for m in messages]
+                if messages:
+                    quiet_since = time.monotonic()
+            if idle is not None:
+                if time.monotonic() - quiet_since >= idle:
+                    return records
+                continue
+            assignment = consumer.assignment()
+            caught_up = [tp for tp in assignment
+                         if consumer.highwater(tp) is not None and await consumer.position(tp) >= consumer.highwater(tp)]
+            if assignment and len(caught_up) == len(assignment):
+                return records
+    finally:
+        await consumer.stop()
+
+
+def latest_evaluations(records) -> list[bytes]:
+    """The latest record per seller and month, as sorted-key JSON lines."""
+    latest = {}
+    for _, value in records:
+        record = orjson.loads(value)
+        latest[(record["seller_id"], record["month"])] = record
+    return [orjson.dumps(latest[k], option=orjson.OPT_SORT_KEYS) for k in sorted(latest)]
+
+
+async def evaluations(bootstrap: str, idle: float | None = None) -> list[bytes]:
+    return latest_evaluations(await read_topic(bootstrap, EVALUATIONS, idle))
+

@@ -1,0 +1,474 @@
+"""Input contract (SPEC section 2): schemas/*.json and schemas.validate.
+
+Expected epoch values are worked out by hand from day counts:
+2026-01-01 is day 20454 since 1970-01-01 (56 * 365 + 14 leap days), 2026-03-01
+day 20513, 2024-02-29 day 19782, 2000-02-29 day 11016, 9999-01-01 day 2932532.
+"""
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.validate import (
+    INPUT_TYPES,
+    INVALID_EVENT_CODES,
+    MAX_EVENT_BYTES,
+    TOPIC_OF_TYPE,
+    InvalidEvent,
+    decode_event,
+    format_cents,
+    format_timestamp,
+    parse_cents,
+    parse_timestamp,
+)
+
+OCCURRED_AT = "2026-03-01T00:00:00.5+01:00"
+OCCURRED_AT_US = 1_772_319_600_500_000  # (20513 * 86400 - 3600) s + 0.5 s
+SHIP_BY = "2026-03-04T12:00:00Z"
+SHIP_BY_US = 1_772_625_600_000_000  # (20516 * 86400 + 43200) s
+
+COMMON = {"event_id": "e-1", "seller_id": "s-42", "occurred_at": OCCURRED_AT}
+COMMON_OUT = {"event_id": "e-1", "seller_id": "s-42", "occurred_at": OCCURRED_AT_US, "marketplace_id": None}
+
+# Per type: the extra fields of a valid event, and what they normalize to.
+VALID = {
+    "message.sent": (
+        {"thread_id": "t-1", "message_id": "m-1", "sender_role": "buyer", "channel": "chat"},
+        {"thread_id": "t-1", "message_id": "m-1", "sender_role": "buyer", "channel": "chat"},
+    ),
+    "thread.spam_marked": ({"thread_id": "t-1"}, {"thread_id": "t-1"}),
+    "thread.spam_unmarked": ({"thread_id": "t-1"}, {"thread_id": "t-1"}),
+    "order.placed": (
+        {"order_id": "o-1", "total": "845.5", "currency": "BRL", "ship_by": SHIP_BY,
+         "digital": False, "purchase_protected": True, "tracking_required": True},
+        {"order_id": "o-1", "total": 84550, "currency": "BRL", "ship_by": SHIP_BY_US,
+         "digital": False, "purchase_protected": True, "tracking_required": True},
+    ),
+    "order.cancelled": ({"order_id": "o-1", "cancelled_by": "buyer"}, {"order_id": "o-1", "cancelled_by": "buyer"}),
+    "shipment.shipped": (
+        {"order_id": "o-1", "tracking_number": "BR123", "label_purchased": False, "carrier": "correios"},
+        {"order_id": "o-1", "tracking_number": "BR123", "label_purchased": False, "carrier": "correios"},
+    ),
+    "review.posted": ({"review_id": "r-1", "order_id": "o-1", "rating": 5}, {"review_id": "r-1", "order_id": "o-1", "rating": 5}),
+    "review.removed": ({"review_id": "r-1"}, {"review_id": "r-1"}),
+    "refund.issued": (
+        {"refund_id": "f-1", "order_id": "o-1", "amount": "7", "source": "seller"},
+        {"refund_id": "f-1", "order_id": "o-1", "amount": 700, "source": "seller"},
+    ),
+    "case.opened": ({"case_id": "c-1", "order_id": "o-1"}, {"case_id": "c-1", "order_id": "o-1"}),
+    "case.closed": ({"case_id": "c-1", "resolution": "refunded_by_seller"}, {"case_id": "c-1", "resolution": "refunded_by_seller"}),
+    "clock.heartbeat": ({}, {}),
+}
+OPTIONAL_FIELDS = {"marketplace_id", "channel", "cancelled_by", "carrier"}
+ID_FIELDS = {"event_id", "seller_id", "thread_id", "message_id", "order_id", "review_id",
+             "refund_id", "case_id", "currency"}
+
+
+def event(event_type, **fields):
+    return {**COMMON, "type": event_type, **VALID[event_type][0], **fields}
+
+
+def without(event_dict, name):
+    return {key: value for key, value in event_dict.items() if key != name}
+
+
+def encode(event_dict) -> bytes:
+    return json.dumps(event_dict).encode()
+
+
+def assert_invalid(raw, code, field=None):
+    with pytest.raises(InvalidEvent) as info:
+        decode_event(raw)
+    assert info.value.code == code, info.value.reason
+    if field is not None:
+        assert f"'{field}'" in info.value.reason
+    return info.value
+
+
+# --- module surface ---------------------------------------------------------
+
+def test_types_topics_and_schema_files():
+    assert len(INPUT_TYPES) == len(set(INPUT_TYPES)) == 12
+    assert set(TOPIC_OF_TYPE) == set(INPUT_TYPES) == set(VALID)
+    assert TOPIC_OF_TYPE["clock.heartbeat"] is None
+    assert TOPIC_OF_TYPE["case.closed"] == "marketplace.refunds"
+    schema_dir = Path(__file__).resolve().parents[2] / "schemas"
+    for event_type in INPUT_TYPES:
+        schema = json.loads((schema_dir / f"{event_type}.json").read_text())
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert schema["properties"]["type"] == {"const": event_type}
+
+
+def test_invalid_event_carries_code_and_reason():
+    error = InvalidEvent("bad_value", "field 'x' must be y")
+    assert (error.code, error.reason) == ("bad_value", "field 'x' must be y")
+    assert str(error) == "bad_value: field 'x' must be y"
+
+
+# --- valid events -------------------------------------------------------------
+
+@pytest.mark.parametrize("event_type", sorted(VALID))
+def test_every_type_decodes_to_its_normalized_fields(event_type):
+    raw = encode(event(event_type, body="hello", extra={"nested": [1, 2]}))
+    assert decode_event(raw) == {**COMMON_OUT, "type": event_type, **VALID[event_type][1]}
+
+
+def test_normalized_key_order_is_common_fields_then_contract_order():
+    decoded = decode_event(encode(event("order.placed")))
+    assert list(decoded) == ["event_id", "type", "seller_id", "occurred_at", "marketplace_id", "order_id",
+                             "total", "currency", "ship_by", "digital", "purchase_protected", "tracking_required"]
+
+
+@pytest.mark.parametrize(("event_type", "name", "default"), [
+    ("message.sent", "channel", "marketplace"),
+    ("order.cancelled", "cancelled_by", None),
+    ("shipment.shipped", "carrier", None),
+    ("clock.heartbeat", "marketplace_id", None),
+])
+def test_optional_fields_absent_or_null_take_their_default(event_type, name, default):
+    assert decode_event(encode(without(event(event_type), name)))[name] == default
+    assert decode_event(encode(event(event_type, **{name: None})))[name] == default
+
+
+def test_optional_fields_keep_given_values():
+    assert decode_event(encode(event("clock.heartbeat", marketplace_id="mkt-br")))["marketplace_id"] == "mkt-br"
+    assert decode_event(encode(event("shipment.shipped", carrier="")))["carrier"] == ""
+    for channel in ("marketplace", "email", "chat", "phone", "social"):
+        assert decode_event(encode(event("message.sent", channel=channel)))["channel"] == channel
+
+
+def test_tracking_number_is_required_but_may_be_null_or_empty():
+    assert_invalid(encode(without(event("shipment.shipped"), "tracking_number")), "missing_field", "tracking_number")
+    assert decode_event(encode(event("shipment.shipped", tracking_number=None)))["tracking_number"] is None
+    assert decode_event(encode(event("shipment.shipped", tracking_number="")))["tracking_number"] == ""
+
+
+@pytest.mark.parametrize("rating", [1, 2, 3, 4, 5])
+def test_ratings_1_to_5_are_valid(rating):
+    assert decode_event(encode(event("review.posted", rating=rating)))["rating"] == rating
+
+
+@pytest.mark.parametrize(("text", "cents"), [
+    ("12.5", 1250), ("7", 700), ("0.05", 5), ("0", 0), ("007.10", 710), ("845.50", 84550),
+    ("999999999999.99", 99_999_999_999_999),
+])
+def test_money_becomes_cents(text, cents):
+    assert parse_cents(text) == cents
+    assert decode_event(encode(event("refund.issued", amount=text)))["amount"] == cents
+
+
+@pytest.mark.parametrize(("text", "us"), [
+    (OCCURRED_AT, OCCURRED_AT_US),
+    ("1970-01-01T00:00:00Z", 0),
+    ("1970-01-01t00:00:00.000001z", 1),
+    ("1970-01-01T01:30:00+01:30", 0),
+    ("2026-01-01T00:00:00Z", 1_767_225_600_000_000),
+    ("2025-12-31T23:30:00-05:30", 1_767_243_600_000_000),  # 2026-01-01T05:00:00Z
+    ("2024-02-29T12:00:00.12Z", 1_709_208_000_120_000),
+    ("2000-02-29T00:00:00-00:00", 951_782_400_000_000),
+    ("9998-12-31T23:59:59.999999Z", 253_370_764_799_999_999),  # 2932532 * 86400 s - 1 us
+    ("9999-01-01T00:30:00+01:00", 253_370_763_000_000_000),  # UTC 9998-12-31T23:30:00
+])
+def test_timestamps_become_epoch_microseconds(text, us):
+    assert parse_timestamp(text) == us
+    assert decode_event(encode(event("clock.heartbeat", occurred_at=text)))["occurred_at"] == us
+
+
+def test_repeated_key_keeps_the_last_value():
+    head = b'{"event_id":"e-1","type":"review.posted","seller_id":"s-42","occurred_at":"2026-03-01T00:00:00Z",'
+    assert decode_event(head + b'"rating":0,"review_id":"r-1","order_id":"o-1","rating":5}')["rating"] == 5
+    assert_invalid(head + b'"rating":5,"review_id":"r-1","order_id":"o-1","rating":0}', "bad_value", "rating")
+    assert decode_event(head + b'"type":"case.opened","case_id":"c-1","order_id":"o-1"}')["type"] == "case.opened"
+
+
+def test_event_of_exactly_64_kib_is_accepted():
+    base = event("clock.heartbeat", pad="")
+    raw = encode({**base, "pad": "x" * (MAX_EVENT_BYTES - len(encode(base)))})
+    assert len(raw) == 65536
+    assert decode_event(raw)["type"] == "clock.heartbeat"
+
+
+# --- invalid events -------------------------------------------------------------
+
+def test_too_large():
+    base = event("clock.heartbeat", pad="")
+    raw = encode({**base, "pad": "x" * (MAX_EVENT_BYTES + 1 - len(encode(base)))})
+    assert len(raw) == 65537
+    assert_invalid(raw, "too_large")
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"not json", b"{'a': 1}", b'{"a": NaN}', b'{"a": 1} x',
+                                 b'{"a": "\\ud800"}', b"\xef\xbb\xbf{}"])
+def test_not_json(raw):
+    assert_invalid(raw, "not_json")
+
+
+def test_null_record_is_not_json():
+    assert_invalid(None, "not_json")
+
+
+@pytest.mark.parametrize("raw", [b'{"type": "\xff"}', '{"seller_id": "jos\u00e9"}'.encode("latin-1"),
+                                 b'{"a": "\xed\xa0\x80"}'])
+def test_not_utf8(raw):
+    assert_invalid(raw, "not_utf8")
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'[{"type": "clock.heartbeat"}]', b'"x"', b"1", b"null", b"true"])
+def test_not_object(raw):
+    assert_invalid(raw, "not_object")
+
+
+@pytest.mark.parametrize(("event_type", "name"), [
+    (event_type, name) for event_type in sorted(VALID)
+    for name in [*COMMON, *VALID[event_type][0]] if name not in OPTIONAL_FIELDS
+])
+def test_every_required_field_missing(event_type, name):
+    assert_invalid(encode(without(event(event_type), name)), "missing_field", name)
+
+
+def test_type_missing_or_not_a_string():
+    assert_invalid(encode(without(event("clock.heartbeat"), "type")), "missing_field", "type")
+    assert_invalid(encode(event("clock.heartbeat", type=["clock.heartbeat"])), "wrong_type", "type")
+    assert_invalid(encode(event("clock.heartbeat", type=None)), "wrong_type", "type")
+
+
+@pytest.mark.parametrize("event_type", ["order.shipped", "", "Clock.Heartbeat", "clock.heartbeat "])
+def test_unknown_type(event_type):
+    assert_invalid(encode({**COMMON, "type": event_type}), "unknown_type", "type")
+
+
+@pytest.mark.parametrize(("event_type", "name", "value"), [
+    ("order.placed", "order_id", 5),
+    ("order.placed", "currency", None),
+    ("order.placed", "digital", "true"),
+    ("order.placed", "digital", 1),
+    ("order.placed", "purchase_protected", None),
+    ("shipment.shipped", "label_purchased", 0),
+    ("shipment.shipped", "tracking_number", 123),
+    ("shipment.shipped", "carrier", False),
+    ("message.sent", "thread_id", ["t-1"]),
+    ("message.sent", "sender_role", None),
+    ("clock.heartbeat", "event_id", None),
+    ("clock.heartbeat", "seller_id", 42),
+    ("clock.heartbeat", "occurred_at", 1772319600),
+    ("clock.heartbeat", "marketplace_id", {"id": "m"}),
+    ("order.placed", "total", 12.5),
+    ("refund.issued", "amount", 700),
+])
+def test_wrong_type(event_type, name, value):
+    assert_invalid(encode(event(event_type, **{name: value})), "wrong_type", name)
+
+
+@pytest.mark.parametrize(("event_type", "name"), [
+    (event_type, name) for event_type in sorted(VALID)
+    for name in [*COMMON, *VALID[event_type][0]] if name in ID_FIELDS
+])
+def test_empty_ids_are_bad_values(event_type, name):
+    assert_invalid(encode(event(event_type, **{name: ""})), "bad_value", name)
+
+
+def test_empty_marketplace_id_is_a_bad_value():
+    assert_invalid(encode(event("clock.heartbeat", marketplace_id="")), "bad_value", "marketplace_id")
+
+
+@pytest.mark.parametrize(("event_type", "name", "value"), [
+    ("order.cancelled", "cancelled_by", "robot"),
+    ("order.cancelled", "cancelled_by", ""),
+    ("message.sent", "sender_role", "bot"),
+    ("message.sent", "sender_role", "Buyer"),
+    ("message.sent", "channel", "fax"),
+    ("refund.issued", "source", "buyer"),
+    ("case.closed", "resolution", "refunded"),
+])
+def test_enum_outside_its_values_is_a_bad_value(event_type, name, value):
+    assert_invalid(encode(event(event_type, **{name: value})), "bad_value", name)
+
+
+@pytest.mark.parametrize(("rating", "code"), [
+    (0, "bad_value"), (6, "bad_value"), (-1, "bad_value"),
+    (4.0, "wrong_type"), (4.5, "wrong_type"), (True, "wrong_type"), ("4", "wrong_type"), (None, "wrong_type"),
+])
+def test_bad_ratings(rating, code):
+    assert_invalid(encode(event("review.posted", rating=rating)), code, "rating")
+
+
+def test_rating_4_0_reason_is_actionable():
+    error = assert_invalid(encode(event("review.posted", rating=4.0)), "wrong_type")
+    assert error.reason == "field 'rating' must be a JSON integer from 1 to 5, got 4.0"
+
+
+def test_rating_as_exponent_is_not_an_integer():
+    raw = encode(event("review.posted", rating=0)).replace(b'"rating": 0', b'"rating": 5e0')
+    assert_invalid(raw, "wrong_type", "rating")
+
+
+BAD_MONEY = ["-1", "+1", "1e3", " 1", "1 ", "1.234", "1234567890123", "1.", ".5", "", "1,50", "12.5\n",
+             "\u0661\u0662"]  # the last is Arabic-Indic digits
+
+
+@pytest.mark.parametrize("text", BAD_MONEY)
+def test_bad_money(text):
+    assert_invalid(encode(event("order.placed", total=text)), "bad_money", "total")
+    assert_invalid(encode(event("refund.issued", amount=text)), "bad_money", "amount")
+    with pytest.raises(ValueError):
+        parse_cents(text)
+
+
+BAD_TIMESTAMPS = [
+    "2026-03-01T00:00:00",  # no offset
+    "2026-03-01 00:00:00Z",  # space instead of T
+    "2026-03-01T00:00:00.1234567Z",  # 7 fractional digits
+    "2026-03-01T00:00:00.Z",
+    "2026-02-30T00:00:00Z",
+    "2025-02-29T00:00:00Z",  # 2025 is not a leap year
+    "2026-04-31T00:00:00Z",
+    "2026-03-00T00:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "2026-03-01T24:00:00Z",
+    "2026-03-01T00:60:00Z",
+    "2026-06-30T23:59:60Z",  # leap second
+    "2026-03-01T00:00:00+01:60",
+    "2026-03-01T00:00:00+24:00",
+    "2026-03-01T00:00:00+0100",
+    "2026-03-01T00:00:00+01",
+    "2026-3-01T00:00:00Z",
+    "2026-03-01T00:00:00Zjunk",
+    "2026-03-01T00:00:00Z\n",
+    "1970-01-01T00:30:00+01:00",  # UTC 1969-12-31T23:30:00
+    "1969-12-31T23:59:59.999999Z",
+    "9998-12-31T23:59:59-01:00",  # UTC 9999-01-01T00:59:59
+    "9999-01-01T00:00:00Z",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", BAD_TIMESTAMPS)
+def test_bad_timestamps(text):
+    assert_invalid(encode(event("clock.heartbeat", occurred_at=text)), "bad_timestamp", "occurred_at")
+    assert_invalid(encode(event("order.placed", ship_by=text)), "bad_timestamp", "ship_by")
+    with pytest.raises(ValueError):
+        parse_timestamp(text)
+
+
+@pytest.mark.parametrize(("text", "detail"), [
+    ("2026-02-30T00:00:00Z", "day 30 does not exist in 2026-02"),
+    ("2026-06-30T23:59:60Z", "second 60 is not 00-59 (leap seconds are not allowed)"),
+    ("2026-03-01T00:00:00+01:60", "offset minutes 60 are not 00-59"),
+    ("1970-01-01T00:30:00+01:00", "is in UTC year 1969; only 1970-9998 is allowed"),
+    ("9998-12-31T23:59:59-01:00", "is in UTC year 9999; only 1970-9998 is allowed"),
+])
+def test_bad_timestamp_reasons_say_what_is_wrong(text, detail):
+    with pytest.raises(ValueError, match=detail.replace("(", r"\(").replace(")", r"\)")):
+        parse_timestamp(text)
+    error = assert_invalid(encode(event("clock.heartbeat", occurred_at=text)), "bad_timestamp", "occurred_at")
+    assert error.reason.endswith(detail)
+
+
+def test_reason_quotes_at_most_80_characters_of_the_value():
+    for raw in (encode(event("order.placed", order_id=["x" * 10_000])),
+                encode(event("order.placed", total="9" * 10_000)),
+                encode({**COMMON, "type": "y" * 10_000})):
+        reason = assert_invalid(raw, decode_code(raw)).reason
+        assert "x" * 81 not in reason and "9" * 81 not in reason and "y" * 81 not in reason
+        assert len(reason) < 400
+
+
+def decode_code(raw):
+    try:
+        decode_event(raw)
+    except InvalidEvent as error:
+        return error.code
+    raise AssertionError("expected InvalidEvent")
+
+
+# --- formatting -------------------------------------------------------------
+
+@pytest.mark.parametrize(("us", "text"), [
+    (OCCURRED_AT_US, "2026-02-28T23:00:00.5Z"),
+    (0, "1970-01-01T00:00:00Z"),
+    (1, "1970-01-01T00:00:00.000001Z"),
+    (1_709_208_000_120_000, "2024-02-29T12:00:00.12Z"),
+    (1_767_225_600_000_000, "2026-01-01T00:00:00Z"),
+    (253_370_764_799_999_999, "9998-12-31T23:59:59.999999Z"),
+])
+def test_format_timestamp(us, text):
+    assert format_timestamp(us) == text
+
+
+@pytest.mark.parametrize(("cents", "text"), [(84550, "845.50"), (0, "0.00"), (5, "0.05"), (700, "7.00"),
+                                             (99_999_999_999_999, "999999999999.99"), (-5, "-0.05")])
+def test_format_cents(cents, text):
+    assert format_cents(cents) == text
+
+
+# --- properties -------------------------------------------------------------
+
+def assert_decodes_or_is_invalid(raw):
+    try:
+        decoded = decode_event(raw)
+    except InvalidEvent as error:
+        assert error.code in INVALID_EVENT_CODES
+        assert error.reason
+    else:
+        assert decoded["type"] in INPUT_TYPES
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise_anything_but_invalid_event(raw):
+    assert_decodes_or_is_invalid(raw)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+field_names = st.sampled_from(sorted({name for fields, _ in VALID.values() for name in fields} | {*COMMON, "type"}))
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(field_names | st.text(max_size=8), json_values | st.sampled_from(INPUT_TYPES), max_size=12))
+def test_arbitrary_json_objects_never_raise_anything_but_invalid_event(obj):
+    assert_decodes_or_is_invalid(json.dumps(obj).encode())
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(sorted(VALID)), st.dictionaries(field_names, json_values, max_size=3),
+       st.lists(field_names, max_size=2))
+def test_mutated_valid_events_never_raise_anything_but_invalid_event(event_type, changes, removed):
+    mutated = {name: value for name, value in {**event(event_type), **changes}.items() if name not in removed}
+    assert_decodes_or_is_invalid(json.dumps(mutated).encode())
+
+
+@given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(9997, 12, 31)),
+       st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59),
+       st.sampled_from(["T", "t"]), st.integers(min_value=0, max_value=6))
+def test_parse_timestamp_agrees_with_datetime(local, offset_minutes, separator, digits):
+    local = local.replace(microsecond=local.microsecond // 10 ** (6 - digits) * 10 ** (6 - digits))
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    fraction = f".{local.microsecond:06d}"[: digits + 1] if digits else ""
+    text = f"{local:%Y-%m-%d}{separator}{local:%H:%M:%S}{fraction}{sign}{hours:02d}:{minutes:02d}"
+    aware = local.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_minutes)))
+    expected = (aware - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1)
+    assert parse_timestamp(text) == expected
+
+
+@given(st.integers(min_value=0, max_value=253_370_764_799_999_999))
+def test_format_then_parse_round_trips(us):
+    text = format_timestamp(us)
+    assert parse_timestamp(text) == us
+    utc = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us)
+    assert text.startswith(utc.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+@given(st.from_regex(r"[0-9]{1,12}(\.[0-9]{1,2})?", fullmatch=True))
+def test_parse_cents_agrees_with_decimal(text):
+    assert parse_cents(text) == int(Decimal(text) * 100)
+    assert Decimal(format_cents(parse_cents(text))) == Decimal(text)
