@@ -138,7 +138,7 @@ def evaluations(bootstrap: str, idle: float) -> None:
 
 @main.command()
 @click.option("--sellers", type=int, default=300, show_default=True)
-@click.option("--speed", type=float, default=3600.0, show_default=True,
+@click.option("--speed", type=float, default=14400.0, show_default=True,
               help="Simulated seconds per wall second.")
 @click.option("--duration", type=float, default=None, help="Stop after this many wall seconds.")
 def demo(sellers: int, speed: float, duration: float | None) -> None:

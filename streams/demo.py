@@ -1,0 +1,106 @@
+"""`seller-standards demo`: embedded broker, a worker, a simulated
+marketplace with time running fast, and a live summary of the outputs."""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from schemas.validate import format_timestamp, parse_timestamp
+from standards.calendar import DAY
+from standards.engine import BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
+
+from .broker import EmbeddedBroker, create_topics
+from .simulate import simulate
+from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+
+START = parse_timestamp("2026-01-01T00:00:00Z")
+
+
+class Summary:
+    def __init__(self):
+        self.status: dict[str, dict[str, str]] = {}
+        self.star: set[str] = set()
+        self.violations = Counter()
+        self.evaluations = 0
+
+    def take(self, topic: str, value: bytes) -> None:
+        record = orjson.loads(value)
+        if topic == SCORECARDS:
+            seller = record["seller_id"]
+            self.status[seller] = {k: v["status"] for k, v in record["standards"].items()}
+            (self.star.add if record["star_seller"]["eligible"] else self.star.discard)(seller)
+        elif topic == VIOLATIONS:
+            self.violations[record["type"]] += 1
+        elif topic == EVALUATIONS:
+            self.evaluations += 1
+
+    def line(self, sim_time: int, published: int) -> str:
+        parts = [f"{format_timestamp(sim_time)[:13]}h  events {published:>7}  sellers {len(self.status):>4}"]
+        for standard in ("message_response", "on_time_shipping", "review_rating", "case_rate"):
+            counts = Counter(s[standard] for s in self.status.values())
+            parts.append(f"{standard.split('_')[0]}: met {counts['met']} not_met {counts['not_met']}")
+        parts.append(f"star {len(self.star)}  violations +{self.violations['violation.opened']}"
+                     f"/-{self.violations['violation.resolved']}  evaluations {self.evaluations}")
+        return "  |  ".join(parts)
+
+
+async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, duration: float | None) -> None:
+    events = list(simulate(sellers, START, days=400, heartbeat_every=3600 * 1_000_000))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
+    consumer = AIOKafkaConsumer(SCORECARDS, VIOLATIONS, BADGES, EVALUATIONS, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", group_id=None)
+    await producer.start()
+    await consumer.start()
+    summary = Summary()
+    began = time.monotonic()
+    printed = 0.0
+    published = 0
+    try:
+        for event in events:
+            sim_time = parse_timestamp(event["occurred_at"])
+            while START + (time.monotonic() - began) * speed * 1_000_000 < sim_time:
+                batch = await consumer.getmany(timeout_ms=100)
+                for tp, messages in batch.items():
+                    for m in messages:
+                        summary.take(tp.topic, m.value)
+                if time.monotonic() - printed >= 2:
+                    printed = time.monotonic()
+                    print(summary.line(sim_time, published), flush=True)
+                if duration and time.monotonic() - began > duration:
+                    return
+            topic = event.pop("_topic")
+            value = orjson.dumps(event)
+            if event["type"] == "clock.heartbeat":  # the clock of every partition moves
+                for partition in range(partitions):
+                    await producer.send(topic, value, partition=partition)
+            else:
+                await producer.send(topic, value, key=event["seller_id"].encode())
+            published += 1
+        print(f"simulation ended at {format_timestamp(START + 400 * DAY)}", flush=True)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def run_demo(sellers: int, speed: float, duration: float | None, partitions: int = 4) -> None:
+    from .cli import start_worker, stop_worker
+
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as data_dir:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions, compacted=COMPACTED))
+        with open(Path(data_dir) / "worker.log", "wb") as log_file:
+            worker = start_worker(broker.bootstrap, "seller-standards-demo", data_dir,
+                                  {"PARTITIONS": str(partitions)}, log_file=log_file)
+            print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; "
+                  f"{sellers} sellers, {speed:.0f} simulated seconds per second. Ctrl-C stops.", flush=True)
+            try:
+                asyncio.run(_run(broker.bootstrap, partitions, sellers, speed, duration))
+            except KeyboardInterrupt:
+                print("\nstopping", flush=True)
+            finally:
+                stop_worker(worker)
