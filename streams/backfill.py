@@ -6,11 +6,10 @@ evaluation records are those a worker makes from a replay of the same file.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Iterable
 
 import orjson
 from aiokafka.partitioner import murmur2
-from tqdm import tqdm
 
 from schemas.validate import InvalidEvent, decode_event, format_timestamp
 from standards.engine import EVALUATIONS, PartitionEngine
@@ -24,7 +23,7 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def backfill(path: Path, partitions: int, policy: Policy) -> tuple[list[bytes], int]:
+def backfill(lines: Iterable[bytes], partitions: int, policy: Policy) -> tuple[list[bytes], int]:
     """(evaluation lines as `replay --evaluations` writes them, dead letters)."""
     engines = [PartitionEngine(p, INPUT_TOPICS, policy) for p in range(partitions)]
     evaluations: list[tuple[bytes, bytes]] = []
@@ -34,7 +33,7 @@ def backfill(path: Path, partitions: int, policy: Policy) -> tuple[list[bytes], 
     def collect(outputs) -> None:
         evaluations.extend((None, orjson.dumps(v)) for topic, _, v in outputs if topic == EVALUATIONS)
 
-    for line in tqdm(path.read_bytes().splitlines(), desc="backfill", unit="ev", mininterval=1.0):
+    for line in lines:
         if not line.strip():
             continue
         topic, key, heartbeat_at = route(line)

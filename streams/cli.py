@@ -6,11 +6,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from .broker import EmbeddedBroker, create_topics, free_port
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
@@ -119,7 +119,8 @@ def backfill(events: Path, evaluations_out: Path) -> None:
 
     from .backfill import backfill as run_backfill
 
-    records, dead_letters = run_backfill(events, _partitions(), load_policy(os.environ.get("POLICY_FILE")))
+    lines = tqdm(events.read_bytes().splitlines(), desc="backfill", unit="ev", mininterval=1.0)
+    records, dead_letters = run_backfill(lines, _partitions(), load_policy(os.environ.get("POLICY_FILE")))
     _write(evaluations_out, records)
     click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
 
