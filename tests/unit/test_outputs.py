@@ -1,0 +1,98 @@
+"""Alerts, violations and scorecards of the live engine (SPEC section 6)."""
+from __future__ import annotations
+
+import itertools
+
+import orjson
+
+from schemas.validate import decode_event
+from standards.engine import ALERTS, SCORECARDS, VIOLATIONS, PartitionEngine
+from standards.policy import Policy
+from streams.topics import INPUT_TOPICS
+
+_ids = itertools.count()
+
+
+def _engine():
+    return PartitionEngine(0, INPUT_TOPICS, Policy())
+
+
+def _send(engine, topic, type_, at, **fields):
+    raw = {"event_id": f"e{next(_ids):06d}", "type": type_, "seller_id": "s", "occurred_at": at, **fields}
+    return engine.process(topic, decode_event(orjson.dumps(raw)))
+
+
+def _clock(engine, at):
+    out = []
+    for topic in INPUT_TOPICS:
+        out += _send(engine, topic, "clock.heartbeat", at)
+    return out
+
+
+def _of(outputs, topic):
+    return [value for t, _, value in outputs if t == topic]
+
+
+def test_a_thread_unanswered_4_hours_before_each_deadline_is_warned_once_per_deadline():
+    engine = _engine()
+    _clock(engine, "2026-01-10T00:00:00Z")
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
+          thread_id="t", message_id="m1", sender_role="buyer")
+    assert _of(_clock(engine, "2026-01-11T05:59:59Z"), ALERTS) == []
+    alerts = _of(_clock(engine, "2026-01-11T06:00:00Z"), ALERTS)  # 24 h deadline 2026-01-11T10:00Z - 4 h
+    assert [(a["item"], a["window_hours"], a["time_left_seconds"]) for a in alerts] == [
+        ({"kind": "thread", "id": "t"}, 24, 4 * 3600)]
+    assert _of(_clock(engine, "2026-01-11T07:00:00Z"), ALERTS) == []  # once per deadline
+    alerts = _of(_clock(engine, "2026-01-12T07:00:00Z"), ALERTS)  # 48 h deadline - 3 h: still warned
+    assert [(a["window_hours"], a["time_left_seconds"]) for a in alerts] == [(48, 3 * 3600)]
+
+
+def test_an_answered_thread_gets_no_warning():
+    engine = _engine()
+    _clock(engine, "2026-01-10T00:00:00Z")
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
+          thread_id="t", message_id="m1", sender_role="buyer")
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T11:00:00Z",
+          thread_id="t", message_id="m2", sender_role="auto_reply")
+    assert _of(_clock(engine, "2026-01-13T00:00:00Z"), ALERTS) == []
+
+
+def test_an_unshipped_order_is_warned_at_the_start_of_its_ship_by_day():
+    engine = _engine()
+    _clock(engine, "2026-01-10T00:00:00Z")
+    for order, shipped in (("o1", False), ("o2", True)):
+        _send(engine, "marketplace.orders", "order.placed", "2026-01-10T10:00:00Z", order_id=order,
+              total="10.00", currency="EUR", ship_by="2026-01-12T15:00:00Z", digital=False,
+              purchase_protected=False, tracking_required=False)
+        if shipped:
+            _send(engine, "marketplace.shipments", "shipment.shipped", "2026-01-11T10:00:00Z",
+                  order_id=order, tracking_number=None, label_purchased=False)
+    assert _of(_clock(engine, "2026-01-11T23:59:59Z"), ALERTS) == []
+    alerts = _of(_clock(engine, "2026-01-12T00:00:00Z"), ALERTS)
+    assert [(a["item"]["id"], a["time_left_seconds"]) for a in alerts] == [("o1", 15 * 3600)]
+    assert _of(_clock(engine, "2026-01-12T01:00:00Z"), ALERTS) == []
+
+
+def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread_answered():
+    engine = _engine()
+    _clock(engine, "2026-01-01T00:00:00Z")
+    for i in range(5):  # 5 sales: standards are judged
+        _send(engine, "marketplace.orders", "order.placed", f"2026-01-0{i + 2}T10:00:00Z", order_id=f"o{i}",
+              total="10.00", currency="EUR", ship_by="2026-03-01T00:00:00Z", digital=True,
+              purchase_protected=False, tracking_required=False)
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
+          thread_id="t", message_id="m1", sender_role="buyer")
+    _clock(engine, "2026-01-12T10:00:01Z")  # past the 48 h deadline with no reply: 0 of 1 answered
+    out = engine.refresh()
+    (opened,) = _of(out, VIOLATIONS)
+    assert (opened["type"], opened["standard"], opened["numerator"], opened["denominator"],
+            opened["evidence"]) == ("violation.opened", "message_response", 0, 1, {"answered": 0, "missed": 1})
+    assert _of(out, SCORECARDS)[0]["standards"]["message_response"]["rate"] == "0.0"
+    _clock(engine, "2026-01-12T11:00:00Z")
+    assert _of(engine.refresh(), VIOLATIONS) == []  # nothing changed: not repeated
+    # The reply, sent within 48 h, arrives late (within allowed lateness).
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-12T09:00:00Z",
+          thread_id="t", message_id="m2", sender_role="seller")
+    (resolved,) = _of(engine.refresh(), VIOLATIONS)
+    assert (resolved["type"], resolved["numerator"], resolved["denominator"]) == ("violation.resolved", 1, 1)
+    assert resolved["violation_id"] != opened["violation_id"]
