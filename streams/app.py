@@ -118,7 +118,8 @@ async def _tick() -> None:
 
 @app.page("/metrics")
 async def _metrics(web, request):
-    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway.
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
 
 @app.page("/healthz")

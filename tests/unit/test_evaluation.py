@@ -1,0 +1,130 @@
+"""The monthly evaluation (SPEC sections 3 and 6.1): the whole record, when it
+is made, which events it uses, which sellers get one, and the run of months
+not met."""
+from scenario import Scenario
+from streams.topics import INPUT_TOPICS
+
+S = "s-42"
+
+
+def whole_record_events(sc: Scenario) -> Scenario:
+    # First sale: 2025-12-15T08:30:00.250+02:00 = 2025-12-15T06:30:00.25Z, before the period.
+    sc.order(S, "o-dec", "2025-12-15T08:30:00.250+02:00", total="20.00", digital=True)
+    for i, total in enumerate(["60.00", "60.00", "60.00", "60.00", "45.5", "100.25"], 1):
+        sc.order(S, f"o{i}", "2026-02-02T10:00:00Z", total=total, ship_by="2026-02-05T23:59:59Z")
+    for i in range(1, 5):
+        sc.ship(S, f"o{i}", "2026-02-03T09:00:00Z", tracking="TRK")
+    sc.ship(S, "o5", "2026-02-04T09:00:00Z", tracking=None)  # on time, no tracking
+    sc.ship(S, "o6", "2026-02-06T09:00:00Z", tracking="TRK")  # late
+    for t in ("t1", "t2", "t3"):
+        sc.buyer(S, t, "2026-03-10T12:00:00Z")
+    sc.seller_msg(S, "t1", "2026-03-10T13:00:00Z")  # 1 h: answered at 48 h and 24 h
+    sc.seller_msg(S, "t2", "2026-03-11T18:00:00Z")  # 30 h: answered at 48 h only
+    for r, rating in enumerate([5, 5, 5, 5, 4], 1):
+        sc.review(S, f"r{r}", "2026-03-15T10:00:00Z", rating)
+    return sc
+
+
+# Sales in Jan-Mar: o1..o6 = 4 * 60.00 + 45.50 + 100.25 = 385.75.
+# Shipping: ship-by in February for o1..o6; on time o1..o5 (5 of 6: 500 >= 480, met),
+# with tracking o1..o4 (4 of 6: 400 < 570). Completed: o1..o6 shipped in February.
+# Threads: 48 h 2 of 3 (200 < 240: not met; March had no thread: a run of 1);
+# 24 h 1 of 3. Reviews: 0 low of 5; sum 24, 10 * 24 = 240 >= 48 * 5 = 240: holds.
+WHOLE_RECORD = {
+    "seller_id": "s-42",
+    "month": "2026-04",
+    "period": {"start": "2026-01-01", "end": "2026-03-31"},
+    "policy": "service-standards",
+    "sales": {"orders": 6, "amount": "385.75", "first_sale_at": "2025-12-15T06:30:00.25Z"},
+    "standards": {
+        "message_response": {"numerator": 2, "denominator": 3, "status": "not_met", "consecutive_months_not_met": 1},
+        "on_time_shipping": {"numerator": 5, "denominator": 6, "status": "met", "consecutive_months_not_met": 0},
+        "review_rating": {"numerator": 0, "denominator": 5, "status": "met", "consecutive_months_not_met": 0},
+        "case_rate": {"numerator": 0, "denominator": 6, "status": "met", "consecutive_months_not_met": 0},
+    },
+    "star_seller": {
+        "eligible": False,
+        "criteria": {
+            "message_response": {"numerator": 1, "denominator": 3, "holds": False},
+            "shipping": {"numerator": 4, "denominator": 6, "holds": False},
+            "reviews": {"rating_sum": 24, "count": 5, "holds": True},
+            "case_rate": {"holds": True},
+            "volume": {"orders": 6, "amount": "385.75", "holds": True},
+            "tenure": {"first_sale_at": "2025-12-15T06:30:00.25Z", "holds": True},
+        },
+    },
+    "badges": ["rave_reviews"],
+}
+
+
+def test_whole_record():
+    sc = whole_record_events(Scenario()).evaluate("2026-04")
+    assert sc.record(S) == WHOLE_RECORD
+    march = sc.record(S, "2026-03")
+    assert march["period"] == {"start": "2025-12-01", "end": "2026-02-28"}
+    # o-dec + o1..o6: 20.00 + 385.75
+    assert march["sales"] == {"orders": 7, "amount": "405.75", "first_sale_at": "2025-12-15T06:30:00.25Z"}
+    assert sorted(month for seller, month in sc.evaluations) == ["2026-01", "2026-02", "2026-03", "2026-04"]
+
+
+def test_whole_record_whatever_the_arrival_order_and_duplicates():
+    events = whole_record_events(Scenario()).sent
+    sc = Scenario()
+    for topic, raw in reversed(events + events):  # reversed, every event delivered twice
+        sc.feed(topic, raw)
+    sc.evaluate("2026-04")
+    assert sc.record(S) == WHOLE_RECORD
+
+
+def test_made_when_the_clock_reaches_e_and_uses_only_events_before_e():
+    E, JUST_BEFORE = "2026-04-02T00:00:00Z", "2026-04-01T23:59:59.999999Z"
+    sc = Scenario().digital_sales(S, 6, "2026-02-01T10:00:00Z")  # d0..d5, 60.00 each
+    sc.review(S, "r1", "2026-03-10T10:00:00Z", 5).review(S, "r2", "2026-03-11T10:00:00Z", 5)
+    sc.heartbeat("2026-04-01T12:00:00Z")
+    # These arrive while the partition clock is still before E:
+    sc.review(S, "r1", E, 1)  # at E: not part of the evaluation
+    sc.review(S, "r2", JUST_BEFORE, 2)  # 1 us before E: part of it
+    sc.cancel(S, "d0", E)  # still a sale
+    sc.cancel(S, "d1", JUST_BEFORE)  # no longer a sale
+    sc.heartbeat(JUST_BEFORE)
+    assert sc.record(S) is None
+    sc.heartbeat(E, topics=INPUT_TOPICS[:4])  # one topic still holds the clock back
+    assert sc.record(S) is None
+    sc.heartbeat(E, topics=INPUT_TOPICS[4:])
+    record = sc.record(S)
+    assert record["sales"]["orders"] == 5 and record["sales"]["amount"] == "300.00"  # d0, d2..d5
+    assert record["standards"]["review_rating"]["numerator"] == 1  # r2 rated 2
+    assert record["star_seller"]["criteria"]["reviews"] == {"rating_sum": 7, "count": 2, "holds": False}  # 5 + 2
+
+
+def test_no_record_for_a_seller_with_only_a_counted_case():
+    sc = Scenario()
+    for seller in ("s-case", "s-case-and-review"):
+        # sold (and completed) in September 2025, outside Jan-Mar 2026
+        sc.order(seller, "o1", "2025-09-01T10:00:00Z", digital=True)
+        sc.case_opened(seller, "c1", "o1", "2026-02-01T00:00:00Z")
+        sc.case_closed(seller, "c1", "2026-02-10T00:00:00Z")
+    sc.review("s-case-and-review", "r1", "2026-02-15T00:00:00Z", 5)
+    sc.evaluate("2026-04")
+    assert sc.record("s-case") is None
+    # the case does count: the review gives a record that shows it
+    assert sc.standard("s-case-and-review", "case_rate") == {
+        "numerator": 1, "denominator": 0, "status": "not_enough_data", "consecutive_months_not_met": 0}
+
+
+def test_consecutive_months_not_met_and_reset_by_a_month_without_record():
+    sc = Scenario()
+    # January: 5 sales and one unanswered thread -> records for Feb, Mar, Apr (periods
+    # Nov-Jan, Dec-Feb, Jan-Mar), all not met; May and June have no record.
+    sc.digital_sales(S, 5, "2026-01-15T10:00:00Z", prefix="jan")
+    sc.buyer(S, "t-jan", "2026-01-10T10:00:00Z")
+    sc.evaluate("2026-05")
+    # June: the same again -> records for Jul, Aug, Sep; the run restarts at 1.
+    sc.digital_sales(S, 5, "2026-06-15T10:00:00Z", prefix="jun")
+    sc.buyer(S, "t-jun", "2026-06-10T10:00:00Z")
+    sc.evaluate("2026-09")
+    runs = {month: r["standards"]["message_response"]["consecutive_months_not_met"]
+            for (seller, month), r in sc.evaluations.items()}
+    assert runs == {"2026-02": 1, "2026-03": 2, "2026-04": 3, "2026-07": 1, "2026-08": 2, "2026-09": 3}
+    # the other standards are not_applicable or met: never a run
+    assert {r["standards"]["case_rate"]["consecutive_months_not_met"] for r in sc.evaluations.values()} == {0}
