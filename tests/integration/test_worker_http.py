@@ -1,0 +1,59 @@
+"""A worker's HTTP endpoints after processing real input from the broker."""
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+import orjson
+
+from streams import replay
+from streams.broker import EmbeddedBroker, create_topics, free_port
+from streams.cli import start_worker, stop_worker
+from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def _sample(metrics: str, name_and_labels: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(name_and_labels + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name_and_labels} not exposed")
+
+
+def test_metrics_count_processed_events_and_dead_letters_by_reason(tmp_path):
+    beats = [{"event_id": f"hb-{t}", "type": "clock.heartbeat", "seller_id": "x", "_topic": t,
+              "occurred_at": "2026-01-02T00:00:00Z"} for t in INPUT_TOPICS]
+    orders = [{"event_id": f"o{i}", "type": "order.placed", "seller_id": f"s{i}", "occurred_at": "2026-01-01T10:00:00Z",
+               "order_id": "o", "total": "12.00", "currency": "EUR", "ship_by": "2026-01-03T10:00:00Z",
+               "digital": False, "purchase_protected": False, "tracking_required": True} for i in range(3)]
+    bad = [b"not json at all", orjson.dumps({"event_id": "r", "type": "review.posted", "seller_id": "s0",
+                                             "occurred_at": "2026-01-01T10:00:00Z", "review_id": "r",
+                                             "order_id": "o", "rating": 6})]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([orjson.dumps(e) for e in orders + beats] + bad) + b"\n")
+    port = free_port()
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 2, compacted=COMPACTED))
+        worker = start_worker(broker.bootstrap, "http-test", str(tmp_path),
+                              {"PARTITIONS": "2", "WEB_PORT": str(port)})
+        try:
+            ends = asyncio.run(replay.publish(events, broker.bootstrap, 2))
+            asyncio.run(replay.wait_processed(broker.bootstrap, "http-test", ends, 120,
+                                              alive=lambda: worker.poll() is None))
+            assert orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"] is True
+            metrics = _get(f"http://127.0.0.1:{port}/metrics").decode()
+            dead = asyncio.run(replay.read_topic(broker.bootstrap, "standards.deadletter"))
+        finally:
+            stop_worker(worker)
+    assert _sample(metrics, 'seller_standards_events_total{topic="marketplace.orders",type="order.placed"}') == 3
+    assert _sample(metrics, 'seller_standards_deadletters_total{reason="not_json"}') == 1
+    assert _sample(metrics, 'seller_standards_deadletters_total{reason="bad_value"}') == 1
+    assert not [line for line in metrics.splitlines() if any(f'"s{i}"' in line for i in range(3))]  # no seller labels
+    reasons = sorted(orjson.loads(value)["code"] for _, value in dead)
+    assert reasons == ["bad_value", "not_json"]
+    rating = next(orjson.loads(v) for _, v in dead if orjson.loads(v)["code"] == "bad_value")
+    assert "rating" in rating["reason"] and rating["topic"] == "marketplace.reviews"
