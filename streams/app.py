@@ -8,6 +8,7 @@ it, and the rules' idempotent joins make that a no-op.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -28,7 +29,14 @@ policy = load_policy(settings.policy_file)
 
 class StateFlushingConsumer(aiokafka_driver.Consumer):
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-        processor.flush()  # changelog records are queued before the producer flush below
+        processor.flush()
+        # Faust's producer flush gives up after 0.1 s without a send and lets
+        # the commit go ahead of unsent records; wait for every output and
+        # changelog record sent since the last commit to be acknowledged.
+        while unacknowledged:
+            batch = unacknowledged[:]
+            del unacknowledged[:len(batch)]
+            await asyncio.gather(*batch)
         return await super()._commit_offsets(offsets, start_new_transaction)
 
 
@@ -71,8 +79,11 @@ output_topics = {
 state_table = app.Table("seller-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
 
 
+unacknowledged: list = []  # futures of records sent since the last commit
+
+
 def _send(topic: str, key, value: bytes) -> None:
-    output_topics[topic].send_soon(key=key, value=value)
+    unacknowledged.append(output_topics[topic].send_soon(key=key, value=value))
 
 
 def _persist(partition: int, key: bytes, value) -> None:
@@ -88,7 +99,7 @@ def _persist(partition: int, key: bytes, value) -> None:
         store.data.pop(key, None)
     else:
         store.data[key] = value
-    state_table.send_changelog(partition, key, value, value_serializer="raw")
+    unacknowledged.append(state_table.send_changelog(partition, key, value, value_serializer="raw"))
 
 
 processor = Processor(policy, _send, _persist, wall_clock=settings.clock == "wall")
