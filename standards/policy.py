@@ -8,8 +8,9 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .calendar import DAY, HOUR
 
@@ -22,6 +23,14 @@ def _cents(value: Decimal) -> int:
     if cents != cents.to_integral_value() or cents < 0:
         raise ValueError("must be a non-negative amount with at most 2 decimals")
     return int(cents)
+
+
+def _money(value: Decimal) -> Decimal:
+    _cents(value)
+    return value
+
+
+Money = Annotated[Decimal, AfterValidator(_money)]
 
 
 class MessageResponse(_Section):
@@ -44,13 +53,7 @@ class CaseRate(_Section):
     percent_regime_from_orders: int = Field(300, ge=0)
     max_cases: int = Field(3, ge=0)
     max_case_percent: Decimal = Field(Decimal(1), ge=0, le=100)
-    max_order_total: Decimal = Decimal("250.00")
-
-    @field_validator("max_order_total")
-    @classmethod
-    def _money(cls, value: Decimal) -> Decimal:
-        _cents(value)
-        return value
+    max_order_total: Money = Decimal("250.00")
 
 
 class StarSeller(_Section):
@@ -59,14 +62,8 @@ class StarSeller(_Section):
     min_shipping_percent: Decimal = Field(Decimal(95), ge=0, le=100)
     min_average_rating: Decimal = Field(Decimal("4.8"), ge=0, le=5)
     min_orders: int = Field(5, ge=0)
-    min_sales: Decimal = Decimal("300.00")
+    min_sales: Money = Decimal("300.00")
     min_tenure_days: int = Field(90, ge=0)
-
-    @field_validator("min_sales")
-    @classmethod
-    def _money(cls, value: Decimal) -> Decimal:
-        _cents(value)
-        return value
 
 
 class Alerts(_Section):
