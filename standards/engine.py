@@ -151,8 +151,8 @@ class PartitionEngine:
                         "criteria": record["star_seller"]["criteria"]}))
             seller.prune(last_month, self.policy)
             self.unsaved.add(seller_id)
-            if seller.is_empty() and (seller.last_evaluation is None
-                                      or seller.last_evaluation[0] < last_month):
+            if seller.is_empty() and (not seller.last_evaluations
+                                      or seller.last_evaluations[-1][0] < last_month):
                 del self.sellers[seller_id]
                 self.changed.discard(seller_id)
         self.evaluated_through = last_month

@@ -33,7 +33,7 @@ ORDER_RETENTION = 400 * DAY
 
 class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
-                 "first_sale_floor", "last_evaluation", "live")
+                 "first_sale_floor", "last_evaluations", "live")
 
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
@@ -44,8 +44,8 @@ class SellerState:
         self.cases: dict[str, Case] = {}
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
-        # (month, [consecutive months not met per standard]) of the last record.
-        self.last_evaluation: Optional[list] = None
+        # [month, [consecutive months not met per standard]] of the last two records.
+        self.last_evaluations: Optional[list] = None
         # What the outputs last said: scorecard numbers, open violations, badges.
         self.live: dict = {}
 
@@ -126,13 +126,13 @@ class SellerState:
         if not n.has_activity():
             return None
         standards = judge_standards(n, policy)
-        previous_month, previous_runs = self.last_evaluation or (None, [0] * len(STANDARDS))
-        runs = [
-            (previous_runs[i] + 1 if previous_month == month - 1 else 1)
-            if standards[name].status == "not_met" else 0
-            for i, name in enumerate(STANDARDS)
-        ]
-        self.last_evaluation = [month, runs]
+        # Runs come from the record of M-1, so that evaluating M again (after
+        # a crash left seller state ahead of the partition's) gives the same record.
+        previous = {m: r for m, r in self.last_evaluations or []}.get(month - 1, [0] * len(STANDARDS))
+        runs = [previous[i] + 1 if standards[name].status == "not_met" else 0
+                for i, name in enumerate(STANDARDS)]
+        history = [entry for entry in self.last_evaluations or [] if entry[0] < month]
+        self.last_evaluations = (history + [[month, runs]])[-2:]
         record = self._summary(n, month, month - 3, month - 1, policy)
         for i, name in enumerate(STANDARDS):
             s = standards[name]
@@ -236,7 +236,7 @@ class SellerState:
             "r": {k: v.dump() for k, v in self.reviews.items()},
             "c": {k: v.dump() for k, v in self.cases.items()},
             "f": self.first_sale_floor,
-            "e": self.last_evaluation,
+            "e": self.last_evaluations,
             "l": self.live,
         }
 
@@ -248,7 +248,7 @@ class SellerState:
         seller.reviews = {k: Review(*v) for k, v in data["r"].items()}
         seller.cases = {k: Case(*v) for k, v in data["c"].items()}
         seller.first_sale_floor = data["f"]
-        seller.last_evaluation = data["e"]
+        seller.last_evaluations = data["e"]
         seller.live = data["l"]
         return seller
 

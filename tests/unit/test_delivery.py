@@ -78,3 +78,17 @@ def test_a_restart_from_persisted_state_gives_the_same_evaluations():
     assert uninterrupted
     for cut in (1000, len(EVENTS) // 2, len(EVENTS) - 10):
         assert run(cut) == uninterrupted
+
+
+def test_evaluating_a_month_again_gives_the_same_record():
+    """A crash can leave a seller's state ahead of its partition's last
+    evaluated month; the month is then evaluated again and must not change
+    consecutive_months_not_met."""
+    engine = PartitionEngine(0, INPUT_TOPICS, POLICY)
+    for event in EVENTS:
+        engine.process(event["_topic"], decode_event(orjson.dumps(event)))
+    seller = max(engine.sellers.values(), key=lambda s: len(s.orders))
+    month = seller.last_evaluations[-1][0]
+    assert seller.evaluation(month, POLICY) == seller.evaluation(month, POLICY)
+    again = [seller.evaluation(m, POLICY) for m in (month - 1, month)]
+    assert again[1] == seller.evaluation(month, POLICY)
