@@ -85,34 +85,25 @@ class PartitionEngine:
         seller = self.sellers.get(seller_id)
         if seller is None:
             seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
-        thread_answered_before = None
-        if event["type"] == "message.sent":
-            thread = seller.threads.get(event["thread_id"])
-            thread_answered_before = thread is not None and thread.initial_at(None) is not None \
-                and thread.response_at(None) is not None
-        collection, item_id = seller.apply(event)
+        collection, item_id = seller.locate(event)
+        timing_before = seller.timing(collection, item_id)
+        seller.apply(event)
         self.changed.add(seller_id)
         self.unsaved.add(seller_id)
-        if item_id not in getattr(seller, collection):
+        timing = seller.timing(collection, item_id)
+        if timing == timing_before:  # no deadline moved: nothing to schedule or warn about
             return
-        if thread_answered_before is False:
-            self._observe_first_response(seller.threads[item_id])
+        if collection == "threads" and None not in timing and (timing_before is None or None in timing_before):
+            self.first_response_seconds.append((timing[1] - timing[0]) / 1_000_000)
         for instant in seller.wakeups(collection, item_id, self.policy):
             if self.clock is None or instant > self.clock:
                 heapq.heappush(self._wakeups, (instant, seller_id, collection, item_id))
         if self.clock is not None:
             out.extend((ALERTS, seller_id, a) for a in seller.due_alerts(collection, item_id, self.clock, self.policy))
 
-    def _observe_first_response(self, thread) -> None:
-        initial, response = thread.initial_at(None), thread.response_at(None)
-        if initial is not None and response is not None:
-            self.first_response_seconds.append((response - initial) / 1_000_000)
-
     # -- time ------------------------------------------------------------------
 
     def _advance(self, new_clock: Optional[int], out: list) -> None:
-        if self.wall_clock and self.clock is not None:
-            new_clock = max(new_clock or self.clock, self.clock)
         if new_clock is None or (self.clock is not None and new_clock <= self.clock):
             return
         old, self.clock = self.clock, new_clock

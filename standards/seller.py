@@ -49,18 +49,32 @@ class SellerState:
         # What the outputs last said: scorecard numbers, open violations, badges.
         self.live: dict = {}
 
-    def apply(self, event: dict) -> tuple[str, str]:
-        """Apply an item event; returns (collection, item id) it touched."""
+    def locate(self, event: dict) -> tuple[str, str]:
+        """(collection, item id) of the item an event changes."""
+        collection, id_field, _ = ROUTES[event["type"]]
+        return collection, event[id_field]
+
+    def apply(self, event: dict) -> None:
         collection, id_field, cls = ROUTES[event["type"]]
         items = getattr(self, collection)
-        item_id = event[id_field]
-        item = items.get(item_id)
+        item = items.get(event[id_field])
         if item is None:
             if changes_nothing(event):
-                return collection, item_id
-            item = items[item_id] = cls()
+                return
+            item = items[event[id_field]] = cls()
         item.apply(event)
-        return collection, item_id
+
+    def timing(self, collection: str, item_id: str) -> Optional[tuple]:
+        """What an item's deadlines and alerts depend on: a thread's initial
+        message and response, an order's placing."""
+        item = getattr(self, collection).get(item_id)
+        if item is None:
+            return None
+        if collection == "threads":
+            return item.initial_at(None), item.response_at(None)
+        if collection == "orders":
+            return item.placed
+        return None
 
     # -- time-driven changes -------------------------------------------------
 
@@ -182,49 +196,25 @@ class SellerState:
     def prune(self, evaluated_month: int, policy: Policy) -> None:
         """Drop items that no evaluation after `evaluated_month` can cover
         (SPEC section 3: kept until the evaluation three months after their
-        attribution month), and no late event can still correct."""
+        attribution month, here with allowed_lateness added to it)."""
         lateness = policy.allowed_lateness
         last_window = max(policy.windows)
-
-        def expired(instant: int) -> bool:
-            return month_of(instant + lateness) + 3 <= evaluated_month
-
-        for thread_id, thread in list(self.threads.items()):
-            times = [t for t in (thread.buyer_at, thread.seller_at) if t is not None]
-            if thread.spam_marks:
-                times.append(thread.spam_marks[-1][0])
-            horizon = max(times, default=0)
-            if thread.buyer_at is not None:
-                horizon = max(horizon, thread.buyer_at + last_window)
-            if expired(horizon):
-                del self.threads[thread_id]
-        for order_id, order in list(self.orders.items()):
-            placed = order.placed
-            times = [t for t in (order.cancelled_at, order.seller_refund_at) if t is not None]
-            if order.shipment:
-                times.append(order.shipment[0])
-            if placed:
-                times += [placed[0] + ORDER_RETENTION, placed[3]]
-            if expired(max(times)):
-                if placed and order.cancelled_at is None and (
-                        self.first_sale_floor is None or placed[0] < self.first_sale_floor):
-                    self.first_sale_floor = placed[0]
-                del self.orders[order_id]
-        for review_id, review in list(self.reviews.items()):
-            times = [review.postings[-1][0]] if review.postings else []
-            if review.removed_at is not None:
-                times.append(review.removed_at)
-            if expired(max(times)):
-                del self.reviews[review_id]
-        for case_id, case in list(self.cases.items()):
-            times = [case.opened[0]] if case.opened else []
-            if case.closes:
-                times.append(case.closes[-1][0])
-            if expired(max(times)):
-                del self.cases[case_id]
+        for collection in ("threads", "orders", "reviews", "cases"):
+            items = getattr(self, collection)
+            for item_id, item in list(items.items()):
+                horizon = _horizon(collection, item, last_window)
+                if month_of(horizon + lateness) + 3 > evaluated_month:
+                    continue
+                if collection == "orders" and item.placed and item.cancelled_at is None and (
+                        self.first_sale_floor is None or item.placed[0] < self.first_sale_floor):
+                    self.first_sale_floor = item.placed[0]
+                del items[item_id]
 
     def is_empty(self) -> bool:
-        return not (self.threads or self.orders or self.reviews or self.cases or self.live.get("open"))
+        """Nothing left that a later record or output could need (the first
+        sale is needed for tenure for ever)."""
+        return not (self.threads or self.orders or self.reviews or self.cases
+                    or self.live.get("open") or self.first_sale_floor is not None)
 
     # -- persistence -------------------------------------------------------------
 
@@ -251,6 +241,26 @@ class SellerState:
         seller.last_evaluations = data["e"]
         seller.live = data["l"]
         return seller
+
+
+def _horizon(collection: str, item, last_window: int) -> int:
+    """The latest instant an item can be attributed to (its last event when it
+    has no attribution yet)."""
+    if collection == "threads":
+        if item.buyer_at is not None:
+            return item.buyer_at + last_window
+        return max([t for t in (item.seller_at,) if t is not None] + [m[0] for m in item.spam_marks or ()])
+    if collection == "orders":
+        if item.placed:
+            shipped = [item.shipment[0]] if item.shipment else []
+            return max([item.placed[0] + ORDER_RETENTION, item.placed[3]] + shipped)
+        return max(t for t in (item.cancelled_at, item.seller_refund_at, item.shipment and item.shipment[0])
+                   if t is not None)
+    if collection == "reviews":
+        return item.postings[0][0] if item.postings else item.removed_at
+    if item.closes:
+        return item.closes[-1][0]
+    return item.opened[0]
 
 
 def changes_nothing(event: dict) -> bool:

@@ -13,6 +13,7 @@ import click
 from tqdm import tqdm
 
 from .broker import EmbeddedBroker, create_topics, free_port
+from .config import Settings
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 
@@ -43,10 +44,6 @@ def broker(port: int) -> None:
             pass
 
 
-def _partitions() -> int:
-    return int(os.environ.get("PARTITIONS", "8"))
-
-
 def start_worker(bootstrap: str, app_id: str, data_dir: str, extra_env: dict | None = None,
                  log_file=None) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "APP_ID": app_id, "DATA_DIR": data_dir,
@@ -75,12 +72,12 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
     """Publish EVENTS (JSON lines) keyed by seller_id and collect the results."""
     from . import replay as replaying
 
-    partitions = _partitions()
+    partitions = Settings().partitions
     if bootstrap:
         asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions))
         ends = asyncio.run(replaying.publish(events, bootstrap, partitions))
         if evaluations_out:
-            group = os.environ.get("APP_ID", "seller-standards")
+            group = Settings().app_id
             asyncio.run(replaying.wait_processed(bootstrap, group, ends, timeout))
             _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap)))
         return
@@ -120,7 +117,7 @@ def backfill(events: Path, evaluations_out: Path) -> None:
     from .backfill import backfill as run_backfill
 
     lines = tqdm(events.read_bytes().splitlines(), desc="backfill", unit="ev", mininterval=1.0)
-    records, dead_letters = run_backfill(lines, _partitions(), load_policy(os.environ.get("POLICY_FILE")))
+    records, dead_letters = run_backfill(lines, Settings().partitions, load_policy(Settings().policy_file))
     _write(evaluations_out, records)
     click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
 

@@ -146,3 +146,13 @@ class Scenario:
 
     def criterion(self, seller: str, name: str, month: str = "2026-04") -> dict:
         return self.evaluations[(seller, month)]["star_seller"]["criteria"][name]
+
+
+def judged(seller: str, steps, month: str = "2026-04") -> Scenario:
+    """A seller with 5 digital sales in February (so that every standard is
+    judged and a record exists), the steps (callables taking the scenario)
+    applied, and the month evaluated."""
+    sc = Scenario().digital_sales(seller, 5, "2026-02-01T00:00:00Z")
+    for step in steps:
+        step(sc)
+    return sc.evaluate(month)

@@ -54,6 +54,7 @@ def test_an_answered_thread_gets_no_warning():
           thread_id="t", message_id="m1", sender_role="buyer")
     _send(engine, "marketplace.messages", "message.sent", "2026-01-10T11:00:00Z",
           thread_id="t", message_id="m2", sender_role="auto_reply")
+    assert engine.first_response_seconds == [3600.0]  # the histogram's observation
     assert _of(_clock(engine, "2026-01-13T00:00:00Z"), ALERTS) == []
 
 
