@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,embedded,rocksdb,fast]'
+	$(PY) -m pip install -q -e '.[test,embedded,fast]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -20,6 +19,7 @@ from standards.policy import load_policy
 
 from .config import Settings
 from .processor import Processor
+from .reading import read_topic
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ class StandardsApp(faust.App):
 app = StandardsApp(
     settings.app_id,
     broker=f"kafka://{settings.bootstrap}",
-    store=settings.store,
-    datadir=str(Path(settings.data_dir)),
+    datadir=settings.data_dir,
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication,
     table_standby_replicas=0,
@@ -87,18 +86,6 @@ def _send(topic: str, key, value: bytes) -> None:
 
 
 def _persist(partition: int, key: bytes, value) -> None:
-    # Store the value locally too, so a persistent store's recorded changelog
-    # offset never runs ahead of its data.
-    store = state_table.data
-    db_for_partition = getattr(store, "_db_for_partition", None)
-    if db_for_partition is not None:
-        db = db_for_partition(partition)
-        db.delete(key) if value is None else db.put(key, value)
-        store._key_index[key] = partition
-    elif value is None:
-        store.data.pop(key, None)
-    else:
-        store.data[key] = value
     unacknowledged.append(state_table.send_changelog(partition, key, value, value_serializer="raw"))
 
 
@@ -112,7 +99,14 @@ def _active_partitions() -> set[int]:
 
 @state_table.on_recover
 async def _restore() -> None:
-    processor.restore(_active_partitions(), list(state_table.data.items()))
+    # Faust has just recovered the table, but up to the end offsets the broker
+    # reports, which Tansu gets wrong (its last batch is left out): read the
+    # changelog to its true end ourselves, before streams resume. Faust's
+    # in-memory copy is not used, so it is emptied.
+    partitions = _active_partitions()
+    records = await read_topic(settings.bootstrap, state_table.changelog_topic.get_topic_name(), partitions=partitions)
+    state_table.data.reset_state()
+    processor.restore(partitions, records)
     ready["recovered"] = True
 
 
@@ -145,3 +139,4 @@ async def _ready(web, request):
 
 
 import agents.intake  # noqa: E402,F401  registers the agent with the app
+

@@ -16,7 +16,6 @@ class Settings:
     bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     partitions: int = field(default_factory=lambda: int(_env("PARTITIONS", "8")))
     replication: int = field(default_factory=lambda: int(_env("REPLICATION_FACTOR", "1")))
-    store: str = field(default_factory=lambda: _env("STATE_STORE", "memory://"))
     data_dir: str = field(default_factory=lambda: _env("DATA_DIR", "./var/seller-standards"))
     policy_file: str | None = field(default_factory=lambda: os.environ.get("POLICY_FILE") or None)
     # "event": the partition clock moves only with event time (replay,

@@ -103,13 +103,14 @@ class Processor:
             if meta is not None:
                 self.persist(partition, META_KEY + b"%d" % partition, orjson.dumps(meta))
 
-    def restore(self, partitions: set[int], items) -> None:
-        """Rebuild the engines of `partitions` from stored (key, value) pairs."""
+    def restore(self, partitions: set[int], records) -> None:
+        """Rebuild the engines of `partitions` from changelog (key, value)
+        records in log order: the last value of a key wins, None deletes it."""
         self.engines = {p: e for p, e in self.engines.items() if p in partitions}
         fresh = {p: PartitionEngine(p, INPUT_TOPICS, self.policy, self.wall_clock)
                  for p in partitions if p not in self.engines}
         sellers = []
-        for key, value in items:
+        for key, value in dict(records).items():
             if value is None:
                 continue
             data = orjson.loads(value)

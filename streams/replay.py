@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp
 
+from .reading import read_topic
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
 
 
@@ -111,35 +112,6 @@ async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, 
                 await asyncio.sleep(0.5)
     finally:
         await reader.stop()
-
-
-async def read_topic(bootstrap: str, topic: str, idle: float | None = None) -> list[tuple[bytes, bytes]]:
-    """Every record of a topic: up to the high watermark of each partition
-    (from fetch responses, which Tansu reports right), or, with `idle`, until
-    no record came for that many seconds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records = []
-    quiet_since = time.monotonic()
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for messages in batch.values():
-                records += [(m.key, m.value) for m in messages]
-                if messages:
-                    quiet_since = time.monotonic()
-            if idle is not None:
-                if time.monotonic() - quiet_since >= idle:
-                    return records
-                continue
-            assignment = consumer.assignment()
-            caught_up = [tp for tp in assignment
-                         if consumer.highwater(tp) is not None and await consumer.position(tp) >= consumer.highwater(tp)]
-            if assignment and len(caught_up) == len(assignment):
-                return records
-    finally:
-        await consumer.stop()
 
 
 def latest_evaluations(records) -> list[bytes]:
