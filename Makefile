@@ -13,12 +13,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
+	sh scripts/install-test-deps.sh
 	$(PY) -m pytest -q
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
 integration: $(STAMP)
+	sh scripts/install-test-deps.sh
 	$(PY) -m pytest -q tests/integration
 
 demo: $(STAMP)

@@ -1,0 +1,175 @@
+"""Writes the Grafana dashboards of dashboards/ (JSON, provisioned by
+deploy/grafana/provisioning/dashboards/). Edit the panels here, then run
+
+    python scripts/dashboards.py          # rewrite dashboards/*.json
+    python scripts/dashboards.py --check  # exit 1 if they differ from this file
+
+tests/unit/test_deployment.py fails when the JSON is not what this file
+writes; tests/integration/test_prometheus.py runs every query against a real
+Prometheus scraping a worker. Queries are plain PromQL (no Grafana variables),
+so that they can be tested as they are.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
+# The datasource of deploy/grafana/provisioning/datasources/prometheus.yml
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+DATASOURCE_NAME = "Prometheus"
+STANDARDS = ("message_response", "on_time_shipping", "review_rating", "case_rate")
+HOUR = 3600
+
+
+def target(expr: str, legend: str = "", ref: str = "A") -> dict:
+    return {"refId": ref, "datasource": DATASOURCE, "expr": expr, "legendFormat": legend or "__auto",
+            "range": True}
+
+
+def panel(title: str, targets: list[dict], unit: str = "short", kind: str = "timeseries",
+          description: str = "", stack: bool = False, w: int = 12, h: int = 8) -> dict:
+    for ref, t in zip("ABCDEFGH", targets):
+        t["refId"] = ref
+    custom = {"stacking": {"mode": "normal" if stack else "none", "group": "A"}} if kind == "timeseries" else {}
+    if stack:
+        custom["fillOpacity"] = 30
+    return {"type": kind, "title": title, "description": description, "datasource": DATASOURCE,
+            "targets": targets, "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": []},
+            "options": {}, "gridPos": {"w": w, "h": h}}
+
+
+def dashboard(uid: str, title: str, description: str, panels: list[dict]) -> dict:
+    x = y = row_h = 0
+    for i, p in enumerate(panels, 1):  # left to right, top to bottom, 24 columns
+        if x + p["gridPos"]["w"] > 24:
+            x, y, row_h = 0, y + row_h, 0
+        p["id"] = i
+        p["gridPos"].update(x=x, y=y)
+        x += p["gridPos"]["w"]
+        row_h = max(row_h, p["gridPos"]["h"])
+    return {"uid": uid, "title": title, "description": description, "tags": ["seller-standards"],
+            "editable": True, "schemaVersion": 39, "version": 1, "refresh": "30s",
+            "time": {"from": "now-6h", "to": "now"}, "timezone": "utc",
+            "templating": {"list": []}, "annotations": {"list": []}, "panels": panels}
+
+
+def fleet() -> dict:
+    panels = [
+        panel(f"Sellers by status: {standard}",
+              [target(f'sum by (status) (seller_standards_sellers{{standard="{standard}"}})', "{{status}}")],
+              stack=True, w=6,
+              description=f"Sellers held by the workers by live status of {standard} "
+                          "(met, not_met, not_enough_data, not_applicable), summed over workers.")
+        for standard in STANDARDS
+    ]
+    panels += [
+        panel("Violations opened per hour",
+              [target('sum by (standard) (increase(seller_standards_violations_total{change="opened"}[1h]))',
+                      "{{standard}}")],
+              description="violation.opened records of the last hour, by standard."),
+        panel("Violations resolved per hour",
+              [target('sum by (standard) (increase(seller_standards_violations_total{change="resolved"}[1h]))',
+                      "{{standard}}")],
+              description="violation.resolved records of the last hour, by standard."),
+        panel("Deadline warnings per hour",
+              [target("sum by (item) (increase(seller_standards_alerts_total[1h]))", "{{item}}")],
+              description="Warnings sent to standards.alerts in the last hour: unanswered threads "
+                          "(thread) and unshipped orders (order) close to their deadline."),
+        panel("Monthly evaluations per hour",
+              [target("sum(increase(seller_standards_evaluations_total[1h]))", "evaluations")],
+              description="Monthly evaluation records written (SPEC 6.1); a burst each month after "
+                          "the evaluation delay."),
+        panel("Sellers in state", [target("sum(seller_standards_sellers_in_state)", "sellers")],
+              kind="stat", w=6, h=6, description="Sellers held in the workers' state, summed over workers."),
+        panel("Alerts firing",
+              [target('count(ALERTS{alertname=~"SellerStandards.*", alertstate="firing"}) or vector(0)',
+                      "firing")],
+              kind="stat", w=6, h=6,
+              description="Alert rules of deploy/alerts.yml firing now (Prometheus)."),
+        {**panel("Alerts", [], kind="alertlist", w=12, h=6,
+                 description="Prometheus alert rules of seller-standards and their state."),
+         "options": {"viewMode": "list", "groupMode": "default", "groupBy": [], "maxItems": 20,
+                     "sortOrder": 3, "dashboardAlerts": False, "alertName": "SellerStandards",
+                     "alertInstanceLabelFilter": "", "showInactiveAlerts": True,
+                     "stateFilter": {"firing": True, "pending": True, "recovering": True, "noData": False,
+                                     "normal": True, "error": True},
+                     "datasource": DATASOURCE_NAME}},
+    ]
+    return dashboard("seller-standards-fleet", "Seller standards: fleet",
+                     "Sellers by standard and status, violations, deadline warnings, alerts.", panels)
+
+
+def quantiles(metric: str, window: str, qs=(0.5, 0.99)) -> list[dict]:
+    return [target(f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket[{window}])))", f"p{q * 100:g}")
+            for q in qs]
+
+
+def pipeline() -> dict:
+    panels = [
+        panel("Input events/s by topic",
+              [target("sum by (topic) (rate(seller_standards_events_total[5m]))", "{{topic}}")],
+              unit="ops", description="Valid input events processed per second, by input topic."),
+        panel("Dead letters/s by reason",
+              [target("sum by (reason) (rate(seller_standards_deadletters_total[5m]))", "{{reason}}")],
+              unit="ops", description="Input records sent to standards.deadletter, by reason code."),
+        panel("Output records/s by topic",
+              [target("sum by (topic) (rate(seller_standards_outputs_total[5m]))", "{{topic}}")],
+              unit="ops", description="Records written to the standards.* topics."),
+        panel("State writes/s",
+              [target("sum(rate(seller_standards_state_writes_total[5m]))", "seller states")],
+              unit="ops", description="Seller state records written to the seller-state changelog "
+                                      "(once per changed seller per commit)."),
+        panel("Partition clock lag",
+              [target("seller_standards_partition_clock_lag_seconds", "p{{partition}} {{instance}}")],
+              unit="s", description="Wall time minus each partition's stream clock (minimum event time over "
+                                    "the input topics; moved by the wall clock too with CLOCK=wall). "
+                                    "A line rising at 1 s/s is a stalled clock."),
+        panel("Processing latency",
+              quantiles("seller_standards_processing_latency_seconds", "5m"),
+              unit="s", description="From an input record's Kafka timestamp to processed: grows when the "
+                                    "workers fall behind their partitions (consumer lag)."),
+        panel("First response time",
+              quantiles("seller_standards_first_response_seconds", "1h", (0.5, 0.9, 0.99)),
+              unit="s", description="Buyer's initial message to the seller's first response, for threads "
+                                    "answered in the last hour (histogram quantiles; buckets up to 168 h)."),
+        panel("First responses within 24 h / 48 h",
+              [target(f'sum(rate(seller_standards_first_response_seconds_bucket{{le="{hours * HOUR:.1f}"}}[1h]))'
+                      " / sum(rate(seller_standards_first_response_seconds_count[1h]))", f"within {hours} h")
+               for hours in (24, 48)],
+              unit="percentunit", description="Share of the last hour's first responses that came within "
+                                              "24 h (Star Seller) and 48 h (message_response)."),
+        panel("Workers up", [target('sum(up{job="seller-standards"})', "up")], kind="stat", w=6, h=6,
+              description="Workers whose /metrics Prometheus scraped last time."),
+        panel("Workers", [target('up{job="seller-standards"}', "{{instance}}")], w=18, h=6,
+              description="1 = scraped, 0 = down (alert SellerStandardsWorkerDown after 1 min)."),
+    ]
+    return dashboard("seller-standards-pipeline", "Seller standards: pipeline",
+                     "Throughput, dead letters, stream clocks, latency, state writes.", panels)
+
+
+def render() -> dict[str, str]:
+    return {f"{name}.json": json.dumps(build(), indent=2) + "\n"
+            for name, build in (("fleet", fleet), ("pipeline", pipeline))}
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for name, text in render().items():
+        path = DASHBOARDS / name
+        if "--check" in argv:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            DASHBOARDS.mkdir(exist_ok=True)
+            path.write_text(text)
+    if stale:
+        print(f"dashboards/{', dashboards/'.join(stale)} differ from scripts/dashboards.py: "
+              "run python scripts/dashboards.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
