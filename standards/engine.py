@@ -54,6 +54,7 @@ class PartitionEngine:
         self.meta_unsaved = False
         self.first_response_seconds: list[float] = []  # drained by the metrics
         self.status_counts: dict[tuple[str, str], int] = {}
+        self.badge_counts: dict[str, int] = {}
 
     # -- events ----------------------------------------------------------------
 
@@ -221,6 +222,7 @@ class PartitionEngine:
             return
         seller.live["badges"] = earned
         for badge in sorted(set(earned) ^ set(before)):
+            self.badge_counts[badge] = self.badge_counts.get(badge, 0) + (1 if badge in earned else -1)
             out.append((BADGES, seller.seller_id, {
                 "type": "badge.eligibility_changed", "seller_id": seller.seller_id, "badge": badge,
                 "eligible": badge in earned, "criteria": card["star_seller"]["criteria"],
@@ -243,6 +245,8 @@ class PartitionEngine:
             if statuses:
                 key = (name, statuses[i])
                 self.status_counts[key] = self.status_counts.get(key, 0) + 1
+        for badge in seller.live.get("badges", ()):
+            self.badge_counts[badge] = self.badge_counts.get(badge, 0) + 1
         for collection in ("threads", "orders"):
             for item_id in getattr(seller, collection):
                 for instant in seller.wakeups(collection, item_id, self.policy):

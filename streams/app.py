@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from standards.policy import load_policy
 
+from . import metrics
 from .config import Settings
 from .processor import Processor
 from .reading import read_topic
@@ -108,17 +109,28 @@ async def _restore() -> None:
     state_table.data.reset_state()
     processor.restore(partitions, records)
     ready["recovered"] = True
+    metrics.READY.set(1)
+    metrics.ASSIGNED_PARTITIONS.set(len(partitions))
 
 
 @app.on_partitions_revoked.connect
 async def _revoked(app, revoked, **kwargs) -> None:
     processor.revoke({tp.partition for tp in revoked if tp.topic in INPUT_TOPICS})
     ready["recovered"] = False
+    metrics.READY.set(0)
+    metrics.REBALANCES.inc()
+    metrics.CONSUMER_LAG.clear()
 
 
 @app.timer(settings.refresh_interval)
 async def _tick() -> None:
     processor.tick()
+    consumer = app.consumer
+    committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public view of it
+    for tp in consumer.assignment():
+        if tp.topic in INPUT_TOPICS and committed.get(tp) is not None:
+            lag = max(0, consumer.highwater(tp) - committed[tp])
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
 
 @app.page("/metrics")

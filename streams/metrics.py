@@ -14,6 +14,8 @@ FIRST_RESPONSE = Histogram(
     buckets=[60, 300, 900, 1800, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR, 20 * HOUR, 24 * HOUR,
              36 * HOUR, 44 * HOUR, 48 * HOUR, 72 * HOUR, 96 * HOUR, 168 * HOUR])
 SELLERS = Gauge("seller_standards_sellers", "Sellers by standard and live status", ["standard", "status"])
+BADGES = Gauge("seller_standards_badges", "Sellers eligible now for a badge (star_seller and the area badges)",
+               ["badge"])
 SELLERS_IN_STATE = Gauge("seller_standards_sellers_in_state", "Sellers held in this worker's state")
 CLOCK_LAG = Gauge("seller_standards_partition_clock_lag_seconds",
                   "Wall time minus the partition clock", ["partition"])
@@ -21,3 +23,8 @@ LATENCY = Histogram(
     "seller_standards_processing_latency_seconds", "From the input record's Kafka timestamp to processed",
     buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
 STATE_FLUSHES = Counter("seller_standards_state_writes_total", "Seller state records written to the changelog")
+CONSUMER_LAG = Gauge("seller_standards_consumer_lag_records",
+                     "Input records not yet committed: high watermark minus committed offset", ["topic", "partition"])
+ASSIGNED_PARTITIONS = Gauge("seller_standards_assigned_partitions", "Input partitions this worker owns")
+READY = Gauge("seller_standards_ready", "1 when this worker's partitions are restored and processing")
+REBALANCES = Counter("seller_standards_rebalances_total", "Partition revocations seen by this worker")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from base64 import b64encode
+from collections import Counter
 from typing import Any, Callable, Optional
 
 import orjson
 
 from schemas.validate import InvalidEvent, decode_event
 from standards.engine import ALERTS, EVALUATIONS, VIOLATIONS, PartitionEngine
+from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
 from standards.seller import SellerState
 
@@ -20,6 +22,8 @@ from .topics import DEADLETTER, INPUT_TOPICS
 log = logging.getLogger(__name__)
 
 META_KEY = b"\x00partition-meta"
+STATUSES = ("met", "not_met", "not_applicable", "not_enough_data")
+BADGE_NAMES = ("star_seller",) + AREA_BADGES
 Send = Callable[[str, Optional[bytes], bytes], Any]  # (topic, key, value)
 Persist = Callable[[int, bytes, Optional[bytes]], Any]  # (partition, key, value or None)
 
@@ -66,16 +70,21 @@ class Processor:
     def tick(self) -> None:
         """Timer: wall clock (live mode), coalesced scorecards, gauges."""
         now_us = int(time.time() * 1_000_000)
-        counts: dict = {}
+        statuses: Counter = Counter()
+        badges: Counter = Counter()
         for partition, engine in self.engines.items():
             self._emit(engine.tick(now_us))
             self._emit(engine.refresh())
             if engine.clock is not None:
                 metrics.CLOCK_LAG.labels(str(partition)).set((now_us - engine.clock) / 1_000_000)
-            for key, value in engine.status_counts.items():
-                counts[key] = counts.get(key, 0) + value
-        for (standard, status), value in counts.items():
-            metrics.SELLERS.labels(standard, status).set(value)
+            statuses.update(engine.status_counts)
+            badges.update(engine.badge_counts)
+        # Every known label pair is set, so that a pair no partition has any more reads 0.
+        for standard in STANDARDS:
+            for status in STATUSES:
+                metrics.SELLERS.labels(standard, status).set(statuses[(standard, status)])
+        for badge in BADGE_NAMES:
+            metrics.BADGES.labels(badge).set(badges[badge])
         metrics.SELLERS_IN_STATE.set(sum(len(e.sellers) for e in self.engines.values()))
 
     def _emit(self, outputs) -> None:
@@ -128,3 +137,7 @@ class Processor:
     def revoke(self, partitions: set[int]) -> None:
         for partition in partitions:
             self.engines.pop(partition, None)
+            try:
+                metrics.CLOCK_LAG.remove(str(partition))
+            except KeyError:  # the partition never had a clock
+                pass

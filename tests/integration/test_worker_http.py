@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.request
 
 import orjson
@@ -45,11 +46,19 @@ def test_metrics_count_processed_events_and_dead_letters_by_reason(tmp_path):
             asyncio.run(replay.wait_processed(broker.bootstrap, "http-test", ends, 120,
                                               alive=lambda: worker.poll() is None))
             assert orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"] is True
+            time.sleep(1.5)  # gauges are set by the worker's timer (every 0.5 s)
             metrics = _get(f"http://127.0.0.1:{port}/metrics").decode()
             dead = asyncio.run(replay.read_topic(broker.bootstrap, "standards.deadletter"))
         finally:
             stop_worker(worker)
     assert _sample(metrics, 'seller_standards_events_total{topic="marketplace.orders",type="order.placed"}') == 3
+    assert _sample(metrics, "seller_standards_ready") == 1
+    assert _sample(metrics, "seller_standards_assigned_partitions") == 2
+    # Everything processed and committed: no lag on any input partition.
+    assert [_sample(metrics, f'seller_standards_consumer_lag_records{{partition="{p}",topic="{t}"}}')
+            for t in INPUT_TOPICS for p in (0, 1)] == [0] * 10
+    # 3 sellers with 1 order each: fewer than 5 sales, no badge.
+    assert _sample(metrics, 'seller_standards_badges{badge="star_seller"}') == 0
     assert _sample(metrics, 'seller_standards_deadletters_total{reason="not_json"}') == 1
     assert _sample(metrics, 'seller_standards_deadletters_total{reason="bad_value"}') == 1
     assert not [line for line in metrics.splitlines() if any(f'"s{i}"' in line for i in range(3))]  # no seller labels
