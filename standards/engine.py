@@ -17,7 +17,7 @@ import orjson
 
 from schemas.validate import format_timestamp
 
-from .calendar import month_of
+from .calendar import DAY, month_of
 from .judge import STANDARDS
 from .policy import Policy
 from .seller import SellerState
@@ -109,8 +109,8 @@ class PartitionEngine:
             return
         old, self.clock = self.clock, new_clock
         self.meta_unsaved = True
-        if old is None or month_of(old) != month_of(new_clock):
-            self.changed.update(self.sellers)  # the period to date moved
+        if old is None or old // DAY != new_clock // DAY:
+            self.changed.update(self.sellers)  # a new day: the period to date and daily progress
         wakeups = self._wakeups
         while wakeups and wakeups[0][0] <= new_clock:
             _, seller_id, collection, item_id = heapq.heappop(wakeups)
@@ -165,8 +165,9 @@ class PartitionEngine:
         return out
 
     def _refresh_seller(self, seller: SellerState, out: list) -> None:
-        card, _ = seller.scorecard(self.clock, self.policy)
+        card, numbers = seller.scorecard(self.clock, self.policy)
         live = seller.live
+        self._daily_progress(seller, card, numbers, out)
         as_of = card.pop("as_of")
         digest = hashlib.blake2b(orjson.dumps(card, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
         if digest == live.get("digest"):
@@ -178,6 +179,18 @@ class PartitionEngine:
         self._track_statuses(seller, card)
         self._violations(seller, card, out)
         self._badge_changes(seller, card, out)
+
+    def _daily_progress(self, seller: SellerState, card: dict, numbers, out: list) -> None:
+        """Once per seller and UTC day of the clock, where the period has anything counted."""
+        day = card["period"]["end"]
+        if seller.live.get("progress_day") == day or not numbers.has_activity():
+            return
+        seller.live["progress_day"] = day
+        self.unsaved.add(seller.seller_id)
+        out.append((BADGES, seller.seller_id, {
+            "type": "badges.daily_progress", "seller_id": seller.seller_id, "day": day,
+            "star_seller": card["star_seller"]["eligible"], "badges": card["badges"],
+            "criteria": card["star_seller"]["criteria"], "period": card["period"], "as_of": card["as_of"]}))
 
     def _track_statuses(self, seller: SellerState, card: dict) -> None:
         statuses = [card["standards"][name]["status"] for name in STANDARDS]

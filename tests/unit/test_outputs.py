@@ -97,3 +97,22 @@ def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread
     (resolved,) = _of(engine.refresh(), VIOLATIONS)
     assert (resolved["type"], resolved["numerator"], resolved["denominator"]) == ("violation.resolved", 1, 1)
     assert resolved["violation_id"] != opened["violation_id"]
+
+
+def test_daily_progress_once_per_seller_and_day_with_the_period_to_date():
+    engine = _engine()
+    _clock(engine, "2026-01-01T00:00:00Z")
+    for i in range(5):  # 5 digital sales of 60.00 on Jan 2: volume holds (5 orders, 300.00)
+        _send(engine, "marketplace.orders", "order.placed", "2026-01-02T10:00:00Z", order_id=f"o{i}",
+              total="60.00", currency="EUR", ship_by="2026-01-05T00:00:00Z", digital=True,
+              purchase_protected=False, tracking_required=False)
+    _clock(engine, "2026-01-02T12:00:00Z")
+    (progress,) = [v for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"]
+    assert (progress["day"], progress["period"]) == ("2026-01-02", {"start": "2025-11-01", "end": "2026-01-02"})
+    assert progress["criteria"]["volume"] == {"orders": 5, "amount": "300.00", "holds": True}
+    assert progress["star_seller"] is False  # tenure: first sale on Jan 2
+    _clock(engine, "2026-01-02T20:00:00Z")
+    assert [v for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"] == []
+    _clock(engine, "2026-01-04T01:00:00Z")  # two days later: one record, for the clock's day
+    days = [v["day"] for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"]
+    assert days == ["2026-01-04"]
