@@ -13,7 +13,7 @@ import logging
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from faust.sensors.prometheus import setup_prometheus_sensors
 
 from standards.policy import load_policy
 
@@ -76,6 +76,9 @@ output_topics = {
                     config={"cleanup.policy": "compact"} if name in COMPACTED else None)
     for name in OUTPUT_TOPICS
 }
+# /metrics: our metrics and Faust's own consumer, producer, table and
+# rebalance sensors (prefixed seller_standards_faust_), in the default registry.
+setup_prometheus_sensors(app, pattern="/metrics", name_prefix="seller_standards_faust")
 state_table = app.Table("seller-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
 
 
@@ -131,12 +134,6 @@ async def _tick() -> None:
         if tp.topic in INPUT_TOPICS and committed.get(tp) is not None:
             lag = max(0, consumer.highwater(tp) - committed[tp])
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
-
-
-@app.page("/metrics")
-async def _metrics(web, request):
-    # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway.
-    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
 
 
 @app.page("/healthz")
