@@ -81,6 +81,9 @@ def fleet() -> dict:
               [target("sum(increase(seller_standards_evaluations_total[1h]))", "evaluations")],
               description="Monthly evaluation records written (SPEC 6.1); a burst each month after "
                           "the evaluation delay."),
+        panel("Star Sellers and badges",
+              [target("sum by (badge) (seller_standards_badges)", "{{badge}}")],
+              description="Sellers eligible now (period to date) for Star Seller and each area badge."),
         panel("Sellers in state", [target("sum(seller_standards_sellers_in_state)", "sellers")],
               kind="stat", w=6, h=6, description="Sellers held in the workers' state, summed over workers."),
         panel("Alerts firing",
@@ -126,6 +129,14 @@ def pipeline() -> dict:
               unit="s", description="Wall time minus each partition's stream clock (minimum event time over "
                                     "the input topics; moved by the wall clock too with CLOCK=wall). "
                                     "A line rising at 1 s/s is a stalled clock."),
+        panel("Consumer lag",
+              [target("sum by (topic) (seller_standards_consumer_lag_records)", "{{topic}}")],
+              description="Input records not yet committed (fetch high watermark minus committed offset), "
+                          "by input topic, summed over partitions and workers."),
+        panel("Rebalances per hour",
+              [target("sum(increase(seller_standards_rebalances_total[1h]))", "rebalances")],
+              description="Partition revocations seen by the workers; steady growth means workers keep "
+                          "leaving and joining the group."),
         panel("Processing latency",
               quantiles("seller_standards_processing_latency_seconds", "5m"),
               unit="s", description="From an input record's Kafka timestamp to processed: grows when the "
