@@ -53,6 +53,7 @@ class StandardsApp(faust.App):
 app = StandardsApp(
     settings.app_id,
     broker=f"kafka://{settings.bootstrap}",
+    broker_credentials=settings.credentials(),
     datadir=settings.data_dir,
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication,
@@ -108,7 +109,8 @@ async def _restore() -> None:
     # changelog to its true end ourselves, before streams resume. Faust's
     # in-memory copy is not used, so it is emptied.
     partitions = _active_partitions()
-    records = await read_topic(settings.bootstrap, state_table.changelog_topic.get_topic_name(), partitions=partitions)
+    records = await read_topic(settings.bootstrap, state_table.changelog_topic.get_topic_name(), partitions=partitions,
+                               options=settings.client_options())
     state_table.data.reset_state()
     processor.restore(partitions, records)
     ready["recovered"] = True

@@ -78,8 +78,8 @@ async def _metadata(bootstrap: str) -> None:
 
 
 async def create_topics(bootstrap: str, names, partitions: int, replication: int = 1,
-                        compacted=()) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+                        compacted=(), options: dict | None = None) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

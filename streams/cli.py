@@ -72,14 +72,15 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
     """Publish EVENTS (JSON lines) keyed by seller_id and collect the results."""
     from . import replay as replaying
 
-    partitions = Settings().partitions
+    settings = Settings()
+    partitions = settings.partitions
     if bootstrap:
-        asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions))
-        ends = asyncio.run(replaying.publish(events, bootstrap, partitions))
+        options = settings.client_options()
+        asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions, options=options))
+        ends = asyncio.run(replaying.publish(events, bootstrap, partitions, options))
         if evaluations_out:
-            group = Settings().app_id
-            asyncio.run(replaying.wait_processed(bootstrap, group, ends, timeout))
-            _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap)))
+            asyncio.run(replaying.wait_processed(bootstrap, settings.app_id, ends, timeout, options=options))
+            _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap, options=options)))
         return
     with EmbeddedBroker() as embedded, tempfile.TemporaryDirectory() as data_dir:
         asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
@@ -130,7 +131,7 @@ def evaluations(bootstrap: str, idle: float) -> None:
     """Print the latest evaluation record per seller and month (sorted JSON lines)."""
     from . import replay as replaying
 
-    for line in asyncio.run(replaying.evaluations(bootstrap, idle)):
+    for line in asyncio.run(replaying.evaluations(bootstrap, idle, Settings().client_options())):
         click.echo(line.decode())
 
 

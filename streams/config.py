@@ -3,6 +3,7 @@ the embedded broker. See README "Configuration"."""
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass, field
 
 
@@ -29,8 +30,43 @@ class Settings:
     session_timeout: float = field(default_factory=lambda: float(_env("BROKER_SESSION_TIMEOUT", "6.0")))
     heartbeat_interval: float = field(default_factory=lambda: float(_env("BROKER_HEARTBEAT_INTERVAL", "1.0")))
 
+    # Kafka security: none, TLS (KAFKA_SSL_*), SASL PLAIN or SCRAM (KAFKA_SASL_*).
+    sasl_mechanism: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_MECHANISM") or None)
+    sasl_username: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_USERNAME") or None)
+    sasl_password: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_PASSWORD") or None,
+                                      repr=False)
+    ssl: bool = field(default_factory=lambda: _env("KAFKA_SSL", "false").lower() in ("1", "true", "yes"))
+    ssl_cafile: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SSL_CAFILE") or None)
+    ssl_certfile: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SSL_CERTFILE") or None)
+    ssl_keyfile: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SSL_KEYFILE") or None)
+
+    def credentials(self):
+        """Faust credentials from the KAFKA_SSL*/KAFKA_SASL* settings (None: plaintext)."""
+        import faust
+
+        context = None
+        if self.ssl or self.ssl_cafile or self.ssl_certfile:
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+            if self.ssl_certfile:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        if self.sasl_mechanism:
+            return faust.SASLCredentials(username=self.sasl_username, password=self.sasl_password,
+                                         mechanism=self.sasl_mechanism, ssl_context=context)
+        return faust.SSLCredentials(context) if context is not None else None
+
+    def client_options(self) -> dict:
+        """The same security as keyword arguments of aiokafka clients."""
+        from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+        return dict(credentials_to_aiokafka_auth(self.credentials()))
+
     def __post_init__(self):
         if self.clock not in ("event", "wall"):
             raise ValueError(f"CLOCK must be 'event' or 'wall', got {self.clock!r}")
+        if self.sasl_mechanism not in (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            raise ValueError("KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, "
+                             f"got {self.sasl_mechanism!r}")
+        if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
+            raise ValueError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.partitions < 1:
             raise ValueError(f"PARTITIONS must be at least 1, got {self.partitions}")

@@ -13,17 +13,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
 async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
-                     partitions: Optional[Iterable[int]] = None, timeout: float = 300.0
-                     ) -> list[tuple[bytes, bytes]]:
+                     partitions: Optional[Iterable[int]] = None, timeout: float = 300.0,
+                     options: Optional[dict] = None) -> list[tuple[bytes, bytes]]:
     """Every (key, value) of a topic (or of some of its partitions): up to the
     high watermark of each partition, or, with `idle`, until no record came
-    for that many seconds."""
+    for that many seconds. `options`: aiokafka security settings."""
+    options = options or {}
     if partitions is None:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None)
+                                    enable_auto_commit=False, group_id=None, **options)
         await consumer.start()
     else:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options)
         await consumer.start()
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:

@@ -42,14 +42,15 @@ def route(line: bytes) -> tuple[str, bytes | None, int | None]:
     return topic, key, heartbeat_at
 
 
-async def publish(path: Path, bootstrap: str, partitions: int) -> dict[TopicPartition, int]:
+async def publish(path: Path, bootstrap: str, partitions: int, options: dict | None = None
+                  ) -> dict[TopicPartition, int]:
     """Publish every line keyed by seller_id, then a closing heartbeat at the
     file's last heartbeat time on every partition of every input topic (the
     SPEC's "replays end with a heartbeat on every topic", for every partition).
     Returns the end offset of every partition written to, from the broker's
     acknowledgements (Tansu's ListOffsets answers the last batch's base offset)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
-                                acks="all", enable_idempotence=False)
+                                acks="all", enable_idempotence=False, **(options or {}))
     await producer.start()
     ends: dict[TopicPartition, int] = {}
     pending = []
@@ -85,12 +86,13 @@ async def publish(path: Path, bootstrap: str, partitions: int) -> dict[TopicPart
 
 
 async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, int],
-                         timeout: float, alive=lambda: True) -> None:
+                         timeout: float, alive=lambda: True, options: dict | None = None) -> None:
     """Wait until the worker group has committed every input offset."""
     # A consumer of the worker's group that never joins it, only reads its
     # committed offsets (Tansu answers OffsetFetch in a version aiokafka's
     # admin client cannot decode).
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                              **(options or {}))
     await reader.start()
     deadline = time.monotonic() + timeout
     try:
@@ -123,6 +125,6 @@ def latest_evaluations(records) -> list[bytes]:
     return [orjson.dumps(latest[k], option=orjson.OPT_SORT_KEYS) for k in sorted(latest)]
 
 
-async def evaluations(bootstrap: str, idle: float | None = None) -> list[bytes]:
-    return latest_evaluations(await read_topic(bootstrap, EVALUATIONS, idle))
+async def evaluations(bootstrap: str, idle: float | None = None, options: dict | None = None) -> list[bytes]:
+    return latest_evaluations(await read_topic(bootstrap, EVALUATIONS, idle, options=options))
 

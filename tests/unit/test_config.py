@@ -1,0 +1,50 @@
+"""Kafka security settings from the environment (TLS, SASL PLAIN and SCRAM)."""
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from streams.config import Settings
+
+
+def _settings(monkeypatch, **env):
+    for name in ("KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SSL",
+                 "KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+def test_plaintext_by_default(monkeypatch):
+    assert _settings(monkeypatch).client_options() == {"security_protocol": "PLAINTEXT"}
+
+
+def test_tls(monkeypatch):
+    options = _settings(monkeypatch, KAFKA_SSL="true").client_options()
+    assert options["security_protocol"] == "SSL" and isinstance(options["ssl_context"], ssl.SSLContext)
+
+
+@pytest.mark.parametrize("mechanism, tls, protocol", [
+    ("PLAIN", "false", "SASL_PLAINTEXT"), ("SCRAM-SHA-256", "true", "SASL_SSL"), ("SCRAM-SHA-512", "true", "SASL_SSL"),
+])
+def test_sasl(monkeypatch, mechanism, tls, protocol):
+    options = _settings(monkeypatch, KAFKA_SASL_MECHANISM=mechanism, KAFKA_SASL_USERNAME="svc",
+                        KAFKA_SASL_PASSWORD="s3cret", KAFKA_SSL=tls).client_options()
+    assert (options["security_protocol"], options["sasl_mechanism"], options["sasl_plain_username"],
+            options["sasl_plain_password"]) == (protocol, mechanism, "svc", "s3cret")
+
+
+def test_the_password_is_not_in_the_settings_repr(monkeypatch):
+    settings = _settings(monkeypatch, KAFKA_SASL_MECHANISM="PLAIN", KAFKA_SASL_USERNAME="svc", KAFKA_SASL_PASSWORD="s3cret")
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"KAFKA_SASL_MECHANISM": "GSSAPI", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, "KAFKA_SASL_MECHANISM"),
+    ({"KAFKA_SASL_MECHANISM": "PLAIN"}, "KAFKA_SASL_USERNAME"),
+])
+def test_bad_security_settings_are_refused_by_name(monkeypatch, env, message):
+    with pytest.raises(ValueError, match=message):
+        _settings(monkeypatch, **env)
