@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import time
 
@@ -12,6 +13,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from schemas.validate import parse_timestamp
+from standards.calendar import month_of, month_start
 from standards.policy import Policy
 from streams import replay
 from streams.backfill import backfill
@@ -46,8 +48,9 @@ def _wait_committed(bootstrap, group, ends, fraction, timeout=120):
 def _run(tmp_path, group: str, steps) -> list:
     """Publish the workload to one worker; at each (fraction of input
     committed, action) step: "crash" kills the oldest running worker with
-    SIGKILL and starts a new one, "add" starts one more worker, "kill" kills
-    the oldest with SIGKILL and leaves the rest to take over. Returns the raw
+    SIGKILL and starts a new one, "stop" stops it with SIGTERM and starts a
+    new one, "add" starts one more worker, "kill" kills the oldest with SIGKILL
+    and leaves the rest to take over. Returns the raw
     evaluation records once every input offset is committed."""
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join(LINES) + b"\n")
@@ -59,10 +62,10 @@ def _run(tmp_path, group: str, steps) -> list:
             workers.append(start_worker(broker.bootstrap, group, str(tmp_path / f"w{len(workers)}"),
                                         {"PARTITIONS": str(PARTITIONS), "COMMIT_INTERVAL": "0.5"}))
 
-        def kill_oldest():
+        def signal_oldest(signum):
             oldest = next(w for w in workers if w.poll() is None)
-            os.kill(oldest.pid, signal.SIGKILL)
-            oldest.wait()
+            os.kill(oldest.pid, signum)
+            oldest.wait(60)
 
         try:
             start()
@@ -70,8 +73,10 @@ def _run(tmp_path, group: str, steps) -> list:
             for fraction, action in steps:
                 _wait_committed(broker.bootstrap, group, ends, fraction)
                 if action in ("crash", "kill"):
-                    kill_oldest()
-                if action in ("crash", "add"):
+                    signal_oldest(signal.SIGKILL)
+                elif action == "stop":
+                    signal_oldest(signal.SIGTERM)
+                if action in ("crash", "stop", "add"):
                     start()
             asyncio.run(replay.wait_processed(broker.bootstrap, group, ends, 180,
                                               alive=lambda: any(w.poll() is None for w in workers)))
@@ -100,3 +105,79 @@ def test_kill_9_twice_mid_replay_with_restarts_gives_the_uninterrupted_evaluatio
 
 def test_a_worker_added_and_a_worker_killed_mid_replay_give_the_uninterrupted_evaluations(tmp_path):
     _assert_same_evaluations(_run(tmp_path, "rebalance", [(0.2, "add"), (0.6, "kill")]))
+
+
+def _hostile(event: dict) -> list[bytes]:
+    """Near-valid copies of an event that must each be dead-lettered."""
+    def changed(**fields):
+        return orjson.dumps({**event, **fields})
+    without_type = {k: v for k, v in event.items() if k != "type"}
+    return [
+        changed(occurred_at=event["occurred_at"].replace("Z", "")),   # no offset
+        changed(occurred_at="9999-01-01T00:00:00Z"),                   # year 9999
+        changed(seller_id=""),                                         # empty id
+        changed(seller_id=12),                                         # wrong type
+        changed(type="order.refunded"),                                # unknown type
+        orjson.dumps(without_type),                                    # missing field
+        changed(event_id="x" * 70_000),                                # > 64 KiB
+        changed(rating=6, type="review.posted", review_id="r", order_id="o"),
+        changed(type="refund.issued", refund_id="f", order_id="o", amount="-1.00", source="seller"),
+        changed(type="refund.issued", refund_id="f", order_id="o", amount="ten", source="seller"),
+        b'{"event_id": "deep", "nested": ' + b"[" * 2000 + b"]" * 2000 + b"}",   # too deep for JSON parsers
+        b"\xff\xfe not utf-8",
+        b"[]",
+    ]
+
+
+def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_dead_letters_each_bad_record(tmp_path):
+    """Every event delivered 1 to 3 times, shuffled within the disorder SPEC
+    section 6 allows (between two evaluation instants), unknown fields added,
+    and 13 kinds of bad records mixed in: same evaluations, every bad record
+    in standards.deadletter with a reason, the worker never stops."""
+    rng = random.Random(8)
+    delay = Policy().evaluation_delay
+    windows: dict[int, list[bytes]] = {}
+    hostile_count = 0
+    for line in LINES:
+        event = orjson.loads(line)
+        t = parse_timestamp(event["occurred_at"])
+        month = month_of(t - delay)
+        window = month if month_start(month) + delay <= t else month - 1
+        copy = orjson.dumps({**event, "buyer_note": "call me at +1 555 0100", "_trace": {"hop": 3}})
+        batch = [copy] * rng.randint(1, 3)
+        if rng.random() < 0.01 and event["type"] != "clock.heartbeat":
+            bad = _hostile(event)
+            hostile_count += len(bad)
+            batch += bad
+        windows.setdefault(window, []).extend(batch)
+    arrival = []
+    for window in sorted(windows):
+        rng.shuffle(windows[window])
+        arrival += windows[window]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(arrival) + b"\n")
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, PARTITIONS, compacted=COMPACTED))
+        worker = start_worker(broker.bootstrap, "hostile", str(tmp_path), {"PARTITIONS": str(PARTITIONS)})
+        try:
+            ends = asyncio.run(replay.publish(events, broker.bootstrap, PARTITIONS))
+            asyncio.run(replay.wait_processed(broker.bootstrap, "hostile", ends, 180, alive=lambda: worker.poll() is None))
+            raw = asyncio.run(read_topic(broker.bootstrap, EVALUATIONS))
+            dead = asyncio.run(read_topic(broker.bootstrap, "standards.deadletter"))
+            state = asyncio.run(read_topic(broker.bootstrap, "hostile-seller-state-changelog"))
+        finally:
+            stop_worker(worker)
+    assert hostile_count > 100
+    assert replay.latest_evaluations(raw) == EXPECTED
+    assert len(dead) == hostile_count
+    assert all(orjson.loads(value)["reason"] for _, value in dead)
+    assert not any(b"555 0100" in (value or b"") for _, value in state)  # unknown fields are kept nowhere
+
+
+def test_sigterm_mid_replay_commits_cleanly_and_emits_each_evaluation_once(tmp_path):
+    """A graceful stop finishes in-flight work and commits with its state, so
+    the worker that resumes re-makes nothing."""
+    raw = _run(tmp_path, "sigterm", [(0.5, "stop")])
+    keys = [(orjson.loads(v)["seller_id"], orjson.loads(v)["month"]) for _, v in raw]
+    assert len(keys) == len(set(keys))
+    _assert_same_evaluations(raw)
