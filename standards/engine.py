@@ -51,6 +51,7 @@ class PartitionEngine:
         self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id)
         self.changed: set[str] = set()  # scorecards to recompute
         self.unsaved: set[str] = set()  # sellers to persist (absent: deleted)
+        self._dropped: list = []  # (seller_id, its last dirty items) of sellers deleted from state
         self.meta_unsaved = False
         self.first_response_seconds: list[float] = []  # drained by the metrics
         self.status_counts: dict[tuple[str, str], int] = {}
@@ -145,6 +146,7 @@ class PartitionEngine:
             self.unsaved.add(seller_id)
             if seller.is_empty() and (not seller.last_evaluations
                                       or seller.last_evaluations[-1][0] < last_month):
+                self._dropped.append((seller_id, seller.take_dirty()))
                 del self.sellers[seller_id]
                 self.changed.discard(seller_id)
         self.evaluated_through = last_month
@@ -243,15 +245,49 @@ class PartitionEngine:
 
     # -- persistence ---------------------------------------------------------------
 
-    def dump_meta(self) -> dict:
-        return {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through}
+    # State is stored as records keyed by JSON arrays: [partition] for the
+    # partition's clocks, [partition, seller] for a seller's own fields and
+    # [partition, seller, collection, item] for each item, so that a commit
+    # writes only what changed, and an item of a few dozen bytes at a time.
 
-    def load_meta(self, data: dict) -> None:
-        self.topic_clock = dict(data["clocks"])
-        self.evaluated_through = data["evaluated_through"]
-        self.clock = self._event_clock()
+    def take_unsaved(self) -> list[tuple[bytes, Optional[bytes]]]:
+        """(key, value or None to delete) of everything changed since the last call."""
+        p = self.partition
+        records = []
+        for seller_id, items in self._dropped:
+            records += [(orjson.dumps([p, seller_id, c, i]), None) for c, i, _ in items]
+        for seller_id in self.unsaved:
+            seller = self.sellers.get(seller_id)
+            if seller is None:
+                records.append((orjson.dumps([p, seller_id]), None))
+                continue
+            records += [(orjson.dumps([p, seller_id, c, i]), None if data is None else orjson.dumps(data))
+                        for c, i, data in seller.take_dirty()]
+            records.append((orjson.dumps([p, seller_id]), orjson.dumps(seller.header())))
+        if self.meta_unsaved:
+            records.append((orjson.dumps([p]), orjson.dumps(
+                {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
+        self.unsaved, self._dropped, self.meta_unsaved = set(), [], False
+        return records
 
-    def load_seller(self, seller: SellerState) -> None:
+    def restore(self, records: dict[tuple, Optional[bytes]]) -> None:
+        """Load this partition's state from its latest records (decoded keys)."""
+        headers, items = {}, {}
+        for key, value in records.items():
+            if value is None:
+                continue
+            if len(key) == 1:
+                meta = orjson.loads(value)
+                self.topic_clock, self.evaluated_through = dict(meta["clocks"]), meta["evaluated_through"]
+                self.clock = self._event_clock()
+            elif len(key) == 2:
+                headers[key[1]] = orjson.loads(value)
+            else:
+                items.setdefault(key[1], []).append((key[2], key[3], orjson.loads(value)))
+        for seller_id, header in headers.items():
+            self._load_seller(SellerState.load(seller_id, self.partition, header, items.get(seller_id, ())))
+
+    def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller
         statuses = seller.live.get("status")
         for i, name in enumerate(STANDARDS):
@@ -265,14 +301,6 @@ class PartitionEngine:
                 for instant in seller.wakeups(collection, item_id, self.policy):
                     if self.clock is None or instant > self.clock:
                         heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id))
-
-    def take_unsaved(self) -> tuple[dict[str, Optional[SellerState]], Optional[dict]]:
-        """What changed since the last call: sellers (None when deleted) and meta."""
-        sellers = {sid: self.sellers.get(sid) for sid in self.unsaved}
-        self.unsaved = set()
-        meta = self.dump_meta() if self.meta_unsaved else None
-        self.meta_unsaved = False
-        return sellers, meta
 
 
 def first_attribution_month(seller: SellerState) -> Optional[int]:

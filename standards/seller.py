@@ -33,7 +33,7 @@ ORDER_RETENTION = 400 * DAY
 
 class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
-                 "first_sale_floor", "last_evaluations", "live")
+                 "first_sale_floor", "last_evaluations", "live", "dirty")
 
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
@@ -48,6 +48,8 @@ class SellerState:
         self.last_evaluations: Optional[list] = None
         # What the outputs last said: scorecard numbers, open violations, badges.
         self.live: dict = {}
+        # Items changed or dropped since the state was last written.
+        self.dirty: set[tuple[str, str]] = set()
 
     def locate(self, event: dict) -> tuple[str, str]:
         """(collection, item id) of the item an event changes."""
@@ -63,6 +65,7 @@ class SellerState:
                 return
             item = items[event[id_field]] = cls()
         item.apply(event)
+        self.dirty.add((collection, event[id_field]))
 
     def timing(self, collection: str, item_id: str) -> Optional[tuple]:
         """What an item's deadlines and alerts depend on: a thread's initial
@@ -111,6 +114,7 @@ class SellerState:
                 if response is not None and response <= deadline:
                     continue
                 thread.alerted |= 1 << w
+                self.dirty.add(("threads", item_id))
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
         elif collection == "orders":
@@ -122,6 +126,7 @@ class SellerState:
             ship_by = placed[3]
             if ship_day_alert_at(ship_by, policy) <= clock <= ship_by:
                 order.alerted = 1
+                self.dirty.add(("orders", item_id))
                 alerts.append(self._alert("order", item_id, ship_by, clock, {}))
         return alerts
 
@@ -209,6 +214,7 @@ class SellerState:
                         self.first_sale_floor is None or item.placed[0] < self.first_sale_floor):
                     self.first_sale_floor = item.placed[0]
                 del items[item_id]
+                self.dirty.add((collection, item_id))
 
     def is_empty(self) -> bool:
         """Nothing left that a later record or output could need (the first
@@ -218,29 +224,31 @@ class SellerState:
 
     # -- persistence -------------------------------------------------------------
 
-    def dump(self) -> dict:
-        return {
-            "p": self.partition,
-            "t": {k: v.dump() for k, v in self.threads.items()},
-            "o": {k: v.dump() for k, v in self.orders.items()},
-            "r": {k: v.dump() for k, v in self.reviews.items()},
-            "c": {k: v.dump() for k, v in self.cases.items()},
-            "f": self.first_sale_floor,
-            "e": self.last_evaluations,
-            "l": self.live,
-        }
+    def header(self) -> dict:
+        """The seller's own fields; each item is stored under a key of its own."""
+        return {"f": self.first_sale_floor, "e": self.last_evaluations, "l": self.live}
+
+    def take_dirty(self) -> list[tuple[str, str, Optional[list]]]:
+        """(collection, item id, item's stored form or None when dropped) of
+        every item changed since the last call."""
+        changed = [(collection, item_id, item.dump() if (item := getattr(self, collection).get(item_id)) else None)
+                   for collection, item_id in self.dirty]
+        self.dirty = set()
+        return changed
 
     @classmethod
-    def load(cls, seller_id: str, data: dict) -> "SellerState":
-        seller = cls(seller_id, data["p"])
-        seller.threads = {k: Thread(*v) for k, v in data["t"].items()}
-        seller.orders = {k: Order(*v) for k, v in data["o"].items()}
-        seller.reviews = {k: Review(*v) for k, v in data["r"].items()}
-        seller.cases = {k: Case(*v) for k, v in data["c"].items()}
-        seller.first_sale_floor = data["f"]
-        seller.last_evaluations = data["e"]
-        seller.live = data["l"]
+    def load(cls, seller_id: str, partition: int, header: dict, items) -> "SellerState":
+        """From a header and (collection, item id, stored form) triples."""
+        seller = cls(seller_id, partition)
+        seller.first_sale_floor = header["f"]
+        seller.last_evaluations = header["e"]
+        seller.live = header["l"]
+        for collection, item_id, data in items:
+            getattr(seller, collection)[item_id] = ITEM_CLASSES[collection](*data)
         return seller
+
+
+ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}
 
 
 def _horizon(collection: str, item, last_window: int) -> int:

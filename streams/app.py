@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -109,10 +110,13 @@ async def _restore() -> None:
     # changelog to its true end ourselves, before streams resume. Faust's
     # in-memory copy is not used, so it is emptied.
     partitions = _active_partitions()
+    started = time.monotonic()
     records = await read_topic(settings.bootstrap, state_table.changelog_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
     state_table.data.reset_state()
     processor.restore(partitions, records)
+    log.info("ready in %.2f s: %d changelog records, %d bytes, read for partitions %s",
+             time.monotonic() - started, len(records), sum(len(v or b"") for _, v in records), sorted(partitions))
     ready["recovered"] = True
     metrics.READY.set(1)
     metrics.ASSIGNED_PARTITIONS.set(len(partitions))

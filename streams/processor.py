@@ -14,14 +14,12 @@ from schemas.validate import InvalidEvent, decode_event
 from standards.engine import ALERTS, EVALUATIONS, VIOLATIONS, PartitionEngine
 from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
-from standards.seller import SellerState
 
 from . import metrics
 from .topics import DEADLETTER, INPUT_TOPICS
 
 log = logging.getLogger(__name__)
 
-META_KEY = b"\x00partition-meta"
 STATUSES = ("met", "not_met", "not_applicable", "not_enough_data")
 BADGE_NAMES = ("star_seller",) + AREA_BADGES
 Send = Callable[[str, Optional[bytes], bytes], Any]  # (topic, key, value)
@@ -99,40 +97,30 @@ class Processor:
                 metrics.EVALUATIONS.inc()
 
     def flush(self) -> None:
-        """Write every changed seller and partition clock to the changelog.
+        """Write every changed item, seller and partition clock to the changelog.
         Called before offsets are committed: state is always at or ahead of
         the committed input, and re-applying events to it changes nothing."""
         self.tick()
         for partition, engine in self.engines.items():
-            sellers, meta = engine.take_unsaved()
-            for seller_id, seller in sellers.items():
-                value = orjson.dumps(seller.dump()) if seller is not None else None
-                self.persist(partition, seller_id.encode(), value)
-            metrics.STATE_FLUSHES.inc(len(sellers))
-            if meta is not None:
-                self.persist(partition, META_KEY + b"%d" % partition, orjson.dumps(meta))
+            records = engine.take_unsaved()
+            for key, value in records:
+                self.persist(partition, key, value)
+            metrics.STATE_FLUSHES.inc(len(records))
 
     def restore(self, partitions: set[int], records) -> None:
         """Rebuild the engines of `partitions` from changelog (key, value)
         records in log order: the last value of a key wins, None deletes it."""
         self.engines = {p: e for p, e in self.engines.items() if p in partitions}
-        fresh = {p: PartitionEngine(p, INPUT_TOPICS, self.policy, self.wall_clock)
-                 for p in partitions if p not in self.engines}
-        sellers = []
-        for key, value in dict(records).items():
-            if value is None:
-                continue
-            data = orjson.loads(value)
-            if key.startswith(META_KEY):
-                partition = int(key[len(META_KEY):])
-                if partition in fresh:
-                    fresh[partition].load_meta(data)
-            elif data["p"] in fresh:
-                sellers.append(SellerState.load(key.decode(), data))
-        for seller in sellers:
-            fresh[seller.partition].load_seller(seller)
-        self.engines.update(fresh)
-        log.info("restored %d partitions, %d sellers", len(fresh), len(sellers))
+        latest: dict[int, dict] = {p: {} for p in partitions if p not in self.engines}
+        for key, value in records:
+            decoded = tuple(orjson.loads(key))
+            if decoded[0] in latest:
+                latest[decoded[0]][decoded] = value
+        for partition, partition_records in latest.items():
+            engine = self.engines[partition] = PartitionEngine(partition, INPUT_TOPICS, self.policy, self.wall_clock)
+            engine.restore(partition_records)
+        log.info("restored partitions %s: %d sellers", sorted(latest),
+                 sum(len(self.engines[p].sellers) for p in latest))
 
     def revoke(self, partitions: set[int]) -> None:
         for partition in partitions:
