@@ -89,7 +89,11 @@ class PartitionEngine:
             seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
         collection, item_id = seller.locate(event)
         timing_before = seller.timing(collection, item_id)
+        affected = seller.affected(collection, item_id)
+        contribution_before = seller.live_contribution(affected, self.clock, self.policy)
         seller.apply(event)
+        seller.add_live(contribution_before, seller.live_contribution(affected, self.clock, self.policy),
+                        self._live_first_month())
         self.changed.add(seller_id)
         self.unsaved.add(seller_id)
         timing = seller.timing(collection, item_id)
@@ -113,17 +117,28 @@ class PartitionEngine:
         if old is None or old // DAY != new_clock // DAY:
             self.changed.update(self.sellers)  # a new day: the period to date and daily progress
         wakeups = self._wakeups
+        passed = set()
         while wakeups and wakeups[0][0] <= new_clock:
             _, seller_id, collection, item_id = heapq.heappop(wakeups)
             seller = self.sellers.get(seller_id)
             if seller is None:
                 continue
             self.changed.add(seller_id)
+            passed.add((seller_id, collection, item_id))
             alerts = seller.due_alerts(collection, item_id, new_clock, self.policy)
             if alerts:
                 self.unsaved.add(seller_id)
                 out.extend((ALERTS, seller_id, a) for a in alerts)
+        first_month = self._live_first_month()
+        for seller_id, collection, item_id in passed:  # pending items the clock decided
+            seller = self.sellers[seller_id]
+            key = [(collection, item_id)]
+            seller.add_live(seller.live_contribution(key, old, self.policy),
+                            seller.live_contribution(key, new_clock, self.policy), first_month)
         self._evaluate(month_of(new_clock - self.policy.evaluation_delay), out)
+
+    def _live_first_month(self) -> Optional[int]:
+        return month_of(self.clock) - 2 if self.clock is not None else None
 
     def _evaluate(self, last_month: int, out: list) -> None:
         """Every monthly evaluation whose instant E the clock has now reached."""
@@ -289,6 +304,7 @@ class PartitionEngine:
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller
+        seller.rebuild_live(self.clock, self.policy)
         statuses = seller.live.get("status")
         for i, name in enumerate(STANDARDS):
             if statuses:

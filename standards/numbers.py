@@ -1,8 +1,11 @@
-"""Counting a seller's items into the numbers of a period (SPEC section 4).
+"""What each item counts for, and on which month (SPEC section 4).
 
-The same function serves the live scorecard (as_of=None: every event seen,
-pending items decided by the partition clock) and the monthly evaluation
-(as_of=E, clock=E: exactly the events with occurred_at < E).
+An item's contribution is a list of (month, field, amount). The monthly
+evaluation sums the contributions of a seller's items as of E (only events
+with occurred_at < E, the clock at E); the live scorecard keeps the same
+contributions, with every event seen and the partition clock deciding what
+is pending, summed per month and updated by difference when an item changes
+or the clock passes one of its deadlines (standards.seller.SellerState).
 """
 from __future__ import annotations
 
@@ -13,7 +16,13 @@ from .calendar import month_of
 from .entities import before, latest_before, stamp_before
 from .policy import Policy
 
-RESPONSE_WINDOWS = 2  # index 0: the standard's window, 1: Star Seller's
+FIELDS = ("sales_orders", "sales_cents", "answered_0", "answered_1", "threads_0", "threads_1",
+          "orders_on_time", "orders_tracked", "orders_counted", "reviews", "reviews_low", "rating_sum",
+          "cases", "completed_orders")
+(SALES_ORDERS, SALES_CENTS, ANSWERED, _, THREADS, _, ON_TIME, TRACKED, ORDERS_COUNTED, REVIEWS, REVIEWS_LOW,
+ RATING_SUM, CASES, COMPLETED) = range(len(FIELDS))  # ANSWERED + w, THREADS + w for window w
+
+Contribution = list  # [(month, field index, amount)]
 
 
 @dataclass
@@ -21,7 +30,7 @@ class Numbers:
     sales_orders: int = 0
     sales_cents: int = 0
     first_sale_at: Optional[int] = None
-    # per window index: answered, counted (answered + missed)
+    # per window index (0: the standard's, 1: Star Seller's): answered, counted (answered + missed)
     answered: list = field(default_factory=lambda: [0, 0])
     threads: list = field(default_factory=lambda: [0, 0])
     orders_on_time: int = 0
@@ -33,93 +42,111 @@ class Numbers:
     cases: int = 0
     completed_orders: int = 0
 
+    @classmethod
+    def from_totals(cls, v: list, first_sale_at: Optional[int]) -> "Numbers":
+        return cls(v[SALES_ORDERS], v[SALES_CENTS], first_sale_at, [v[ANSWERED], v[ANSWERED + 1]],
+                   [v[THREADS], v[THREADS + 1]], v[ON_TIME], v[TRACKED], v[ORDERS_COUNTED], v[REVIEWS],
+                   v[REVIEWS_LOW], v[RATING_SUM], v[CASES], v[COMPLETED])
+
     def has_activity(self) -> bool:
         """The condition for a monthly evaluation record (SPEC section 6)."""
         return bool(self.sales_orders or self.threads[0] or self.threads[1] or self.orders_counted
                     or self.reviews or self.completed_orders)
 
 
+def thread_contribution(thread, as_of: Optional[int], clock: Optional[int], policy: Policy) -> Contribution:
+    initial = thread.initial_at(as_of)
+    if initial is None:
+        return []
+    response = thread.response_at(as_of)
+    out = []
+    for w, window in enumerate(policy.windows):
+        deadline = initial + window
+        month = month_of(deadline)
+        if response is not None and response <= deadline:
+            out += [(month, ANSWERED + w, 1), (month, THREADS + w, 1)]
+        elif clock is not None and clock > deadline:
+            out.append((month, THREADS + w, 1))
+    return out
+
+
+def order_contribution(order, as_of: Optional[int], clock: Optional[int]) -> Contribution:
+    placed = stamp_before(order.placed, as_of)
+    if placed is None or before(order.cancelled_at, as_of) is not None:
+        return []
+    placed_at, _, total, ship_by, digital, _, tracking_required = placed
+    placed_month = month_of(placed_at)
+    out = [(placed_month, SALES_ORDERS, 1), (placed_month, SALES_CENTS, total)]
+    if digital:
+        out.append((placed_month, COMPLETED, 1))
+        return out
+    shipment = stamp_before(order.shipment, as_of)
+    if shipment is not None:
+        out.append((month_of(shipment[0]), COMPLETED, 1))
+    ship_month = month_of(ship_by)
+    if shipment is not None and shipment[0] <= ship_by:
+        out += [(ship_month, ORDERS_COUNTED, 1), (ship_month, ON_TIME, 1)]
+        if shipment[2] or not tracking_required:
+            out.append((ship_month, TRACKED, 1))
+    elif shipment is not None or (clock is not None and clock > ship_by):
+        out.append((ship_month, ORDERS_COUNTED, 1))
+    return out
+
+
+def review_contribution(review, as_of: Optional[int], low_at_most: int) -> Contribution:
+    postings = review.postings
+    if before(review.removed_at, as_of) is not None or not postings:
+        return []
+    if as_of is not None and postings[0][0] >= as_of:
+        return []
+    month = month_of(postings[0][0])
+    rating = latest_before(postings, as_of)[2]
+    return [(month, REVIEWS, 1), (month, RATING_SUM, rating), (month, REVIEWS_LOW, int(rating <= low_at_most))]
+
+
+def case_contribution(case, orders: dict, as_of: Optional[int], max_total: int) -> Contribution:
+    opened = stamp_before(case.opened, as_of)
+    close = latest_before(case.closes, as_of)
+    if opened is None or close is None or close[2] != "refunded_by_seller":
+        return []
+    order = orders.get(opened[2])
+    placed = stamp_before(order.placed, as_of) if order is not None else None
+    if placed is None or placed[5] or placed[2] > max_total:
+        return []
+    if order.seller_refund_at is not None and order.seller_refund_at < opened[0]:
+        return []
+    return [(month_of(close[0]), CASES, 1)]
+
+
+def contribution(seller, collection: str, item, as_of: Optional[int], clock: Optional[int],
+                 policy: Policy) -> Contribution:
+    if collection == "threads":
+        return thread_contribution(item, as_of, clock, policy)
+    if collection == "orders":
+        return order_contribution(item, as_of, clock)
+    if collection == "reviews":
+        return review_contribution(item, as_of, policy.review_rating.low_rating_at_most)
+    return case_contribution(item, seller.orders, as_of, policy.max_order_total_cents)
+
+
+def first_sale(seller, as_of: Optional[int]) -> Optional[int]:
+    """The earliest order placed and not cancelled (as of), ever."""
+    earliest = seller.first_sale_floor
+    for order in seller.orders.values():
+        placed = stamp_before(order.placed, as_of)
+        if placed is not None and before(order.cancelled_at, as_of) is None:
+            if earliest is None or placed[0] < earliest:
+                earliest = placed[0]
+    return earliest
+
+
 def count(seller, first_month: int, last_month: int, as_of: Optional[int],
           clock: Optional[int], policy: Policy) -> Numbers:
     """Numbers of the items attributed to months first_month..last_month."""
-    n = Numbers()
-    windows = policy.windows
-    low_at_most = policy.review_rating.low_rating_at_most
-    floor = seller.first_sale_floor
-
-    for thread in seller.threads.values():
-        initial = thread.initial_at(as_of)
-        if initial is None:
-            continue
-        response = thread.response_at(as_of)
-        for w, window in enumerate(windows):
-            deadline = initial + window
-            if not first_month <= month_of(deadline) <= last_month:
-                continue
-            if response is not None and response <= deadline:
-                n.answered[w] += 1
-                n.threads[w] += 1
-            elif clock is not None and clock > deadline:
-                n.threads[w] += 1
-
-    orders = seller.orders
-    for order in orders.values():
-        placed = stamp_before(order.placed, as_of)
-        if placed is None:
-            continue
-        if before(order.cancelled_at, as_of) is not None:
-            continue
-        placed_at, _, total, ship_by, digital = placed[:5]
-        if floor is None or placed_at < floor:
-            floor = placed_at
-        if first_month <= month_of(placed_at) <= last_month:
-            n.sales_orders += 1
-            n.sales_cents += total
-        shipment = stamp_before(order.shipment, as_of)
-        if digital:
-            if first_month <= month_of(placed_at) <= last_month:
-                n.completed_orders += 1
-            continue
-        if shipment is not None and first_month <= month_of(shipment[0]) <= last_month:
-            n.completed_orders += 1
-        if not first_month <= month_of(ship_by) <= last_month:
-            continue
-        if shipment is not None and shipment[0] <= ship_by:
-            n.orders_counted += 1
-            n.orders_on_time += 1
-            if shipment[2] or not placed[6]:
-                n.orders_tracked += 1
-        elif shipment is not None or (clock is not None and clock > ship_by):
-            n.orders_counted += 1
-    n.first_sale_at = floor
-
-    for review in seller.reviews.values():
-        if before(review.removed_at, as_of) is not None:
-            continue
-        postings = review.postings
-        if not postings or (as_of is not None and postings[0][0] >= as_of):
-            continue
-        if not first_month <= month_of(postings[0][0]) <= last_month:
-            continue
-        rating = latest_before(postings, as_of)[2]
-        n.reviews += 1
-        n.rating_sum += rating
-        if rating <= low_at_most:
-            n.reviews_low += 1
-
-    max_total = policy.max_order_total_cents
-    for case in seller.cases.values():
-        opened = stamp_before(case.opened, as_of)
-        close = latest_before(case.closes, as_of)
-        if opened is None or close is None or close[2] != "refunded_by_seller":
-            continue
-        if not first_month <= month_of(close[0]) <= last_month:
-            continue
-        order = orders.get(opened[2])
-        placed = stamp_before(order.placed, as_of) if order is not None else None
-        if placed is None or placed[5] or placed[2] > max_total:
-            continue
-        if order.seller_refund_at is not None and order.seller_refund_at < opened[0]:
-            continue
-        n.cases += 1
-    return n
+    totals = [0] * len(FIELDS)
+    for collection in ("threads", "orders", "reviews", "cases"):
+        for item in getattr(seller, collection).values():
+            for month, index, amount in contribution(seller, collection, item, as_of, clock, policy):
+                if first_month <= month <= last_month:
+                    totals[index] += amount
+    return Numbers.from_totals(totals, first_sale(seller, as_of))

@@ -8,7 +8,7 @@ from schemas.validate import format_cents, format_timestamp
 from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
 from .entities import Case, Order, Review, Thread
 from .judge import STANDARDS, area_badges, judge_standards, judge_star_seller, shown_rate
-from .numbers import Numbers, count
+from .numbers import FIELDS, Numbers, contribution, count, first_sale
 from .policy import Policy
 
 # Which item an event changes: (attribute of SellerState, id field, class).
@@ -33,7 +33,8 @@ ORDER_RETENTION = 400 * DAY
 
 class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
-                 "first_sale_floor", "last_evaluations", "live", "dirty")
+                 "first_sale_floor", "last_evaluations", "live", "dirty",
+                 "monthly", "cases_by_order", "live_first_sale", "first_sale_stale")
 
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
@@ -50,6 +51,12 @@ class SellerState:
         self.live: dict = {}
         # Items changed or dropped since the state was last written.
         self.dirty: set[tuple[str, str]] = set()
+        # Derived, rebuilt on load (see `rebuild_live`): the live totals per
+        # month, the cases of each order, and the first sale with every event seen.
+        self.monthly: dict[int, list] = {}
+        self.cases_by_order: dict[str, set] = {}
+        self.live_first_sale: Optional[int] = None
+        self.first_sale_stale = False
 
     def locate(self, event: dict) -> tuple[str, str]:
         """(collection, item id) of the item an event changes."""
@@ -66,6 +73,74 @@ class SellerState:
             item = items[event[id_field]] = cls()
         item.apply(event)
         self.dirty.add((collection, event[id_field]))
+        if collection == "cases" and item.opened is not None:
+            self.cases_by_order.setdefault(item.opened[2], set()).add(event[id_field])
+        elif collection == "orders":
+            self._track_first_sale(item)
+
+    # -- live totals -------------------------------------------------------------
+
+    def affected(self, collection: str, item_id: str) -> list[tuple[str, str]]:
+        """The items whose contribution a change of this item can change: an
+        order's cases read its total, protection and seller refund."""
+        if collection != "orders":
+            return [(collection, item_id)]
+        return [(collection, item_id)] + [("cases", c) for c in self.cases_by_order.get(item_id, ())]
+
+    def live_contribution(self, keys, clock: Optional[int], policy: Policy) -> list:
+        out = []
+        for collection, item_id in keys:
+            item = getattr(self, collection).get(item_id)
+            if item is not None:
+                out += contribution(self, collection, item, None, clock, policy)
+        return out
+
+    def add_live(self, old: list, new: list, first_month: Optional[int]) -> None:
+        """Move the live monthly totals from an old to a new contribution;
+        months before first_month (the live period's start) are never read again."""
+        monthly = self.monthly
+        for contrib, sign in ((old, -1), (new, 1)):
+            for month, index, amount in contrib:
+                if first_month is None or month >= first_month:
+                    totals = monthly.get(month)
+                    if totals is None:
+                        totals = monthly[month] = [0] * len(FIELDS)
+                    totals[index] += sign * amount
+
+    def _track_first_sale(self, order) -> None:
+        placed = order.placed
+        if placed is None:
+            return
+        if order.cancelled_at is None:
+            if self.live_first_sale is None or placed[0] < self.live_first_sale:
+                self.live_first_sale = placed[0]
+        elif placed[0] == self.live_first_sale:
+            self.first_sale_stale = True  # the first sale was cancelled: look again
+
+    def rebuild_live(self, clock: Optional[int], policy: Policy) -> None:
+        first_month = month_of(clock) - 2 if clock is not None else None
+        self.monthly = {}
+        for collection in ("threads", "orders", "reviews", "cases"):
+            for item in getattr(self, collection).values():
+                self.add_live([], contribution(self, collection, item, None, clock, policy), first_month)
+        self.cases_by_order = {}
+        for case_id, case in self.cases.items():
+            if case.opened is not None:
+                self.cases_by_order.setdefault(case.opened[2], set()).add(case_id)
+        self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
+
+    def live_numbers(self, clock: int) -> Numbers:
+        """The period to date of the clock's day, from the live monthly totals."""
+        today = month_of(clock)
+        for month in [m for m in self.monthly if m < today - 2]:
+            del self.monthly[month]
+        totals = [0] * len(FIELDS)
+        for month in (today - 2, today - 1, today):
+            for index, amount in enumerate(self.monthly.get(month, ())):
+                totals[index] += amount
+        if self.first_sale_stale:
+            self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
+        return Numbers.from_totals(totals, self.live_first_sale)
 
     def timing(self, collection: str, item_id: str) -> Optional[tuple]:
         """What an item's deadlines and alerts depend on: a thread's initial
@@ -163,7 +238,7 @@ class SellerState:
     def scorecard(self, clock: int, policy: Policy) -> tuple[dict, Numbers]:
         """The period to date of the partition clock's day (SPEC section 6)."""
         today = month_of(clock)
-        n = count(self, today - 2, today, None, clock, policy)
+        n = self.live_numbers(clock)
         record = self._summary(n, today + 1, today - 2, today, policy)
         record["period"]["end"] = format_timestamp(clock - clock % DAY)[:10]
         for name, s in judge_standards(n, policy).items():
