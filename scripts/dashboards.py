@@ -122,7 +122,7 @@ def pipeline() -> dict:
               unit="ops", description="Records written to the standards.* topics."),
         panel("State writes/s",
               [target("sum(rate(seller_standards_state_writes_total[5m]))", "seller states")],
-              unit="ops", description="Seller state records written to the seller-state changelog "
+              unit="ops", description="State records (items, seller headers, partition clocks) written to the seller-state topic "
                                       "(once per changed seller per commit)."),
         panel("Partition clock lag",
               [target("seller_standards_partition_clock_lag_seconds", "p{{partition}} {{instance}}")],

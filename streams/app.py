@@ -1,10 +1,11 @@
-"""The Faust app: settings, topics, the state table, web endpoints.
+"""The Faust app: settings, topics, state persistence, web endpoints.
 
-State lives in plain Python objects per partition (standards.engine) and is
-written to the `seller-state` table's changelog once per changed seller per
-commit, just before the input offsets are committed (Quix Streams' checkpoint
-idea applied to Faust): a crash replays input onto state that already holds
-it, and the rules' idempotent joins make that a no-op.
+State lives in plain Python objects per partition (standards.engine). What
+changed is written to the compacted `<APP_ID>-seller-state` topic just before
+the input offsets are committed (Quix Streams' checkpoint idea applied to
+Faust): a crash replays input onto state that already holds it, and the
+rules' idempotent joins make that a no-op. On assignment the state is read
+back from that topic before streams resume.
 """
 from __future__ import annotations
 
@@ -81,7 +82,15 @@ output_topics = {
 # /metrics: our metrics and Faust's own consumer, producer, table and
 # rebalance sensors (prefixed seller_standards_faust_), in the default registry.
 setup_prometheus_sensors(app, pattern="/metrics", name_prefix="seller_standards_faust")
-state_table = app.Table("seller-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+state_topic = app.topic(f"{settings.app_id}-seller-state", key_serializer="raw", value_serializer="raw",
+                        partitions=settings.partitions, config={"cleanup.policy": "compact"})
+# A table that is never written: Faust runs its recovery callbacks after a
+# rebalance and before it resumes the streams, which is when state is read.
+# (Not a Faust table for the state itself: Faust's recovery reads a changelog
+# only up to the end offsets the broker reports, and Tansu reports the base
+# offset of the last batch, which left the newest state out; it also kept a
+# second copy of everything in memory.)
+recovery_gate = app.Table("recovery-gate", partitions=settings.partitions, key_type=bytes, value_type=bytes)
 
 
 unacknowledged: list = []  # futures of records sent since the last commit
@@ -92,7 +101,7 @@ def _send(topic: str, key, value: bytes) -> None:
 
 
 def _persist(partition: int, key: bytes, value) -> None:
-    unacknowledged.append(state_table.send_changelog(partition, key, value, value_serializer="raw"))
+    unacknowledged.append(state_topic.send_soon(key=key, value=value, partition=partition))
 
 
 processor = Processor(policy, _send, _persist, wall_clock=settings.clock == "wall")
@@ -103,17 +112,13 @@ def _active_partitions() -> set[int]:
     return {tp.partition for tp in app.consumer.assignment() if tp.topic in INPUT_TOPICS}
 
 
-@state_table.on_recover
+@recovery_gate.on_recover
 async def _restore() -> None:
-    # Faust has just recovered the table, but up to the end offsets the broker
-    # reports, which Tansu gets wrong (its last batch is left out): read the
-    # changelog to its true end ourselves, before streams resume. Faust's
-    # in-memory copy is not used, so it is emptied.
     partitions = _active_partitions()
     started = time.monotonic()
-    records = await read_topic(settings.bootstrap, state_table.changelog_topic.get_topic_name(), partitions=partitions,
+    await state_topic.maybe_declare()
+    records = await read_topic(settings.bootstrap, state_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
-    state_table.data.reset_state()
     processor.restore(partitions, records)
     log.info("ready in %.2f s: %d changelog records, %d bytes, read for partitions %s",
              time.monotonic() - started, len(records), sum(len(v or b"") for _, v in records), sorted(partitions))

@@ -164,7 +164,7 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
             asyncio.run(replay.wait_processed(broker.bootstrap, "hostile", ends, 180, alive=lambda: worker.poll() is None))
             raw = asyncio.run(read_topic(broker.bootstrap, EVALUATIONS))
             dead = asyncio.run(read_topic(broker.bootstrap, "standards.deadletter"))
-            state = asyncio.run(read_topic(broker.bootstrap, "hostile-seller-state-changelog"))
+            state = asyncio.run(read_topic(broker.bootstrap, "hostile-seller-state"))
         finally:
             stop_worker(worker)
     assert hostile_count > 100
