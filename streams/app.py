@@ -142,9 +142,9 @@ async def _tick() -> None:
     consumer = app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public view of it
     for tp in consumer.assignment():
-        if tp.topic in INPUT_TOPICS and committed.get(tp) is not None:
-            lag = max(0, consumer.highwater(tp) - committed[tp])
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+        highwater = consumer.highwater(tp) if tp.topic in INPUT_TOPICS else None
+        if highwater is not None and committed.get(tp) is not None:  # both known once fetched and committed
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - committed[tp]))
 
 
 @app.page("/healthz")

@@ -46,10 +46,18 @@ class Processor:
         try:
             event = decode_event(raw)
         except InvalidEvent as bad:
-            self.dead_letter(topic, partition, offset, key, raw, bad)
+            self.dead_letter(topic, partition, offset, key, raw, bad.code, bad.reason)
             return
         engine = self.engine(partition)
-        self._emit(engine.process(topic, event))
+        try:
+            outputs = engine.process(topic, event)
+        except Exception as error:  # a bug must not stop the partition: keep the event, say why, go on
+            log.exception("processing %s[%s]@%s failed", topic, partition, offset)
+            self.dead_letter(topic, partition, offset, key, raw, "processing_error",
+                             f"the worker failed on this valid event ({type(error).__name__}); "
+                             "it is kept here for a replay once fixed")
+            return
+        self._emit(outputs)
         metrics.EVENTS.labels(topic, event["type"]).inc()
         if engine.first_response_seconds:
             for seconds in engine.first_response_seconds:
@@ -58,12 +66,12 @@ class Processor:
         if timestamp:
             metrics.LATENCY.observe(max(0.0, time.time() - timestamp))
 
-    def dead_letter(self, topic, partition, offset, key, raw, bad: InvalidEvent) -> None:
-        record = {"reason": bad.reason, "code": bad.code, "topic": topic, "partition": partition,
+    def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
+        record = {"reason": reason, "code": code, "topic": topic, "partition": partition,
                   "offset": offset, "original_base64": b64encode(raw).decode()}
         self.send(DEADLETTER, key, orjson.dumps(record))
-        metrics.DEADLETTERS.labels(bad.code).inc()
-        log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, bad.reason)
+        metrics.DEADLETTERS.labels(code).inc()
+        log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
     def tick(self) -> None:
         """Timer: wall clock (live mode), coalesced scorecards, gauges."""

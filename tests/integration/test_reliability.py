@@ -59,8 +59,9 @@ def _run(tmp_path, group: str, steps) -> list:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, PARTITIONS, compacted=COMPACTED))
 
         def start():
+            log = open(tmp_path / f"worker-{len(workers)}.log", "wb")
             workers.append(start_worker(broker.bootstrap, group, str(tmp_path / f"w{len(workers)}"),
-                                        {"PARTITIONS": str(PARTITIONS), "COMMIT_INTERVAL": "0.5"}))
+                                        {"PARTITIONS": str(PARTITIONS), "COMMIT_INTERVAL": "0.5"}, log_file=log))
 
         def signal_oldest(signum):
             oldest = next(w for w in workers if w.poll() is None)

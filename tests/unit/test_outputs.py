@@ -8,6 +8,7 @@ import orjson
 from schemas.validate import decode_event
 from standards.engine import ALERTS, SCORECARDS, VIOLATIONS, PartitionEngine
 from standards.policy import Policy
+from streams.processor import Processor
 from streams.topics import INPUT_TOPICS
 
 _ids = itertools.count()
@@ -116,3 +117,18 @@ def test_daily_progress_once_per_seller_and_day_with_the_period_to_date():
     _clock(engine, "2026-01-04T01:00:00Z")  # two days later: one record, for the clock's day
     days = [v["day"] for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"]
     assert days == ["2026-01-04"]
+
+
+def test_a_failure_in_the_rules_dead_letters_the_event_and_the_partition_goes_on(monkeypatch):
+    sent = []
+    processor = Processor(Policy(), send=lambda topic, key, value: sent.append((topic, value)),
+                          persist=lambda partition, key, value: None)
+    raw = orjson.dumps({"event_id": "e", "type": "review.removed", "seller_id": "s",
+                        "occurred_at": "2026-01-01T00:00:00Z", "review_id": "r"})
+    monkeypatch.setattr(PartitionEngine, "process", lambda self, topic, event: 1 / 0)
+    processor.handle("marketplace.reviews", 3, 41, b"s", raw)
+    ((topic, value),) = sent
+    record = orjson.loads(value)
+    assert (topic, record["code"], record["partition"], record["offset"]) == ("standards.deadletter",
+                                                                            "processing_error", 3, 41)
+    assert "ZeroDivisionError" in record["reason"]
