@@ -17,7 +17,7 @@ import orjson
 
 from schemas.validate import format_timestamp
 
-from .calendar import DAY, month_of
+from .calendar import month_of
 from .judge import STANDARDS
 from .policy import Policy
 from .seller import SellerState
@@ -114,8 +114,8 @@ class PartitionEngine:
             return
         old, self.clock = self.clock, new_clock
         self.meta_unsaved = True
-        if old is None or old // DAY != new_clock // DAY:
-            self.changed.update(self.sellers)  # a new day: the period to date and daily progress
+        if old is None or month_of(old) != month_of(new_clock):
+            self.changed.update(self.sellers)  # the period to date moved to other months
         wakeups = self._wakeups
         passed = set()
         while wakeups and wakeups[0][0] <= new_clock:
@@ -198,7 +198,9 @@ class PartitionEngine:
         self._badge_changes(seller, card, out)
 
     def _daily_progress(self, seller: SellerState, card: dict, numbers, out: list) -> None:
-        """Once per seller and UTC day of the clock, where the period has anything counted."""
+        """At most once per seller and UTC day of the clock, on the days its
+        scorecard is recounted (its items changed, the clock passed one of its
+        deadlines, or the month changed), where the period has anything counted."""
         day = card["period"]["end"]
         if seller.live.get("progress_day") == day or not numbers.has_activity():
             return

@@ -100,7 +100,7 @@ def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread
     assert resolved["violation_id"] != opened["violation_id"]
 
 
-def test_daily_progress_once_per_seller_and_day_with_the_period_to_date():
+def test_daily_progress_at_most_once_per_seller_and_day_on_days_its_numbers_are_recounted():
     engine = _engine()
     _clock(engine, "2026-01-01T00:00:00Z")
     for i in range(5):  # 5 digital sales of 60.00 on Jan 2: volume holds (5 orders, 300.00)
@@ -114,9 +114,16 @@ def test_daily_progress_once_per_seller_and_day_with_the_period_to_date():
     assert progress["star_seller"] is False  # tenure: first sale on Jan 2
     _clock(engine, "2026-01-02T20:00:00Z")
     assert [v for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"] == []
-    _clock(engine, "2026-01-04T01:00:00Z")  # two days later: one record, for the clock's day
+    _clock(engine, "2026-01-04T01:00:00Z")  # a day on which nothing of the seller changed: no record
+    assert [v for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"] == []
+    _send(engine, "marketplace.orders", "order.placed", "2026-01-04T02:00:00Z", order_id="o5", total="1.00",
+          currency="EUR", ship_by="2026-01-05T00:00:00Z", digital=True, purchase_protected=False,
+          tracking_required=False)
+    (progress,) = [v for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"]
+    assert (progress["day"], progress["criteria"]["volume"]["amount"]) == ("2026-01-04", "301.00")
+    _clock(engine, "2026-02-01T00:00:00Z")  # a new month moves the period of every seller
     days = [v["day"] for v in _of(engine.refresh(), "standards.badges") if v["type"] == "badges.daily_progress"]
-    assert days == ["2026-01-04"]
+    assert days == ["2026-02-01"]
 
 
 def test_a_failure_in_the_rules_dead_letters_the_event_and_the_partition_goes_on(monkeypatch):
