@@ -9,7 +9,6 @@ back from that topic before streams resume.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -23,6 +22,7 @@ from . import metrics
 from .config import Settings
 from .processor import Processor
 from .reading import read_topic
+from .writer import BatchWriter
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
@@ -32,14 +32,10 @@ policy = load_policy(settings.policy_file)
 
 class StateFlushingConsumer(aiokafka_driver.Consumer):
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
+        # State and outputs of the events these offsets cover are written and
+        # acknowledged by the broker before the offsets are committed.
         processor.flush()
-        # Faust's producer flush gives up after 0.1 s without a send and lets
-        # the commit go ahead of unsent records; wait for every output and
-        # changelog record sent since the last commit to be acknowledged.
-        while unacknowledged:
-            batch = unacknowledged[:]
-            del unacknowledged[:len(batch)]
-            await asyncio.gather(*batch)
+        await writer.acknowledged(app.producer._ensure_producer())
         return await super()._commit_offsets(offsets, start_new_transaction)
 
 
@@ -93,18 +89,8 @@ state_topic = app.topic(f"{settings.app_id}-seller-state", key_serializer="raw",
 recovery_gate = app.Table("recovery-gate", partitions=settings.partitions, key_type=bytes, value_type=bytes)
 
 
-unacknowledged: list = []  # futures of records sent since the last commit
-
-
-def _send(topic: str, key, value: bytes) -> None:
-    unacknowledged.append(output_topics[topic].send_soon(key=key, value=value))
-
-
-def _persist(partition: int, key: bytes, value) -> None:
-    unacknowledged.append(state_topic.send_soon(key=key, value=value, partition=partition))
-
-
-processor = Processor(policy, _send, _persist, wall_clock=settings.clock == "wall")
+writer = BatchWriter()
+processor = Processor(policy, writer.add, state_topic.get_topic_name(), wall_clock=settings.clock == "wall")
 ready = {"recovered": False}
 
 
@@ -116,7 +102,8 @@ def _active_partitions() -> set[int]:
 async def _restore() -> None:
     partitions = _active_partitions()
     started = time.monotonic()
-    await state_topic.maybe_declare()
+    for topic in (state_topic, *output_topics.values()):  # records are sent as batches, not through Faust
+        await topic.maybe_declare()
     records = await read_topic(settings.bootstrap, state_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
     processor.restore(partitions, records)
@@ -139,6 +126,7 @@ async def _revoked(app, revoked, **kwargs) -> None:
 @app.timer(settings.refresh_interval)
 async def _tick() -> None:
     processor.tick()
+    await writer.send(app.producer._ensure_producer())  # Faust has no public handle on its aiokafka producer
     consumer = app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public view of it
     for tp in consumer.assignment():

@@ -16,21 +16,21 @@ from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
 
 from . import metrics
-from .topics import DEADLETTER, INPUT_TOPICS
+from .topics import DEADLETTER, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("met", "not_met", "not_applicable", "not_enough_data")
 BADGE_NAMES = ("star_seller",) + AREA_BADGES
-Send = Callable[[str, Optional[bytes], bytes], Any]  # (topic, key, value)
-Persist = Callable[[int, bytes, Optional[bytes]], Any]  # (partition, key, value or None)
+Write = Callable[[str, int, Optional[bytes], Optional[bytes]], Any]  # (topic, partition, key, value)
 
 
 class Processor:
-    def __init__(self, policy: Policy, send: Send, persist: Persist, wall_clock: bool = False):
+    def __init__(self, policy: Policy, write: Write, state_topic: str, wall_clock: bool = False):
         self.policy = policy
-        self.send = send
-        self.persist = persist
+        self.write = write
+        self.state_topic = state_topic
+        self._outputs = {topic: metrics.OUTPUTS.labels(topic) for topic in OUTPUT_TOPICS}
         self.wall_clock = wall_clock
         self.engines: dict[int, PartitionEngine] = {}
 
@@ -57,7 +57,7 @@ class Processor:
                              f"the worker failed on this valid event ({type(error).__name__}); "
                              "it is kept here for a replay once fixed")
             return
-        self._emit(outputs)
+        self._emit(partition, outputs)
         metrics.EVENTS.labels(topic, event["type"]).inc()
         if engine.first_response_seconds:
             for seconds in engine.first_response_seconds:
@@ -69,7 +69,7 @@ class Processor:
     def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
         record = {"reason": reason, "code": code, "topic": topic, "partition": partition,
                   "offset": offset, "original_base64": b64encode(raw).decode()}
-        self.send(DEADLETTER, key, orjson.dumps(record))
+        self.write(DEADLETTER, partition, key, orjson.dumps(record))
         metrics.DEADLETTERS.labels(code).inc()
         log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
@@ -79,8 +79,8 @@ class Processor:
         statuses: Counter = Counter()
         badges: Counter = Counter()
         for partition, engine in self.engines.items():
-            self._emit(engine.tick(now_us))
-            self._emit(engine.refresh())
+            self._emit(partition, engine.tick(now_us))
+            self._emit(partition, engine.refresh())
             if engine.clock is not None:
                 metrics.CLOCK_LAG.labels(str(partition)).set((now_us - engine.clock) / 1_000_000)
             statuses.update(engine.status_counts)
@@ -93,10 +93,10 @@ class Processor:
             metrics.BADGES.labels(badge).set(badges[badge])
         metrics.SELLERS_IN_STATE.set(sum(len(e.sellers) for e in self.engines.values()))
 
-    def _emit(self, outputs) -> None:
+    def _emit(self, partition: int, outputs) -> None:
         for topic, key, value in outputs:
-            self.send(topic, key.encode(), orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
-            metrics.OUTPUTS.labels(topic).inc()
+            self.write(topic, partition, key.encode(), orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+            self._outputs[topic].inc()
             if topic == VIOLATIONS:
                 metrics.VIOLATIONS.labels(value["standard"], value["type"].split(".")[1]).inc()
             elif topic == ALERTS:
@@ -112,7 +112,7 @@ class Processor:
         for partition, engine in self.engines.items():
             records = engine.take_unsaved()
             for key, value in records:
-                self.persist(partition, key, value)
+                self.write(self.state_topic, partition, key, value)
             metrics.STATE_FLUSHES.inc(len(records))
 
     def restore(self, partitions: set[int], records) -> None:

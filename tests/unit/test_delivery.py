@@ -63,8 +63,13 @@ def test_a_restart_from_the_changelog_gives_the_same_evaluations():
         changelog, outputs = [], []
 
         def new_processor() -> Processor:
-            processor = Processor(POLICY, send=lambda topic, key, value: outputs.append((topic, value)),
-                                  persist=lambda partition, key, value: changelog.append((key, value)))
+            def write(topic, partition, key, value):
+                if topic == "state":
+                    changelog.append((key, value))
+                else:
+                    outputs.append((topic, value))
+
+            processor = Processor(POLICY, write, "state")
             processor.restore({0}, list(changelog))
             return processor
 

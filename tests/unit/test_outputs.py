@@ -128,8 +128,7 @@ def test_daily_progress_at_most_once_per_seller_and_day_on_days_its_numbers_are_
 
 def test_a_failure_in_the_rules_dead_letters_the_event_and_the_partition_goes_on(monkeypatch):
     sent = []
-    processor = Processor(Policy(), send=lambda topic, key, value: sent.append((topic, value)),
-                          persist=lambda partition, key, value: None)
+    processor = Processor(Policy(), lambda topic, partition, key, value: sent.append((topic, value)), "state")
     raw = orjson.dumps({"event_id": "e", "type": "review.removed", "seller_id": "s",
                         "occurred_at": "2026-01-01T00:00:00Z", "review_id": "r"})
     monkeypatch.setattr(PartitionEngine, "process", lambda self, topic, event: 1 / 0)
