@@ -116,7 +116,7 @@ def _python_bytes(latest: dict, partitions: int) -> Optional[int]:
         records = list(latest.items())
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        processor = Processor(load_policy(None), lambda *a: None, lambda *a: None)
+        processor = Processor(load_policy(None), lambda *a: None, "state")
         processor.restore(set(range(partitions)), records)
         size = tracemalloc.get_traced_memory()[0] - base
         del processor
