@@ -77,7 +77,7 @@ def _strip_line(frame: str) -> str:
     return f"{name} ({where.rpartition(':')[0]})"
 
 
-def summarize_raw(path: Path, top: int = 20) -> dict:
+def summarize_raw(path: Path, top: int = 30) -> dict:
     """py-spy raw (collapsed stacks): self and inclusive shares per function,
     self share per package."""
     self_counts: Counter = Counter()

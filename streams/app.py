@@ -13,6 +13,7 @@ import logging
 import time
 
 import faust
+from aiokafka.errors import ProducerClosed
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.sensors.prometheus import setup_prometheus_sensors
 
@@ -126,7 +127,10 @@ async def _revoked(app, revoked, **kwargs) -> None:
 @app.timer(settings.refresh_interval)
 async def _tick() -> None:
     processor.tick()
-    await writer.send(app.producer._ensure_producer())  # Faust has no public handle on its aiokafka producer
+    try:
+        await writer.send(app.producer._ensure_producer())  # Faust has no public handle on its aiokafka producer
+    except ProducerClosed:  # stopping: the commit on the way out sends what is left
+        pass
     consumer = app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public view of it
     for tp in consumer.assignment():
