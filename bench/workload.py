@@ -33,12 +33,7 @@ from typing import Optional
 import orjson
 from aiokafka.partitioner import murmur2
 
-MESSAGES = "marketplace.messages"
-ORDERS = "marketplace.orders"
-SHIPMENTS = "marketplace.shipments"
-REVIEWS = "marketplace.reviews"
-REFUNDS = "marketplace.refunds"
-INPUT_TOPICS = (MESSAGES, ORDERS, SHIPMENTS, REVIEWS, REFUNDS)
+from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REFUNDS, REVIEWS, SHIPMENTS  # noqa: F401
 
 SECOND = 1_000_000
 MINUTE = 60 * SECOND
