@@ -39,8 +39,12 @@ EVIDENCE = {
 
 
 class PartitionEngine:
-    def __init__(self, partition: int, topics: Iterable[str], policy: Policy, wall_clock: bool = False):
+    def __init__(self, partition: int, topics: Iterable[str], policy: Policy, wall_clock: bool = False,
+                 live: bool = True):
         self.partition = partition
+        # live=False (backfill): monthly evaluations only; no live totals,
+        # deadline wake-ups, alerts, scorecards or state to persist.
+        self.live = live
         self.topics = tuple(topics)
         self.policy = policy
         self.wall_clock = wall_clock
@@ -87,6 +91,9 @@ class PartitionEngine:
         seller = self.sellers.get(seller_id)
         if seller is None:
             seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
+        if not self.live:
+            seller.apply(event)
+            return
         collection, item_id = seller.locate(event)
         timing_before = seller.timing(collection, item_id)
         affected = seller.affected(collection, item_id)
@@ -114,7 +121,7 @@ class PartitionEngine:
             return
         old, self.clock = self.clock, new_clock
         self.meta_unsaved = True
-        if old is None or month_of(old) != month_of(new_clock):
+        if self.live and (old is None or month_of(old) != month_of(new_clock)):
             self.changed.update(self.sellers)  # the period to date moved to other months
         wakeups = self._wakeups
         passed = set()

@@ -25,7 +25,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 def backfill(lines: Iterable[bytes], partitions: int, policy: Policy) -> tuple[list[bytes], int]:
     """(evaluation lines as `replay --evaluations` writes them, dead letters)."""
-    engines = [PartitionEngine(p, INPUT_TOPICS, policy) for p in range(partitions)]
+    engines = [PartitionEngine(p, INPUT_TOPICS, policy, live=False) for p in range(partitions)]
     evaluations: list[tuple[bytes, bytes]] = []
     dead_letters = 0
     last_heartbeat = None
