@@ -176,16 +176,17 @@ class PartitionEngine:
 
     # -- scorecards, violations, badges -------------------------------------------
 
-    def refresh(self) -> list[Output]:
-        """Recompute the scorecards of changed sellers; emit what changed."""
+    def refresh(self, limit: Optional[int] = None) -> list[Output]:
+        """Recompute the scorecards of changed sellers (at most `limit` of
+        them; the rest stay changed for the next call); emit what changed."""
         out: list[Output] = []
         if self.clock is None:
             return out
-        for seller_id in self.changed:
-            seller = self.sellers.get(seller_id)
+        changed = self.changed
+        for _ in range(len(changed) if limit is None else min(limit, len(changed))):
+            seller = self.sellers.get(changed.pop())
             if seller is not None:
                 self._refresh_seller(seller, out)
-        self.changed.clear()
         return out
 
     def _refresh_seller(self, seller: SellerState, out: list) -> None:
