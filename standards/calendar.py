@@ -37,6 +37,7 @@ def month_start(month: int) -> int:
     return (date(year, m0 + 1, 1) - _EPOCH).days * DAY
 
 
+@lru_cache(maxsize=4096)
 def month_name(month: int) -> str:
     year, m0 = divmod(month, 12)
     return f"{year:04d}-{m0 + 1:02d}"
@@ -47,10 +48,12 @@ def parse_month(text: str) -> int:
     return month_index(int(year), int(month))
 
 
+@lru_cache(maxsize=4096)
 def first_day(month: int) -> str:
     return (_EPOCH + timedelta(days=month_start(month) // DAY)).isoformat()
 
 
+@lru_cache(maxsize=4096)
 def last_day(month: int) -> str:
     return (_EPOCH + timedelta(days=month_start(month + 1) // DAY - 1)).isoformat()
 

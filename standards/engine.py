@@ -9,7 +9,6 @@ this same class.
 """
 from __future__ import annotations
 
-import hashlib
 import heapq
 from typing import Iterable, Optional
 
@@ -20,7 +19,7 @@ from schemas.validate import format_timestamp
 from .calendar import month_of
 from .judge import STANDARDS
 from .policy import Policy
-from .seller import SellerState
+from .seller import SellerState, numbers_of
 
 SCORECARDS = "standards.scorecards"
 VIOLATIONS = "standards.violations"
@@ -68,10 +67,12 @@ class PartitionEngine:
         if event["type"] != "clock.heartbeat":
             self._apply(event, out)
         t = event["occurred_at"]
-        if t > self.topic_clock.get(topic, -1):
+        seen = self.topic_clock.get(topic, -1)
+        if t > seen:
             self.topic_clock[topic] = t
             self.meta_unsaved = True
-            self._advance(self._event_clock(), out)
+            if self.clock is None or seen <= self.clock:  # else this topic was not the one holding the clock back
+                self._advance(self._event_clock(), out)
         return out
 
     def tick(self, now: int) -> list[Output]:
@@ -190,38 +191,42 @@ class PartitionEngine:
         return out
 
     def _refresh_seller(self, seller: SellerState, out: list) -> None:
-        card, numbers = seller.scorecard(self.clock, self.policy)
-        live = seller.live
-        self._daily_progress(seller, card, numbers, out)
-        as_of = card.pop("as_of")
-        digest = hashlib.blake2b(orjson.dumps(card, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
-        if digest == live.get("digest"):
+        """A scorecard when the seller's numbers (or the period's months) changed."""
+        signature = seller.live_totals(self.clock)
+        if signature == seller.card_signature:
             return
-        live["digest"] = digest
-        self.unsaved.add(seller.seller_id)
-        card["as_of"] = as_of
+        seller.card_signature = signature
+        numbers = numbers_of(signature)
+        card = seller.scorecard(numbers, self.clock, self.policy)
         out.append((SCORECARDS, seller.seller_id, card))
+        self._daily_progress(seller, card, numbers, out)
         self._track_statuses(seller, card)
         self._violations(seller, card, out)
         self._badge_changes(seller, card, out)
 
     def _daily_progress(self, seller: SellerState, card: dict, numbers, out: list) -> None:
         """At most once per seller and UTC day of the clock, on the days its
-        scorecard is recounted (its items changed, the clock passed one of its
-        deadlines, or the month changed), where the period has anything counted."""
+        numbers change (or the month changes), where the period has anything counted."""
         day = card["period"]["end"]
         if seller.live.get("progress_day") == day or not numbers.has_activity():
             return
         seller.live["progress_day"] = day
-        self.unsaved.add(seller.seller_id)
+        self._header_changed(seller)
         out.append((BADGES, seller.seller_id, {
             "type": "badges.daily_progress", "seller_id": seller.seller_id, "day": day,
             "star_seller": card["star_seller"]["eligible"], "badges": card["badges"],
             "criteria": card["star_seller"]["criteria"], "period": card["period"], "as_of": card["as_of"]}))
 
+    def _header_changed(self, seller: SellerState) -> None:
+        seller.header_changed = True
+        self.unsaved.add(seller.seller_id)
+
     def _track_statuses(self, seller: SellerState, card: dict) -> None:
         statuses = [card["standards"][name]["status"] for name in STANDARDS]
         previous = seller.live.get("status")
+        if statuses == previous:
+            return
+        self._header_changed(seller)
         counts = self.status_counts
         for i, name in enumerate(STANDARDS):
             if previous:
@@ -245,6 +250,7 @@ class PartitionEngine:
             else:
                 continue
             sequence[name] = sequence.get(name, 0) + 1
+            self._header_changed(seller)
             numerator, denominator = standard["numerator"], standard["denominator"]
             first, second = EVIDENCE[name]
             out.append((VIOLATIONS, seller.seller_id, {
@@ -261,6 +267,7 @@ class PartitionEngine:
         if earned == before:
             return
         seller.live["badges"] = earned
+        self._header_changed(seller)
         for badge in sorted(set(earned) ^ set(before)):
             self.badge_counts[badge] = self.badge_counts.get(badge, 0) + (1 if badge in earned else -1)
             out.append((BADGES, seller.seller_id, {
@@ -288,7 +295,9 @@ class PartitionEngine:
                 continue
             records += [(orjson.dumps([p, seller_id, c, i]), None if data is None else orjson.dumps(data))
                         for c, i, data in seller.take_dirty()]
-            records.append((orjson.dumps([p, seller_id]), orjson.dumps(seller.header())))
+            if seller.header_changed:
+                records.append((orjson.dumps([p, seller_id]), orjson.dumps(seller.header())))
+                seller.header_changed = False
         if self.meta_unsaved:
             records.append((orjson.dumps([p]), orjson.dumps(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))

@@ -1,10 +1,10 @@
 """Judging numbers against the policy (SPEC section 5), in integers only."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Optional
+from functools import lru_cache
+from typing import NamedTuple, Optional
 
 from .numbers import Numbers
 from .policy import Policy
@@ -13,14 +13,21 @@ STANDARDS = ("message_response", "on_time_shipping", "review_rating", "case_rate
 AREA_BADGES = ("speedy_replies", "smooth_shipping", "rave_reviews")
 
 
+@lru_cache(maxsize=64)
+def ratio(value: Decimal) -> tuple[int, int]:
+    """A policy's decimal as an exact (numerator, denominator) of integers."""
+    q = Fraction(value)
+    return q.numerator, q.denominator
+
+
 def at_least_percent(numerator: int, denominator: int, percent: Decimal) -> bool:
-    q = Fraction(percent)
-    return 100 * numerator * q.denominator >= q.numerator * denominator
+    top, bottom = ratio(percent)
+    return 100 * numerator * bottom >= top * denominator
 
 
 def at_most_percent(numerator: int, denominator: int, percent: Decimal) -> bool:
-    q = Fraction(percent)
-    return 100 * numerator * q.denominator <= q.numerator * denominator
+    top, bottom = ratio(percent)
+    return 100 * numerator * bottom <= top * denominator
 
 
 def shown_rate(numerator: int, denominator: int) -> Optional[str]:
@@ -31,16 +38,14 @@ def shown_rate(numerator: int, denominator: int) -> Optional[str]:
     return f"{tenths // 10}.{tenths % 10}"
 
 
-@dataclass(frozen=True)
-class Standard:
+class Standard(NamedTuple):
     numerator: int
     denominator: int
     status: str
     threshold: dict
 
 
-@dataclass(frozen=True)
-class Criterion:
+class Criterion(NamedTuple):
     values: dict
     holds: bool
 
@@ -91,7 +96,7 @@ def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[st
     """Star Seller criteria; tenure_cutoff is the first instant of the
     evaluated month: the first sale must be at least min_tenure before it."""
     star = policy.star_seller
-    average = Fraction(star.min_average_rating)
+    average_top, average_bottom = ratio(star.min_average_rating)
     first_sale = n.first_sale_at
     return {
         "message_response": Criterion(
@@ -102,7 +107,7 @@ def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[st
             n.orders_counted == 0 or at_least_percent(n.orders_tracked, n.orders_counted, star.min_shipping_percent)),
         "reviews": Criterion(
             {"rating_sum": n.rating_sum, "count": n.reviews},
-            n.reviews == 0 or n.rating_sum * average.denominator >= average.numerator * n.reviews),
+            n.reviews == 0 or n.rating_sum * average_bottom >= average_top * n.reviews),
         "case_rate": Criterion({}, case_rule(n.cases, n.completed_orders, policy)[0]),
         "volume": Criterion(
             {"orders": n.sales_orders, "amount": n.sales_cents},

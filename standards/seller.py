@@ -1,6 +1,7 @@
 """A seller's whole state, how events reach its items, and its records."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterator, Optional
 
 from schemas.validate import format_cents, format_timestamp
@@ -26,6 +27,13 @@ ROUTES = {
     "case.closed": ("cases", "case_id", Case),
 }
 
+_NO_TOTALS = (0,) * len(FIELDS)
+
+
+def numbers_of(live_totals: tuple) -> Numbers:
+    return Numbers.from_totals(live_totals[2:], live_totals[1])
+
+
 # An order is kept this long after it was placed, so that a case opened and
 # closed long after the sale still finds the order's total and protection.
 ORDER_RETENTION = 400 * DAY
@@ -34,7 +42,8 @@ ORDER_RETENTION = 400 * DAY
 class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
                  "first_sale_floor", "last_evaluations", "live", "dirty",
-                 "monthly", "cases_by_order", "live_first_sale", "first_sale_stale")
+                 "monthly", "cases_by_order", "live_first_sale", "first_sale_stale", "card_signature",
+                 "header_changed")
 
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
@@ -57,6 +66,11 @@ class SellerState:
         self.cases_by_order: dict[str, set] = {}
         self.live_first_sale: Optional[int] = None
         self.first_sale_stale = False
+        # The live totals the last scorecard was made of (not stored: after a
+        # restart the first recount emits the card again).
+        self.card_signature: Optional[tuple] = None
+        # The header (first_sale_floor, last_evaluations, live) changed since it was last written.
+        self.header_changed = True
 
     def locate(self, event: dict) -> tuple[str, str]:
         """(collection, item id) of the item an event changes."""
@@ -129,18 +143,25 @@ class SellerState:
                 self.cases_by_order.setdefault(case.opened[2], set()).add(case_id)
         self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
 
-    def live_numbers(self, clock: int) -> Numbers:
-        """The period to date of the clock's day, from the live monthly totals."""
+    def live_totals(self, clock: int) -> tuple:
+        """(month of the clock, first sale, *totals of the period to date):
+        everything a scorecard depends on, cheap to compare."""
         today = month_of(clock)
-        for month in [m for m in self.monthly if m < today - 2]:
-            del self.monthly[month]
-        totals = [0] * len(FIELDS)
-        for month in (today - 2, today - 1, today):
-            for index, amount in enumerate(self.monthly.get(month, ())):
-                totals[index] += amount
+        monthly = self.monthly
+        if len(monthly) > 3:
+            for month in [m for m in monthly if m < today - 2]:
+                del monthly[month]
+        months = [totals for month in (today - 2, today - 1, today) if (totals := monthly.get(month))]
         if self.first_sale_stale:
             self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
-        return Numbers.from_totals(totals, self.live_first_sale)
+        if len(months) == 1:
+            return (today, self.live_first_sale, *months[0])
+        return (today, self.live_first_sale, *map(sum, zip(*months))) if months else (
+            today, self.live_first_sale, *_NO_TOTALS)
+
+    def live_numbers(self, clock: int) -> Numbers:
+        """The period to date of the clock's day, from the live monthly totals."""
+        return numbers_of(self.live_totals(clock))
 
     def timing(self, collection: str, item_id: str) -> Optional[tuple]:
         """What an item's deadlines and alerts depend on: a thread's initial
@@ -227,6 +248,7 @@ class SellerState:
                 for i, name in enumerate(STANDARDS)]
         history = [entry for entry in self.last_evaluations or [] if entry[0] < month]
         self.last_evaluations = (history + [[month, runs]])[-2:]
+        self.header_changed = True
         record = self._summary(n, month, month - 3, month - 1, policy)
         for i, name in enumerate(STANDARDS):
             s = standards[name]
@@ -235,37 +257,33 @@ class SellerState:
         record["month"] = month_name(month)
         return record
 
-    def scorecard(self, clock: int, policy: Policy) -> tuple[dict, Numbers]:
-        """The period to date of the partition clock's day (SPEC section 6)."""
+    def scorecard(self, n: Numbers, clock: int, policy: Policy) -> dict:
+        """The period to date of the partition clock's day (SPEC section 6),
+        of the seller's live numbers `n`."""
         today = month_of(clock)
-        n = self.live_numbers(clock)
         record = self._summary(n, today + 1, today - 2, today, policy)
-        record["period"]["end"] = format_timestamp(clock - clock % DAY)[:10]
+        as_of, day = _clock_text(clock)
+        record["period"]["end"] = day
         for name, s in judge_standards(n, policy).items():
             record["standards"][name] = {"numerator": s.numerator, "denominator": s.denominator,
                                          "rate": shown_rate(s.numerator, s.denominator),
                                          "status": s.status, "threshold": s.threshold}
-        record["as_of"] = format_timestamp(clock)
-        return record, n
+        record["as_of"] = as_of
+        return record
 
     def _summary(self, n: Numbers, evaluated_month: int, first_month: int, last_month: int,
                  policy: Policy) -> dict:
         criteria = judge_star_seller(n, month_start(evaluated_month), policy)
         first_sale = format_timestamp(n.first_sale_at) if n.first_sale_at is not None else None
-        shown = {}
-        for name, criterion in criteria.items():
-            values = dict(criterion.values)
-            if "amount" in values:
-                values["amount"] = format_cents(values["amount"])
-            if "first_sale_at" in values:
-                values["first_sale_at"] = first_sale
-            shown[name] = {**values, "holds": criterion.holds}
+        amount = format_cents(n.sales_cents)
+        shown = {name: {**criterion.values, "holds": criterion.holds} for name, criterion in criteria.items()}
+        shown["volume"]["amount"] = amount  # the criteria hold raw cents and instants
+        shown["tenure"]["first_sale_at"] = first_sale
         return {
             "seller_id": self.seller_id,
             "period": {"start": first_day(first_month), "end": last_day(last_month)},
             "policy": policy.name,
-            "sales": {"orders": n.sales_orders, "amount": format_cents(n.sales_cents),
-                      "first_sale_at": first_sale},
+            "sales": {"orders": n.sales_orders, "amount": amount, "first_sale_at": first_sale},
             "standards": {},
             "star_seller": {"eligible": all(c.holds for c in criteria.values()), "criteria": shown},
             "badges": area_badges(n, criteria, policy),
@@ -288,6 +306,7 @@ class SellerState:
                 if collection == "orders" and item.placed and item.cancelled_at is None and (
                         self.first_sale_floor is None or item.placed[0] < self.first_sale_floor):
                     self.first_sale_floor = item.placed[0]
+                    self.header_changed = True
                 del items[item_id]
                 self.dirty.add((collection, item_id))
 
@@ -318,6 +337,7 @@ class SellerState:
         seller.first_sale_floor = header["f"]
         seller.last_evaluations = header["e"]
         seller.live = header["l"]
+        seller.header_changed = False
         for collection, item_id, data in items:
             getattr(seller, collection)[item_id] = ITEM_CLASSES[collection](*data)
         return seller
@@ -351,6 +371,14 @@ def changes_nothing(event: dict) -> bool:
     kind = event["type"]
     return ((kind == "message.sent" and event["sender_role"] == "platform")
             or (kind == "refund.issued" and event["source"] != "seller"))
+
+
+@lru_cache(maxsize=16)
+def _clock_text(clock: int) -> tuple[str, str]:
+    """(as_of, UTC day) of a partition clock, as shown: the same for every
+    scorecard of one refresh."""
+    as_of = format_timestamp(clock)
+    return as_of, as_of[:10]
 
 
 def ship_day_alert_at(ship_by: int, policy: Policy) -> int:
