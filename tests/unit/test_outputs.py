@@ -138,3 +138,33 @@ def test_a_failure_in_the_rules_dead_letters_the_event_and_the_partition_goes_on
     assert (topic, record["code"], record["partition"], record["offset"]) == ("standards.deadletter",
                                                                             "processing_error", 3, 41)
     assert "ZeroDivisionError" in record["reason"]
+
+
+def test_a_scorecard_is_sent_when_the_numbers_or_the_month_change_not_on_every_recount():
+    engine = _engine()
+    _clock(engine, "2026-01-01T00:00:00Z")
+    _send(engine, "marketplace.orders", "order.placed", "2026-01-02T10:00:00Z", order_id="o1", total="60.00",
+          currency="EUR", ship_by="2026-01-05T00:00:00Z", digital=True, purchase_protected=False,
+          tracking_required=False)
+    (card,) = _of(engine.refresh(), SCORECARDS)
+    assert (card["sales"], card["period"]) == (
+        {"orders": 1, "amount": "60.00", "first_sale_at": "2026-01-02T10:00:00Z"},
+        {"start": "2025-11-01", "end": "2026-01-01"})
+    # A buyer's initial message is pending until its deadline: the seller is
+    # recounted, its numbers are the same, so no card.
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-02T11:00:00Z", thread_id="t1",
+          message_id="m1", sender_role="buyer")
+    assert _of(engine.refresh(), SCORECARDS) == []
+    # The reply within 48 h makes it answered (1 of 1) and 24 h too.
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-02T15:00:00Z", thread_id="t1",
+          message_id="m2", sender_role="seller")
+    (card,) = _of(engine.refresh(), SCORECARDS)
+    assert card["standards"]["message_response"]["numerator"] == 1
+    assert card["standards"]["message_response"]["denominator"] == 1
+    assert card["star_seller"]["criteria"]["message_response"] == {"numerator": 1, "denominator": 1, "holds": True}
+    _clock(engine, "2026-01-20T00:00:00Z")  # later days, same numbers: nothing
+    assert _of(engine.refresh(), SCORECARDS) == []
+    _clock(engine, "2026-02-01T00:00:00Z")  # the period moves to Dec..Feb: a card for the new month
+    (card,) = _of(engine.refresh(), SCORECARDS)
+    assert (card["period"], card["as_of"]) == ({"start": "2025-12-01", "end": "2026-02-01"}, "2026-02-01T00:00:00Z")
+    assert card["sales"]["orders"] == 1
