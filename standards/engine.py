@@ -51,7 +51,7 @@ class PartitionEngine:
         self.clock: Optional[int] = None
         self.evaluated_through: Optional[int] = None
         self.sellers: dict[str, SellerState] = {}
-        self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id)
+        self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id, passes a deadline)
         self.changed: set[str] = set()  # scorecards to recompute
         self.unsaved: set[str] = set()  # sellers to persist (absent: deleted)
         self._dropped: list = []  # (seller_id, its last dirty items) of sellers deleted from state
@@ -109,9 +109,9 @@ class PartitionEngine:
             return
         if collection == "threads" and None not in timing and (timing_before is None or None in timing_before):
             self.first_response_seconds.append((timing[1] - timing[0]) / 1_000_000)
-        for instant in seller.wakeups(collection, item_id, self.policy):
+        for instant, deadline in seller.wakeups(collection, item_id, self.policy):
             if self.clock is None or instant > self.clock:
-                heapq.heappush(self._wakeups, (instant, seller_id, collection, item_id))
+                heapq.heappush(self._wakeups, (instant, seller_id, collection, item_id, deadline))
         if self.clock is not None:
             out.extend((ALERTS, seller_id, a) for a in seller.due_alerts(collection, item_id, self.clock, self.policy))
 
@@ -127,12 +127,14 @@ class PartitionEngine:
         wakeups = self._wakeups
         passed = set()
         while wakeups and wakeups[0][0] <= new_clock:
-            _, seller_id, collection, item_id = heapq.heappop(wakeups)
+            _, seller_id, collection, item_id, deadline = heapq.heappop(wakeups)
             seller = self.sellers.get(seller_id)
             if seller is None:
                 continue
-            self.changed.add(seller_id)
-            passed.add((seller_id, collection, item_id))
+            if deadline:
+                self.changed.add(seller_id)
+                passed.add((seller_id, collection, item_id))
+                continue
             alerts = seller.due_alerts(collection, item_id, new_clock, self.policy)
             if alerts:
                 self.unsaved.add(seller_id)
@@ -236,19 +238,19 @@ class PartitionEngine:
 
     def _violations(self, seller: SellerState, card: dict, out: list) -> None:
         live = seller.live
-        open_ = live.setdefault("open", [])
-        sequence = live.setdefault("seq", {})
+        open_ = live.get("open", ())  # created on the first violation: most sellers never have one
         for name in STANDARDS:
             standard = card["standards"][name]
             status = standard["status"]
             if status == "not_met" and name not in open_:
-                open_.append(name)
+                open_ = live["open"] = [*open_, name]
                 kind = "violation.opened"
             elif status == "met" and name in open_:
-                open_.remove(name)
+                open_ = live["open"] = [n for n in open_ if n != name]
                 kind = "violation.resolved"
             else:
                 continue
+            sequence = live.setdefault("seq", {})
             sequence[name] = sequence.get(name, 0) + 1
             self._header_changed(seller)
             numerator, denominator = standard["numerator"], standard["denominator"]
@@ -333,9 +335,9 @@ class PartitionEngine:
             self.badge_counts[badge] = self.badge_counts.get(badge, 0) + 1
         for collection in ("threads", "orders"):
             for item_id in getattr(seller, collection):
-                for instant in seller.wakeups(collection, item_id, self.policy):
+                for instant, deadline in seller.wakeups(collection, item_id, self.policy):
                     if self.clock is None or instant > self.clock:
-                        heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id))
+                        heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id, deadline))
 
 
 def first_attribution_month(seller: SellerState) -> Optional[int]:

@@ -1,6 +1,7 @@
 """A seller's whole state, how events reach its items, and its records."""
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Iterator, Optional
 
@@ -59,7 +60,7 @@ class SellerState:
         # What the outputs last said: scorecard numbers, open violations, badges.
         self.live: dict = {}
         # Items changed or dropped since the state was last written.
-        self.dirty: set[tuple[str, str]] = set()
+        self.dirty: Optional[set[tuple[str, str]]] = None  # a set once anything changed
         # Derived, rebuilt on load (see `rebuild_live`): the live totals per
         # month, the cases of each order, and the first sale with every event seen.
         self.monthly: dict[int, list] = {}
@@ -86,7 +87,7 @@ class SellerState:
                 return
             item = items[event[id_field]] = cls()
         item.apply(event)
-        self.dirty.add((collection, event[id_field]))
+        self.touch(collection, event[id_field])
         if collection == "cases" and item.opened is not None:
             self.cases_by_order.setdefault(item.opened[2], set()).add(event[id_field])
         elif collection == "orders":
@@ -177,21 +178,22 @@ class SellerState:
 
     # -- time-driven changes -------------------------------------------------
 
-    def wakeups(self, collection: str, item_id: str, policy: Policy) -> Iterator[int]:
-        """Instants at which this item's outcome or alert may change by time alone."""
+    def wakeups(self, collection: str, item_id: str, policy: Policy) -> Iterator[tuple[int, bool]]:
+        """(instant, passes a deadline) at which this item's alert (False) or
+        outcome (True) may change by time alone."""
         if collection == "threads":
             thread = self.threads[item_id]
             initial = thread.initial_at(None)
             if initial is not None:
                 lead = policy.alerts.response_lead_hours * HOUR
                 for window in policy.windows:
-                    yield initial + window - lead
-                    yield initial + window + 1
+                    yield initial + window - lead, False
+                    yield initial + window + 1, True
         elif collection == "orders":
             placed = self.orders[item_id].placed
             if placed is not None and not placed[4]:
-                yield ship_day_alert_at(placed[3], policy)
-                yield placed[3] + 1
+                yield ship_day_alert_at(placed[3], policy), False
+                yield placed[3] + 1, True
 
     def due_alerts(self, collection: str, item_id: str, clock: int, policy: Policy) -> list[dict]:
         """Warnings before a miss, each once per item and deadline (SPEC section 6)."""
@@ -210,7 +212,7 @@ class SellerState:
                 if response is not None and response <= deadline:
                     continue
                 thread.alerted |= 1 << w
-                self.dirty.add(("threads", item_id))
+                self.touch("threads", item_id)
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
         elif collection == "orders":
@@ -222,7 +224,7 @@ class SellerState:
             ship_by = placed[3]
             if ship_day_alert_at(ship_by, policy) <= clock <= ship_by:
                 order.alerted = 1
-                self.dirty.add(("orders", item_id))
+                self.touch("orders", item_id)
                 alerts.append(self._alert("order", item_id, ship_by, clock, {}))
         return alerts
 
@@ -308,7 +310,7 @@ class SellerState:
                     self.first_sale_floor = item.placed[0]
                     self.header_changed = True
                 del items[item_id]
-                self.dirty.add((collection, item_id))
+                self.touch(collection, item_id)
 
     def is_empty(self) -> bool:
         """Nothing left that a later record or output could need (the first
@@ -322,12 +324,20 @@ class SellerState:
         """The seller's own fields; each item is stored under a key of its own."""
         return {"f": self.first_sale_floor, "e": self.last_evaluations, "l": self.live}
 
+    def touch(self, collection: str, item_id: str) -> None:
+        """The item changed (or was dropped): write it at the next commit."""
+        if self.dirty is None:
+            self.dirty = set()
+        self.dirty.add((collection, item_id))
+
     def take_dirty(self) -> list[tuple[str, str, Optional[list]]]:
         """(collection, item id, item's stored form or None when dropped) of
         every item changed since the last call."""
+        if not self.dirty:
+            return []
         changed = [(collection, item_id, item.dump() if (item := getattr(self, collection).get(item_id)) else None)
                    for collection, item_id in self.dirty]
-        self.dirty = set()
+        self.dirty = None
         return changed
 
     @classmethod
@@ -337,6 +347,8 @@ class SellerState:
         seller.first_sale_floor = header["f"]
         seller.last_evaluations = header["e"]
         seller.live = header["l"]
+        if "status" in seller.live:  # four of a few constant strings per seller: share them
+            seller.live["status"] = [sys.intern(status) for status in seller.live["status"]]
         seller.header_changed = False
         for collection, item_id, data in items:
             getattr(seller, collection)[item_id] = ITEM_CLASSES[collection](*data)
