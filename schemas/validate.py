@@ -116,11 +116,75 @@ _MIN_US = 0  # 1970-01-01T00:00:00Z
 _END_US = _days_from_civil(9999, 1, 1) * _US_PER_DAY  # first instant of UTC year 9999
 
 
+# Fast path of parse_timestamp: fixed positions and small tables. Only
+# valid parts are ever in these tables, so a lookup that hits has validated
+# its part; anything else goes to the full (regex) path.
+_HH_MM = {f"{h:02d}:{m:02d}": (h * 60 + m) * 60 for h in range(24) for m in range(60)}  # also offsets
+_SS = {f"{s:02d}": s for s in range(60)}
+_DATE_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> days since 1970-01-01, years 1970-9998 only
+_DATE_DAYS_MAX = 100_000
+
+
+def _date_days(date: str):
+    """Days since the epoch of a valid "YYYY-MM-DD" of 1970-9998, else None (cached)."""
+    if not (date.isascii() and date[4] == "-" and date[7] == "-"):
+        return None
+    year_s, month_s, day_s = date[:4], date[5:7], date[8:]
+    if not (year_s.isdigit() and month_s.isdigit() and day_s.isdigit()):
+        return None
+    year, month, day = int(year_s), int(month_s), int(day_s)
+    if not (1970 <= year <= 9998 and 1 <= month <= 12):
+        return None
+    leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not 1 <= day <= _DAYS_IN_MONTH[month] + leap:
+        return None
+    if len(_DATE_DAYS) >= _DATE_DAYS_MAX:
+        _DATE_DAYS.clear()
+    days = _DATE_DAYS[date] = _days_from_civil(year, month, day)
+    return days
+
+
 def parse_timestamp(text: str) -> int:
     """RFC 3339 timestamp with offset -> int microseconds since the epoch, UTC.
 
     Raises ValueError saying what is wrong (the message does not repeat `text`).
     """
+    # Fast path: YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM), every part
+    # validated by a table lookup or a check here; else the full path decides.
+    if type(text) is str and len(text) >= 20:
+        last = text[-1]
+        if last == "Z" or last == "z":
+            end, offset = len(text) - 1, 0
+        elif text[-3] == ":" and (text[-6] == "+" or text[-6] == "-") and len(text) >= 25:
+            offset = _HH_MM.get(text[-5:])
+            if offset is not None and text[-6] == "+":
+                offset = -offset
+            end = len(text) - 6
+        else:
+            offset = None
+        if offset is not None and (text[10] == "T" or text[10] == "t") and text[13] == ":" and text[16] == ":":
+            days = _DATE_DAYS.get(text[:10])
+            if days is None:
+                days = _date_days(text[:10])
+            clock = _HH_MM.get(text[11:16])
+            second = _SS.get(text[17:19])
+            if days is not None and clock is not None and second is not None:
+                us = (days * 86_400 + clock + second + offset) * _US_PER_SECOND
+                if end == 19:
+                    if _MIN_US <= us < _END_US:
+                        return us
+                elif 21 <= end <= 26 and text[19] == ".":
+                    fraction = text[20:end]
+                    if fraction.isascii() and fraction.isdigit():
+                        us += int(fraction) * _FRACTION_SCALE[end - 20]
+                        if _MIN_US <= us < _END_US:
+                            return us
+    return _parse_timestamp_full(text)
+
+
+def _parse_timestamp_full(text: str) -> int:
+    """parse_timestamp by the regex and every rule checked in turn: the
+    reference the fast path must agree with, and the source of the reasons."""
     match = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(
@@ -254,11 +318,15 @@ _VALIDATORS = {
     event_type: fastjsonschema.compile(schema, use_default=False, use_formats=False)
     for event_type, schema in _SCHEMAS.items()
 }
-# Per type, the normalized fields in order: (name, default, convert, code).
-_FIELDS = {
-    event_type: tuple(
-        (name, prop.get("default"), *_CONVERTERS.get(name, (None, None)))
-        for name, prop in schema["properties"].items()
+# Per type, what normalizing does: (the normalized field names in order,
+# (name, convert, code) of the fields to convert, (name, default) of the
+# fields whose default is not None).
+_PLANS = {
+    event_type: (
+        tuple(schema["properties"]),
+        tuple((name, *_CONVERTERS[name]) for name in schema["properties"] if name in _CONVERTERS),
+        tuple((name, prop["default"]) for name, prop in schema["properties"].items()
+              if prop.get("default") is not None),
     )
     for event_type, schema in _SCHEMAS.items()
 }
@@ -315,6 +383,12 @@ def decode_event(raw: bytes) -> dict:
     microseconds since the epoch (UTC), money is int cents, absent or null
     optional fields take their default (channel "marketplace", else None).
     """
+    return normalize(load_event(raw))
+
+
+def load_event(raw: bytes) -> dict:
+    """Raw Kafka message value -> the JSON object it holds, as is (the first
+    step of decode_event), or raise InvalidEvent."""
     if raw is None:  # a Kafka record with a null value (tombstone)
         raise InvalidEvent("not_json", "message has no value (null record); expected a JSON object")
     if len(raw) > MAX_EVENT_BYTES:
@@ -329,7 +403,12 @@ def decode_event(raw: bytes) -> dict:
         raise InvalidEvent("not_json", f"event is not valid JSON: {str(exc)[:200]}") from None
     if type(event) is not dict:
         raise InvalidEvent("not_object", f"event must be a JSON object, got {_JSON_KIND[type(event)]}")
+    return event
 
+
+def normalize(event: dict) -> dict:
+    """A JSON object from load_event -> a new normalized event dict (the
+    second step of decode_event), or raise InvalidEvent. `event` is not changed."""
     event_type = event.get("type")
     if type(event_type) is not str:
         if "type" not in event:
@@ -347,15 +426,17 @@ def decode_event(raw: bytes) -> dict:
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schema_error(event_type, event, exc) from None
 
-    normalized = {}
-    for name, default, convert, code in _FIELDS[event_type]:
-        value = event.get(name)
-        if value is None:
-            value = default
-        elif convert is not None:
+    names, converted, defaults = _PLANS[event_type]
+    get = event.get
+    normalized = {name: get(name) for name in names}  # absent -> None, in contract order
+    for name, convert, code in converted:
+        value = normalized[name]
+        if value is not None:
             try:
-                value = convert(value)
+                normalized[name] = convert(value)
             except ValueError as why:
                 raise _field_error(code, event_type, name, value, str(why)) from None
-        normalized[name] = value
+    for name, default in defaults:
+        if normalized[name] is None:
+            normalized[name] = default
     return normalized

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
-from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp
+from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, format_timestamp, normalize
 
 from .reading import read_topic
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
@@ -28,15 +28,16 @@ def route(line: bytes) -> tuple[str, bytes | None, int | None]:
         return MESSAGES, None, None
     if not isinstance(obj, dict):
         return MESSAGES, None, None
+    event_type = obj.get("type")
     topic = obj.get("_topic")
     if topic not in INPUT_TOPICS:
-        topic = TOPIC_OF_TYPE.get(obj.get("type")) or MESSAGES
+        topic = (TOPIC_OF_TYPE.get(event_type) if isinstance(event_type, str) else None) or MESSAGES
     seller_id = obj.get("seller_id")
     key = seller_id.encode() if isinstance(seller_id, str) else None
     heartbeat_at = None
-    if obj.get("type") == "clock.heartbeat":
+    if event_type == "clock.heartbeat" and len(line) <= MAX_EVENT_BYTES:  # else too large: invalid
         try:
-            heartbeat_at = decode_event(line)["occurred_at"]
+            heartbeat_at = normalize(obj)["occurred_at"]  # = decode_event(line), without parsing again
         except InvalidEvent:
             pass
     return topic, key, heartbeat_at

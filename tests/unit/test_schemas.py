@@ -23,9 +23,12 @@ from schemas.validate import (
     decode_event,
     format_cents,
     format_timestamp,
+    load_event,
+    normalize,
     parse_cents,
     parse_timestamp,
 )
+import schemas.validate as validate_module
 
 OCCURRED_AT = "2026-03-01T00:00:00.5+01:00"
 OCCURRED_AT_US = 1_772_319_600_500_000  # (20513 * 86400 - 3600) s + 0.5 s
@@ -472,3 +475,170 @@ def test_format_then_parse_round_trips(us):
 def test_parse_cents_agrees_with_decimal(text):
     assert parse_cents(text) == int(Decimal(text) * 100)
     assert Decimal(format_cents(parse_cents(text))) == Decimal(text)
+
+
+# --- the fast path of parse_timestamp ------------------------------------------
+
+def full_path(text):
+    """What the regex path says: the value, or the ValueError's message."""
+    try:
+        return validate_module._parse_timestamp_full(text)
+    except ValueError as why:
+        return f"ValueError: {why}"
+
+
+def either_path(text):
+    try:
+        return parse_timestamp(text)
+    except ValueError as why:
+        return f"ValueError: {why}"
+
+
+FAST_VALID = [
+    "2024-02-29T12:00:00Z",  # leap day
+    "2000-02-29T00:00:00Z",  # divisible by 400: leap
+    "2026-03-01T23:59:59Z",
+    "2026-03-01t00:00:00z",
+    "2026-03-01T00:00:00.1Z", "2026-03-01T00:00:00.12Z", "2026-03-01T00:00:00.123Z",
+    "2026-03-01T00:00:00.1234Z", "2026-03-01T00:00:00.12345Z", "2026-03-01T00:00:00.123456Z",
+    "2026-03-01T00:00:00.000000Z",
+    "1970-01-01T00:00:00Z",
+    "9998-12-31T23:59:59.999999Z",
+    "2026-03-01T00:00:00.5+01:00",
+    "2025-12-31T23:30:00-05:30",
+    "2026-03-01T00:00:00-00:00",
+    "2026-03-01T00:00:00+23:59",
+    "1970-01-01T01:30:00+01:30",  # UTC 1970-01-01T00:00:00
+    "9998-12-31T23:59:59.999999+00:00",
+]
+FAST_INVALID = [
+    "2025-02-29T00:00:00Z",  # 2025 is not a leap year
+    "1900-02-29T00:00:00Z",  # divisible by 100, not by 400 (and before 1970)
+    "2100-02-29T00:00:00Z",  # divisible by 100, not by 400
+    "2026-04-31T00:00:00Z", "2026-03-00T00:00:00Z", "2026-00-01T00:00:00Z", "2026-13-01T00:00:00Z",
+    "2026-03-01T24:00:00Z", "2026-03-01T00:60:00Z", "2026-03-01T00:00:60Z",  # 60 s: no leap second
+    "2026-03-01T00:00:00.1234567Z",  # 7 fractional digits
+    "2026-03-01T00:00:00.Z",
+    "2026-03-01T00:00:00.+1Z", "2026-03-01T00:00:00.1_0Z", "2026-03-01T00:00:00. 1Z",
+    "2026-03-01T00:00:00.\u0661Z",  # an Arabic-Indic digit: int() and isdigit() take it, RFC 3339 does not
+    "\uff12\uff10\uff12\uff16-03-01T00:00:00Z",  # full-width digits
+    "2026-03-01T\u0660\u0660:00:00Z", "2026-03-01T00:00:\u0660\u0660Z", "2026-03-01T00:00:00+\u0660\u0660:00",
+    "+026-03-01T00:00:00Z", " 026-03-01T00:00:00Z", "2026-+3-01T00:00:00Z", "2026-03- 1T00:00:00Z",
+    "2026-03-01T+1:00:00Z", "2026-03-01T01:+0:00Z", "2026-03-01T01:00:+0Z",
+    "2026-03-01 00:00:00Z", "2026-03-01X00:00:00Z", "2026-03-01T00-00:00Z", "2026-03-01T00:00-00Z",
+    "2026/03/01T00:00:00Z", "2026-03-01T00:00:00", "2026-03-01T00:00:00+01", "2026-03-01T00:00:00+0100",
+    "2026-03-01T00:00:00+01:60", "2026-03-01T00:00:00+24:00", "2026-03-01T00:00:00*01:00",
+    "2026-03-01T00:00:00+01-00", "2026-03-01T00:00:00Zjunk", "2026-03-01T00:00:00Z\n", "x2026-03-01T00:00:00Z",
+    "2026-03-01T00:00:00ZZ", "2026-03-01T00:00:00.5+01:00Z", "2026-03-01T00:00:00.1234567+01:00",
+    "1969-12-31T23:59:59.999999Z",
+    "1970-01-01T00:30:00+01:00",  # UTC 1969-12-31T23:30:00
+    "9999-01-01T00:00:00Z",
+    "9998-12-31T23:59:59-01:00",  # UTC 9999-01-01T00:59:59
+    "0000-01-01T00:00:00Z",
+    "",
+    "2026-03-01T00:00:00zz",
+]
+
+
+@pytest.mark.parametrize("text", FAST_VALID)
+def test_fast_path_takes_the_common_forms_and_agrees_with_the_full_path(text, monkeypatch):
+    expected = full_path(text)
+    assert isinstance(expected, int)
+    monkeypatch.setattr(validate_module, "_parse_timestamp_full", lambda _: pytest.fail("fast path not taken"))
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize("text", FAST_INVALID)
+def test_fast_path_rejects_what_the_full_path_rejects(text):
+    expected = full_path(text)
+    assert isinstance(expected, str) and expected.startswith("ValueError")
+    assert either_path(text) == expected  # the same reason, too
+    assert either_path(text) == expected  # and again, now that some parts are cached
+
+
+def test_fast_path_non_strings_are_rejected():
+    for value in (None, 1_772_319_600, b"2026-03-01T00:00:00Z", ["2026-03-01T00:00:00Z"]):
+        with pytest.raises(ValueError):
+            parse_timestamp(value)
+
+
+def test_fast_path_date_cache_is_bounded_and_stays_right(monkeypatch):
+    monkeypatch.setattr(validate_module, "_DATE_DAYS_MAX", 3)
+    validate_module._DATE_DAYS.clear()
+    for day in range(1, 29):
+        text = f"2026-02-{day:02d}T10:00:00Z"
+        assert parse_timestamp(text) == full_path(text)
+        assert len(validate_module._DATE_DAYS) <= 3
+
+
+# Strings of the fast path's form with every field drawn over all of its digits
+# (so mostly invalid ones: month 13, day 31 in February, hour 24, second 60, ...).
+def digits(n):
+    return st.text(alphabet="0123456789", min_size=n, max_size=n)
+
+
+common_form = st.builds(
+    lambda y, mo, d, t, h, mi, s, frac, zone: f"{y}-{mo}-{d}{t}{h}:{mi}:{s}{frac}{zone}",
+    st.one_of(digits(4), st.sampled_from(["1969", "1970", "2000", "2024", "2025", "2100", "9998", "9999"])),
+    st.one_of(digits(2), st.sampled_from(["01", "02", "12"])),
+    st.one_of(digits(2), st.sampled_from(["28", "29", "30", "31"])),
+    st.sampled_from("Tt"),
+    digits(2), digits(2), digits(2),
+    st.one_of(st.just(""), st.integers(0, 7).flatmap(lambda n: digits(n).map(lambda f: "." + f))),
+    st.one_of(st.sampled_from(["Z", "z"]),
+              st.builds(lambda sign, hh, mm: f"{sign}{hh}:{mm}", st.sampled_from("+-"), digits(2), digits(2))),
+)
+
+
+@settings(max_examples=2000)
+@given(common_form)
+def test_fast_path_agrees_with_the_full_path_on_the_common_form(text):
+    assert either_path(text) == full_path(text)
+
+
+@given(st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(9998, 12, 31, 23, 59, 59)),
+       st.sampled_from(["Z", "z", "+00:00", "-00:00", "+05:30", "-11:59"]), st.integers(min_value=0, max_value=6))
+def test_fast_path_agrees_with_the_full_path_on_valid_timestamps(local, zone, digits_):
+    fraction = f".{local.microsecond:06d}"[: digits_ + 1] if digits_ else ""
+    text = f"{local:%Y-%m-%dT%H:%M:%S}{fraction}{zone}"
+    assert either_path(text) == full_path(text)
+
+
+# --- decode_event in two steps --------------------------------------------------
+
+@pytest.mark.parametrize("event_type", sorted(VALID))
+def test_load_then_normalize_is_decode_event(event_type):
+    raw = encode(event(event_type, body="hello", _topic="marketplace.orders"))
+    loaded = load_event(raw)
+    copy = json.loads(raw)
+    assert loaded == copy
+    assert normalize(loaded) == decode_event(raw)
+    assert loaded == copy  # normalize does not change its input
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    (None, "not_json"), (b"{", "not_json"), (b"\xff", "not_utf8"), (b"[]", "not_object"),
+    (b" " * (MAX_EVENT_BYTES + 1), "too_large"),
+])
+def test_load_event_raises_the_codes_of_decode_event(raw, code):
+    with pytest.raises(InvalidEvent) as info:
+        load_event(raw)
+    assert info.value.code == code
+    assert_invalid(raw, code)
+
+
+@pytest.mark.parametrize("obj", [
+    {**COMMON},  # no type
+    {**COMMON, "type": 5},
+    {**COMMON, "type": "order.shipped"},
+    without(event("order.placed"), "ship_by"),
+    event("order.placed", total="1.234"),
+    event("order.placed", ship_by="2026-02-30T00:00:00Z"),
+    event("review.posted", rating=4.0),
+])
+def test_normalize_raises_what_decode_event_raises(obj):
+    with pytest.raises(InvalidEvent) as info:
+        normalize(obj)
+    with pytest.raises(InvalidEvent) as expected:
+        decode_event(encode(obj))
+    assert (info.value.code, info.value.reason) == (expected.value.code, expected.value.reason)

@@ -1,0 +1,256 @@
+"""`streams.backfill`: an events file (or topic records) through the engines in
+one process gives the evaluation records a worker makes (SPEC sections 2, 3, 6.1)."""
+from __future__ import annotations
+
+import gc
+
+import orjson
+import pytest
+
+from schemas.validate import format_timestamp, parse_timestamp
+from standards.engine import EVALUATIONS
+from standards.policy import Policy
+from streams.backfill import backfill, backfill_records, partition_for
+from streams.processor import Processor
+from streams.replay import latest_evaluations, route
+from streams.simulate import simulate
+from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REVIEWS, SHIPMENTS
+
+POLICY = Policy()
+PARTITIONS = 4
+E = "2026-02-02T00:00:00Z"  # evaluation instant of month 2026-02 (first instant + 24 h)
+
+
+def hand_made_file() -> list[bytes]:
+    """Two sellers on two partitions; month 2026-02 covers 2025-11-01 .. 2026-01-31."""
+    n = iter(range(1, 1000))
+
+    def ev(seller, type_, at, topic=None, **fields):
+        event = {"event_id": f"ev-{next(n):03d}", "type": type_, "seller_id": seller, "occurred_at": at, **fields}
+        return orjson.dumps({**event, "_topic": topic} if topic else event)
+
+    def order(oid, day, total, seller="s-1", digital=False):
+        return ev(seller, "order.placed", f"2026-01-{day:02d}T10:00:00Z", order_id=oid, total=total,
+                  currency="EUR", ship_by=f"2026-01-{day + 2:02d}T10:00:00Z", digital=digital,
+                  purchase_protected=False, tracking_required=True, buyer_id="b-9")
+
+    def ship(oid, at, tracking, label=False):
+        return ev("s-1", "shipment.shipped", at, order_id=oid, tracking_number=tracking, label_purchased=label)
+
+    def msg(thread, at, role):
+        return ev("s-1", "message.sent", at, thread_id=thread, message_id=f"{thread}-{at}", sender_role=role,
+                  body="not part of the contract")
+
+    o1 = order("o1", 5, "100.00")
+    return [
+        o1, order("o2", 6, "50.5"), order("o3", 7, "20"), order("o4", 8, "30.25"), order("o5", 9, "99.25"),
+        o1,  # an exact duplicate changes nothing
+        b"",
+        b"  \t",
+        ship("o1", "2026-01-06T10:00:00Z", "1Z"),  # on time, tracked
+        ship("o2", "2026-01-08T11:00:00+01:00", None, label=True),  # 10:00Z = ship-by: on time; label: tracked
+        ship("o3", "2026-01-08t10:00:00.5z", ""),  # on time; "" is no tracking
+        ship("o4", "2026-01-10T10:00:00.000001Z", "1Z"),  # 1 us after ship-by: late
+        # o5 never ships: late once the clock passes 2026-01-11T10:00Z
+        msg("t1", "2026-01-10T10:00:00Z", "buyer"), msg("t1", "2026-01-10T12:00:00Z", "seller"),  # 2 h
+        msg("t2", "2026-01-11T10:00:00Z", "buyer"), msg("t2", "2026-01-12T20:00:00Z", "seller"),  # 34 h
+        ev("s-1", "review.posted", "2026-01-15T00:00:00Z", review_id="r1", order_id="o1", rating=5),
+        ev("s-1", "review.posted", "2026-01-16T00:00:00Z", review_id="r2", order_id="o2", rating=2),
+        ev("s-1", "review.posted", "2026-01-17T00:00:00Z", review_id="r2", order_id="o2", rating=5),  # edit
+        ev("s-1", "review.posted", "2026-01-18T00:00:00Z", review_id="r3", order_id="o3", rating=6),  # invalid
+        b'{"event_id": "ev-x", "type": "order.placed", ',  # not JSON
+        order("d1", 20, "12.34", seller="s-3", digital=True),
+        # one heartbeat, on one topic: the backfill closes every topic of every partition at its time
+        ev("any", "clock.heartbeat", "2026-02-02T01:00:00+01:00", topic=ORDERS),  # = E
+    ]
+
+
+# Computed by hand from SPEC sections 4 to 6.1 for hand_made_file():
+# s-1: sales o1..o5 = 5 orders, 100 + 50.50 + 20 + 30.25 + 99.25 = 300.00 (volume holds: >= 5 and >= 300.00).
+# threads at 48 h: t1 (2 h), t2 (34 h) answered -> 2/2 met; at 24 h: t1 only -> 1/2.
+# orders o1..o5 physical: on time o1, o2, o3 -> 3/5 = 60 % < 80 %: not_met; tracked too: o1, o2 -> 2/5.
+# reviews r1 = 5, r2 = 5 (the latest posting wins), r3 invalid -> 0 low of 2, sum 10: avg 5 >= 4.8.
+# completed: o1..o4 shipped = 4, no case -> 0/4 met. Tenure: first sale 2026-01-05, not 90 days before M.
+# Badges: rave_reviews only (its criterion holds over 2 reviews with >= 5 sales).
+S1 = {
+    "seller_id": "s-1", "month": "2026-02", "period": {"start": "2025-11-01", "end": "2026-01-31"},
+    "policy": "service-standards",
+    "sales": {"orders": 5, "amount": "300.00", "first_sale_at": "2026-01-05T10:00:00Z"},
+    "standards": {
+        "message_response": {"numerator": 2, "denominator": 2, "status": "met", "consecutive_months_not_met": 0},
+        "on_time_shipping": {"numerator": 3, "denominator": 5, "status": "not_met", "consecutive_months_not_met": 1},
+        "review_rating": {"numerator": 0, "denominator": 2, "status": "met", "consecutive_months_not_met": 0},
+        "case_rate": {"numerator": 0, "denominator": 4, "status": "met", "consecutive_months_not_met": 0},
+    },
+    "star_seller": {"eligible": False, "criteria": {
+        "message_response": {"numerator": 1, "denominator": 2, "holds": False},
+        "shipping": {"numerator": 2, "denominator": 5, "holds": False},
+        "reviews": {"rating_sum": 10, "count": 2, "holds": True},
+        "case_rate": {"holds": True},
+        "volume": {"orders": 5, "amount": "300.00", "holds": True},
+        "tenure": {"first_sale_at": "2026-01-05T10:00:00Z", "holds": False},
+    }},
+    "badges": ["rave_reviews"],
+}
+# s-3: one digital order -> 1 sale (< 5: not_enough_data everywhere), 1 completed order (the day placed);
+# skipped Star Seller criteria hold, volume and tenure do not.
+S3 = {
+    "seller_id": "s-3", "month": "2026-02", "period": {"start": "2025-11-01", "end": "2026-01-31"},
+    "policy": "service-standards",
+    "sales": {"orders": 1, "amount": "12.34", "first_sale_at": "2026-01-20T10:00:00Z"},
+    "standards": {
+        "message_response": {"numerator": 0, "denominator": 0, "status": "not_enough_data",
+                             "consecutive_months_not_met": 0},
+        "on_time_shipping": {"numerator": 0, "denominator": 0, "status": "not_enough_data",
+                             "consecutive_months_not_met": 0},
+        "review_rating": {"numerator": 0, "denominator": 0, "status": "not_enough_data",
+                          "consecutive_months_not_met": 0},
+        "case_rate": {"numerator": 0, "denominator": 1, "status": "not_enough_data", "consecutive_months_not_met": 0},
+    },
+    "star_seller": {"eligible": False, "criteria": {
+        "message_response": {"numerator": 0, "denominator": 0, "holds": True},
+        "shipping": {"numerator": 0, "denominator": 0, "holds": True},
+        "reviews": {"rating_sum": 0, "count": 0, "holds": True},
+        "case_rate": {"holds": True},
+        "volume": {"orders": 1, "amount": "12.34", "holds": False},
+        "tenure": {"first_sale_at": "2026-01-20T10:00:00Z", "holds": False},
+    }},
+    "badges": [],
+}
+
+
+def test_the_sellers_are_on_two_partitions():
+    assert partition_for(b"s-1", PARTITIONS) != partition_for(b"s-3", PARTITIONS)
+
+
+def test_backfill_of_a_hand_made_file_gives_the_hand_computed_records():
+    records, dead_letters = backfill(hand_made_file(), PARTITIONS, POLICY)
+    assert [orjson.loads(r) for r in records] == [S1, S3]
+    assert dead_letters == 2  # the rating 6 and the line that is not JSON; blank lines are skipped
+    # as `replay --evaluations` writes them: sorted keys, sorted by (seller_id, month)
+    assert records == [orjson.dumps(S1, option=orjson.OPT_SORT_KEYS), orjson.dumps(S3, option=orjson.OPT_SORT_KEYS)]
+
+
+def test_without_a_heartbeat_nothing_is_evaluated():
+    lines = [line for line in hand_made_file() if b"clock.heartbeat" not in line]
+    assert backfill(lines, PARTITIONS, POLICY) == ([], 2)
+
+
+def test_backfill_leaves_the_garbage_collector_as_it_found_it():
+    assert gc.isenabled()
+    backfill(hand_made_file(), PARTITIONS, POLICY)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        backfill(hand_made_file(), PARTITIONS, POLICY)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def published(lines: list[bytes], partitions: int) -> list[tuple[str, int, bytes]]:
+    """(topic, partition, value) as `replay` publishes a file: keyed by seller_id,
+    then a heartbeat at the file's last heartbeat time on every topic and partition."""
+    records, last = [], None
+    for line in lines:
+        if not line.strip():
+            continue
+        topic, key, heartbeat_at = route(line)
+        if heartbeat_at is not None:
+            last = max(last or heartbeat_at, heartbeat_at)
+        records.append((topic, partition_for(key, partitions) if key is not None else 0, line))
+    for topic in INPUT_TOPICS:
+        for partition in range(partitions):
+            beat = {"event_id": f"replay-end/{topic}/{partition}", "type": "clock.heartbeat",
+                    "seller_id": f"replay-end-{partition}", "occurred_at": format_timestamp(last)}
+            records.append((topic, partition, orjson.dumps(beat)))
+    return records
+
+
+def test_topic_records_as_replay_publishes_them_give_the_same_records():
+    lines = hand_made_file()
+    assert backfill_records(published(lines, PARTITIONS), POLICY) == backfill(lines, PARTITIONS, POLICY)
+
+
+def test_topic_records_are_not_closed_by_a_heartbeat_of_their_own():
+    """From topics, a partition is evaluated only as far as its own records
+    take its clock (a worker sees no closing heartbeat either)."""
+    records = [(topic, partition, value) for topic, partition, value in published(hand_made_file(), PARTITIONS)
+               if partition != partition_for(b"s-3", PARTITIONS) or b"replay-end" not in value]
+    assert [orjson.loads(r)["seller_id"] for r in backfill_records(records, POLICY)[0]] == ["s-1"]
+
+
+def test_topic_records_keep_the_partition_kafka_gave_them():
+    """A record is processed on the partition it came from, not on the one its key hashes to."""
+    lines = hand_made_file()
+    moved = [(topic, 3 - partition, value) for topic, partition, value in published(lines, PARTITIONS)]
+    assert backfill_records(moved, POLICY) == backfill(lines, PARTITIONS, POLICY)
+    # s-3's order on s-1's partition, whose clock reaches E; s-3's own partition is never closed
+    s1, s3 = partition_for(b"s-1", PARTITIONS), partition_for(b"s-3", PARTITIONS)
+    records = [(topic, s1 if b'"seller_id":"s-3"' in value else partition, value)
+               for topic, partition, value in published(lines, PARTITIONS)
+               if partition != s3 or b"replay-end" not in value]
+    assert [orjson.loads(r)["seller_id"] for r in backfill_records(records, POLICY)[0]] == ["s-1", "s-3"]
+
+
+def late_order_file(o2_topic: str | None) -> list[bytes]:
+    """o2 at E + 1 h is the event that takes the partition clock past E, if it
+    is on marketplace.orders (every other topic is past E already): then o3,
+    placed before E but arriving after, is too late for the evaluation."""
+    def line(obj, topic=None):
+        return orjson.dumps({**obj, "_topic": topic} if topic else obj)
+
+    def order(oid, at, topic=None):
+        return line({"event_id": oid, "type": "order.placed", "seller_id": "s-1", "occurred_at": at,
+                     "order_id": oid, "total": "10.00", "currency": "EUR", "ship_by": at, "digital": True,
+                     "purchase_protected": False, "tracking_required": False}, topic)
+
+    beats = [line({"event_id": f"hb-{topic}", "type": "clock.heartbeat", "seller_id": "s-1",
+                   "occurred_at": "2026-02-03T00:00:00Z"}, topic)
+             for topic in INPUT_TOPICS if topic != ORDERS]
+    return [order("o1", "2026-01-05T00:00:00Z"), *beats, order("o2", "2026-02-02T01:00:00Z", o2_topic),
+            order("o3", "2026-01-10T00:00:00Z", ORDERS)]
+
+
+@pytest.mark.parametrize(("o2_topic", "orders"), [
+    (None, 1),  # no _topic: its type's topic, marketplace.orders; o3 is late
+    (ORDERS, 1),
+    (MESSAGES, 2),  # the line's _topic wins: the orders topic stays before E until the closing heartbeat
+])
+def test_a_line_goes_to_its_topic_field_else_its_types_topic(o2_topic, orders):
+    lines = late_order_file(o2_topic)
+    records, _ = backfill(lines, PARTITIONS, POLICY)
+    assert [orjson.loads(r)["sales"]["orders"] for r in records] == [orders]
+    assert backfill_records(published(lines, PARTITIONS), POLICY) == (records, 0)
+
+
+def test_route_does_not_fail_on_a_type_that_is_not_a_string():
+    assert route(b'{"type": [], "seller_id": "s-1"}') == (MESSAGES, b"s-1", None)
+    assert route(b'{"type": {"a": 1}}') == (MESSAGES, None, None)
+    hb = b'{"event_id": "h", "type": "clock.heartbeat", "seller_id": "x", "occurred_at": "2026-01-01T00:00:00Z"}'
+    assert route(hb) == (MESSAGES, b"x", parse_timestamp("2026-01-01T00:00:00Z"))
+    assert route(hb[:-1] + b', "_topic": "marketplace.reviews"}')[0] == REVIEWS
+
+
+def test_line_topics_come_from_topic_field_else_the_type():
+    lines = hand_made_file()
+    topics = {route(line)[0] for line in lines if line.strip()}
+    assert topics == {MESSAGES, ORDERS, SHIPMENTS, REVIEWS}
+
+
+@pytest.mark.parametrize("seed", [5, 17])
+def test_backfill_equals_the_workers_processor_on_a_simulated_marketplace(seed):
+    """The live worker's Processor (live engines) over the records `replay`
+    publishes gives, per seller and month, the latest records the backfill gives."""
+    lines = [orjson.dumps(e) for e in simulate(30, parse_timestamp("2026-01-01T00:00:00Z"), days=120, seed=seed,
+                                               heartbeat_every=24 * 3600 * 1_000_000)]
+    lines.insert(len(lines) // 3, b'{"type": "order.placed", "seller_id": "seller-00001"}')  # a dead letter
+    written = []
+    processor = Processor(POLICY, lambda topic, partition, key, value: written.append((topic, value)), "state")
+    for offset, (topic, partition, value) in enumerate(published(lines, PARTITIONS)):
+        processor.handle(topic, partition, offset, None, value)
+    expected = latest_evaluations([(None, value) for topic, value in written if topic == EVALUATIONS])
+    records, dead_letters = backfill(lines, PARTITIONS, POLICY)
+    assert len(records) > 30
+    assert records == expected
+    assert dead_letters == 1
