@@ -94,6 +94,7 @@ class PartitionEngine:
             seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
         if not self.live:
             seller.apply(event)
+            seller.dirty = None  # nothing is persisted
             return
         collection, item_id = seller.locate(event)
         timing_before = seller.timing(collection, item_id)
