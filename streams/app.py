@@ -9,11 +9,12 @@ back from that topic before streams resume.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import faust
-from aiokafka.errors import ProducerClosed
+from faust.exceptions import NotReady
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.sensors.prometheus import setup_prometheus_sensors
 
@@ -28,20 +29,157 @@ from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
 settings = Settings()
+INPUT_TOPIC_SET = frozenset(INPUT_TOPICS)
+# Records applied, and scorecards recomputed, between two turns of the event
+# loop (each slice a few milliseconds to some tens): timers, commits and web
+# requests wait for a slice at most, and a recount that takes turns with the
+# input ends soon after it starts.
+APPLY_SLICE = 200
+REFRESH_SLICE = 500
 policy = load_policy(settings.policy_file)
 
 
+class WorkerConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport):
+        consumer = super()._create_worker_consumer(transport)
+        # Faust hard-codes fetch_max_wait_ms=1500. The broker may hold a fetch
+        # that long even when records arrive meanwhile (Tansu does), and every
+        # event then waits for it. Read by AIOKafkaConsumer.start() when it
+        # creates its fetcher, which is after this.
+        consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms
+        return consumer
+
+
 class StateFlushingConsumer(aiokafka_driver.Consumer):
+    """Faust's aiokafka consumer, with two changes.
+
+    Commits: the state and outputs of the events the offsets cover are
+    written and acknowledged by the broker before the offsets are committed.
+
+    Input records are applied in whole fetched batches (`_drain_messages`):
+    instead of Faust's path per message (conductor, channel queue, stream,
+    one future and one ack each), the records of an input topic partition go
+    straight to `processor.handle_batch`, `APPLY_SLICE` at a time, and are
+    then marked acknowledged at once in Faust's offset bookkeeping
+    (`_acked`), which the commit reads as before: only applied records are
+    committed. Anything else that is fetched (table changelogs) still takes
+    Faust's path. Rebalances: Faust stops the flow (`stop_flow`) and
+    pauses the partitions before it commits and revokes, and resumes them
+    only after recovery (`_restore`) and a seek to the committed offsets;
+    a batch is applied only while the flow is active, in the generation it
+    was fetched in, for a partition that is still active, and the checks and
+    the application of a slice are one synchronous step.
+    """
+
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-        # State and outputs of the events these offsets cover are written and
-        # acknowledged by the broker before the offsets are committed.
-        processor.flush()
+        await processor.flush_in_slices(REFRESH_SLICE)
         await writer.acknowledged(app.producer._ensure_producer())
         return await super()._commit_offsets(offsets, start_new_transaction)
+
+    def _new_consumer_thread(self):
+        return WorkerConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _drain_messages(self, fetcher) -> None:  # replaces Faust's loop of one message at a time
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                records, active = await self._wait_next_records(timeout=1.0)
+                if not records or self.should_stop:
+                    await self.sleep(0)
+                    continue
+                if not self.flow_active:  # as Faust's getmany: fetched while stopped, so read again
+                    try:
+                        await self.perform_seek()
+                    except Exception as error:
+                        log.warning("seek to the committed offsets after a stop failed: %r", error)
+                    continue
+                generation = self.app.consumer_generation_id
+                load.behind = max(map(len, records.values())) >= BEHIND_RECORDS
+                unyielded = 0  # records applied since the event loop last ran
+                for tp, tp_records in records.items():
+                    if tp.topic in INPUT_TOPIC_SET:
+                        start, end = 0, len(tp_records)
+                        while start < end and self._may_apply(tp, active, generation):
+                            n = min(APPLY_SLICE - unyielded, end - start)
+                            self._apply(tp, tp_records if n == end else tp_records[start:start + n])
+                            start += n
+                            unyielded += n
+                            if unyielded >= APPLY_SLICE:
+                                unyielded = 0
+                                await asyncio.sleep(0)  # timers, commits, web requests
+                    else:
+                        for record in tp_records:
+                            if not self._may_apply(tp, active, generation):
+                                break
+                            await self._deliver(tp, record)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as error:
+            log.exception("Drain messages raised: %r", error)
+            raise
+
+    def _may_apply(self, tp, active, generation) -> bool:
+        return (self.flow_active and not self.should_stop and self.app.consumer_generation_id == generation
+                and (active is None or tp in active or tp in self._buffered_partitions))
+
+    def _apply(self, tp, records) -> None:
+        """Apply consecutive records of an input partition and mark them
+        acknowledged, as Faust's stream would one by one."""
+        read = self._read_offset[tp]
+        if read is not None and records[0].offset < read:  # as Faust: skip what was read before
+            records = [record for record in records if record.offset >= read]
+            if not records:
+                return
+        processor.handle_batch(tp.topic, tp.partition, records)
+        last = records[-1].offset
+        first = records[0].offset
+        if read is not None and first > read + 1:  # as Faust's gaps: offsets with no record are done
+            first = read + 1
+        committed = self._committed_offset[tp]
+        if committed is not None and first < committed:
+            first = committed
+        acked = self._acked[tp]
+        if acked and first <= acked[-1]:  # already marked (read again after a seek)
+            first = acked[-1] + 1
+        if first <= last:
+            acked.extend(range(first, last + 1))
+        self._read_offset[tp] = last
+        monitor = self.app.monitor
+        monitor.stream_inbound_time[tp] = time.monotonic()  # Faust's stall detector reads it
+        monitor.track_tp_end_offset(tp, self.highwater(tp))
+
+    async def _deliver(self, tp, record) -> None:
+        """Faust's own path for one message (from its `_drain_messages`)."""
+        offset = record.offset
+        read = self._read_offset[tp]
+        if read is None or offset >= read:
+            if read and offset - read > 1 and self.app.topics.acks_enabled_for(tp.topic):
+                await self._add_gap(tp, read + 1, offset)
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            await self.wait_first(self.callback(self._to_message(tp, record)), self.suspend_flow.wait())
+            self._read_offset[tp] = offset
 
 
 class Transport(aiokafka_driver.Transport):
     Consumer = StateFlushingConsumer
+
+
+class Worker(faust.Worker):
+    """Faust's worker without its terminal spinner: at a level of `warn` or
+    above the spinner sets the root logger to DEBUG, and every debug call of
+    Faust and aiokafka then builds a log record."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
 
 
 class StandardsApp(faust.App):
@@ -66,7 +204,11 @@ app = StandardsApp(
     web_port=settings.web_port,
     web_host=settings.web_bind,
     producer_acks=-1,
+    # Output and state batches (streams/writer.py) of up to 256 KiB instead of
+    # 16 KiB: a produce request carries one batch per partition.
+    producer_max_batch_size=256 * 1024,
     stream_wait_empty=True,
+    Worker=Worker,
 )
 
 input_topic = app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw",
@@ -124,13 +266,66 @@ async def _revoked(app, revoked, **kwargs) -> None:
     metrics.CONSUMER_LAG.clear()
 
 
-@app.timer(settings.refresh_interval)
-async def _tick() -> None:
-    processor.tick()
+def _send_soon() -> None:
+    # In the background: the producer takes a partition's next batch only
+    # once the one before is on its way, and the timer must not wait for that.
     try:
-        await writer.send(app.producer._ensure_producer())  # Faust has no public handle on its aiokafka producer
-    except ProducerClosed:  # stopping: the commit on the way out sends what is left
-        pass
+        producer = app.producer._ensure_producer()  # Faust has no public handle on its aiokafka producer
+    except NotReady:  # stopped: the commit on the way out sent what is left
+        return
+    writer.send_soon(producer)
+
+
+class Load:
+    """Whether the worker is busy: behind its input (the last fetch brought
+    a full batch for a partition; caught up, a fetch brings what came in
+    since the one before, a few dozen records), or using most of a core
+    lately (CPU time over wall time, smoothed over about a second)."""
+
+    def __init__(self) -> None:
+        self.behind = True  # until a fetch says otherwise: a worker usually starts behind
+        self.share = 1.0
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+
+    def busy(self) -> bool:
+        wall, cpu = time.monotonic(), time.process_time()
+        elapsed = wall - self._wall
+        if elapsed > 0:
+            self.share += ((cpu - self._cpu) / elapsed - self.share) * min(1.0, elapsed)
+        self._wall, self._cpu = wall, cpu
+        return self.behind or self.share >= BUSY_SHARE
+
+
+# Scorecards are recomputed every QUICK_INTERVAL seconds while the worker has
+# time to spare, and every SCORECARD_INTERVAL while it is busy, so that a
+# seller's events coalesce into one recount (recounting every 0.5 s instead
+# of at each commit, every 2 s, doubles the cards of a replay).
+QUICK_INTERVAL = min(0.1, settings.refresh_interval)
+BEHIND_RECORDS = 500
+BUSY_SHARE = 0.8
+load = Load()
+refreshed = {"at": 0.0}
+
+
+@app.task
+async def _refresh_scorecards() -> None:
+    # Not a Faust timer: one that runs longer than its interval logs a warning
+    # each time, and a recount after a busy interval often takes over 0.1 s.
+    while not app.should_stop:
+        await app.sleep(QUICK_INTERVAL)
+        if not load.busy() or time.monotonic() - refreshed["at"] >= settings.refresh_interval:
+            refreshed["at"] = time.monotonic()
+            await _tick()
+
+
+async def _tick() -> None:
+    # The sellers changed so far (those changed meanwhile wait for the next
+    # tick: they coalesce), in slices: when many changed (every one at a
+    # month change), events keep flowing meanwhile.
+    processor.advance_wall_clock()
+    rounds = max(1, -(-processor.pending_scorecards() // REFRESH_SLICE))
+    await processor.refresh_in_slices(REFRESH_SLICE, send=_send_soon, rounds=rounds)
+    processor.update_gauges()
     consumer = app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public view of it
     for tp in consumer.assignment():

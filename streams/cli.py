@@ -14,18 +14,26 @@ from tqdm import tqdm
 
 from .broker import EmbeddedBroker, create_topics, free_port
 from .config import Settings
+from .gc_tuning import tune_gc
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 
 @click.group()
 def main() -> None:
     """Seller customer-service standards on Kafka."""
+    tune_gc()
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a Faust worker (options as `faust worker`; settings from the environment)."""
+    try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from .app import app
 
     sys.argv = [sys.argv[0], "worker", *ctx.args]
@@ -108,17 +116,32 @@ def _write(path: Path, lines: list[bytes]) -> None:
 
 
 @main.command()
-@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("events", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from-topics", is_flag=True,
+              help="Instead of EVENTS, read the input topics of a Kafka (--bootstrap) to their end.")
+@click.option("--bootstrap", help="The Kafka of --from-topics; default: KAFKA_BOOTSTRAP.")
 @click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Write the monthly evaluation records here (JSON lines).")
-def backfill(events: Path, evaluations_out: Path) -> None:
-    """Run the rules over EVENTS in this process (no Kafka): same records as replay."""
+def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, evaluations_out: Path) -> None:
+    """Run the rules over EVENTS (or the input topics) in this process: the
+    records a worker makes from a replay of EVENTS (or from those topics)."""
     from standards.policy import load_policy
 
-    from .backfill import backfill as run_backfill
+    from .backfill import backfill as run_backfill, backfill_records, read_input_topics
 
-    lines = tqdm(events.read_bytes().splitlines(), desc="backfill", unit="ev", mininterval=1.0)
-    records, dead_letters = run_backfill(lines, Settings().partitions, load_policy(Settings().policy_file))
+    if (events is not None) == from_topics:
+        raise click.UsageError("give either EVENTS or --from-topics")
+    if bootstrap and not from_topics:
+        raise click.UsageError("--bootstrap goes with --from-topics")
+    settings = Settings()
+    policy = load_policy(settings.policy_file)
+    if from_topics:
+        read = asyncio.run(read_input_topics(bootstrap or settings.bootstrap, settings.client_options()))
+        records, dead_letters = backfill_records(
+            tqdm(read, desc="backfill", unit="ev", mininterval=1.0), policy)
+    else:
+        lines = tqdm(events.read_bytes().splitlines(), desc="backfill", unit="ev", mininterval=1.0)
+        records, dead_letters = run_backfill(lines, settings.partitions, policy)
     _write(evaluations_out, records)
     click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
 

@@ -29,6 +29,10 @@ class Settings:
     rebalance_timeout: float = field(default_factory=lambda: float(_env("BROKER_REBALANCE_TIMEOUT", "4.0")))
     session_timeout: float = field(default_factory=lambda: float(_env("BROKER_SESSION_TIMEOUT", "6.0")))
     heartbeat_interval: float = field(default_factory=lambda: float(_env("BROKER_HEARTBEAT_INTERVAL", "1.0")))
+    # How long the broker may hold a fetch that has no data yet (Faust's own
+    # value, 1500 ms, is what every event waits on a broker that does not
+    # answer early when records arrive).
+    fetch_max_wait_ms: int = field(default_factory=lambda: int(_env("FETCH_MAX_WAIT_MS", "50")))
 
     # Kafka security: none, TLS (KAFKA_SSL_*), SASL PLAIN or SCRAM (KAFKA_SASL_*).
     sasl_mechanism: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_MECHANISM") or None)
@@ -70,3 +74,5 @@ class Settings:
             raise ValueError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.partitions < 1:
             raise ValueError(f"PARTITIONS must be at least 1, got {self.partitions}")
+        if self.fetch_max_wait_ms < 0:
+            raise ValueError(f"FETCH_MAX_WAIT_MS must be at least 0, got {self.fetch_max_wait_ms}")

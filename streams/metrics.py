@@ -1,4 +1,7 @@
 """Prometheus metrics (SPEC section 7). No label ever carries a seller id."""
+from bisect import bisect_left
+from typing import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 HOUR = 3600.0
@@ -28,3 +31,28 @@ CONSUMER_LAG = Gauge("seller_standards_consumer_lag_records",
 ASSIGNED_PARTITIONS = Gauge("seller_standards_assigned_partitions", "Input partitions this worker owns")
 READY = Gauge("seller_standards_ready", "1 when this worker's partitions are restored and processing")
 REBALANCES = Counter("seller_standards_rebalances_total", "Partition revocations seen by this worker")
+
+
+def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
+    """`histogram.observe` of every amount, with one increment per bucket
+    touched and one of the sum, instead of two locked increments per
+    amount. Uses prometheus_client's Histogram internals (`_upper_bounds`,
+    `_buckets`, `_sum`; an unlabelled histogram); without them, observes
+    one by one."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    counts = [0] * len(bounds)
+    observed = 0.0
+    for amount in amounts:
+        counts[bisect_left(bounds, amount)] += 1  # the first bucket with amount <= bound (the last is +Inf)
+        observed += amount
+    if observed:
+        total.inc(observed)
+    for i, n in enumerate(counts):
+        if n:
+            buckets[i].inc(n)

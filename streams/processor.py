@@ -2,6 +2,7 @@
 partition's engine, send outputs, persist state before offsets commit."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from base64 import b64encode
@@ -25,12 +26,24 @@ BADGE_NAMES = ("star_seller",) + AREA_BADGES
 Write = Callable[[str, int, Optional[bytes], Optional[bytes]], Any]  # (topic, partition, key, value)
 
 
+def _compact(data: bytes) -> bytes:
+    """A copy of its own size: an orjson result holds a 4 KiB buffer however
+    short it is (orjson 3.13), and records wait in the writer until they are
+    sent, a commit's worth of state or a month's evaluations at once."""
+    return memoryview(data).tobytes()
+
+
+def _dumps(value, option: Optional[int] = None) -> bytes:
+    return memoryview(orjson.dumps(value, option=option)).tobytes()
+
+
 class Processor:
     def __init__(self, policy: Policy, write: Write, state_topic: str, wall_clock: bool = False):
         self.policy = policy
         self.write = write
         self.state_topic = state_topic
         self._outputs = {topic: metrics.OUTPUTS.labels(topic) for topic in OUTPUT_TOPICS}
+        self._events: dict[tuple[str, str], Any] = {}  # labelled children of metrics.EVENTS
         self.wall_clock = wall_clock
         self.engines: dict[int, PartitionEngine] = {}
 
@@ -58,29 +71,118 @@ class Processor:
                              "it is kept here for a replay once fixed")
             return
         self._emit(partition, outputs)
-        metrics.EVENTS.labels(topic, event["type"]).inc()
+        self._count_event(topic, event["type"])
         if engine.first_response_seconds:
-            for seconds in engine.first_response_seconds:
-                metrics.FIRST_RESPONSE.observe(seconds)
-            engine.first_response_seconds.clear()
+            self._observe_first_responses(engine)
         if timestamp:
             metrics.LATENCY.observe(max(0.0, time.time() - timestamp))
+
+    def handle_batch(self, topic: str, partition: int, records) -> None:
+        """`handle` for consecutive records of one topic partition (aiokafka
+        ConsumerRecords: offset, key, value, timestamp in ms), with the
+        metrics counted once per batch instead of once per event."""
+        engine = self.engine(partition)
+        process = engine.process
+        emit = self._emit
+        types: dict[str, int] = {}
+        for record in records:
+            raw = record.value
+            try:
+                event = decode_event(raw)
+            except InvalidEvent as bad:
+                self.dead_letter(topic, partition, record.offset, record.key, raw, bad.code, bad.reason)
+                continue
+            try:
+                outputs = process(topic, event)
+            except Exception as error:  # a bug must not stop the partition: keep the event, say why, go on
+                log.exception("processing %s[%s]@%s failed", topic, partition, record.offset)
+                self.dead_letter(topic, partition, record.offset, record.key, raw, "processing_error",
+                                 f"the worker failed on this valid event ({type(error).__name__}); "
+                                 "it is kept here for a replay once fixed")
+                continue
+            if outputs:
+                emit(partition, outputs)
+            event_type = event["type"]
+            types[event_type] = types.get(event_type, 0) + 1
+        for event_type, n in types.items():
+            self._count_event(topic, event_type, n)
+        if engine.first_response_seconds:
+            self._observe_first_responses(engine)
+        now_ms = time.time() * 1000.0  # the whole batch is processed now
+        metrics.observe_many(metrics.LATENCY, [max(0.0, now_ms - record.timestamp) / 1000.0
+                                               for record in records if record.timestamp])
+
+    def _count_event(self, topic: str, event_type: str, n: int = 1) -> None:
+        child = self._events.get((topic, event_type))
+        if child is None:
+            child = self._events[(topic, event_type)] = metrics.EVENTS.labels(topic, event_type)
+        child.inc(n)
+
+    @staticmethod
+    def _observe_first_responses(engine: PartitionEngine) -> None:
+        for seconds in engine.first_response_seconds:
+            metrics.FIRST_RESPONSE.observe(seconds)
+        engine.first_response_seconds.clear()
 
     def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
         record = {"reason": reason, "code": code, "topic": topic, "partition": partition,
                   "offset": offset, "original_base64": b64encode(raw).decode()}
-        self.write(DEADLETTER, partition, key, orjson.dumps(record))
+        self.write(DEADLETTER, partition, key, _dumps(record))
         metrics.DEADLETTERS.labels(code).inc()
         log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
     def tick(self) -> None:
         """Timer: wall clock (live mode), coalesced scorecards, gauges."""
+        self.advance_wall_clock()
+        self.refresh()
+        self.update_gauges()
+
+    def advance_wall_clock(self) -> None:
+        """Live mode: the wall clock moves the partition clocks too."""
+        if self.wall_clock:
+            now_us = int(time.time() * 1_000_000)
+            for partition, engine in self.engines.items():
+                self._emit(partition, engine.tick(now_us))
+
+    def refresh(self, limit: Optional[int] = None) -> int:
+        """Recompute the scorecards of changed sellers, at most `limit` of
+        them (None: all); return how many are left to recompute."""
+        left = 0
+        for partition, engine in self.engines.items():
+            if engine.clock is None:  # no scorecard before the partition has a clock
+                continue
+            if limit is None or limit > 0:
+                before = len(engine.changed)
+                self._emit(partition, engine.refresh(limit))
+                if limit is not None:
+                    limit -= before - len(engine.changed)
+            left += len(engine.changed)
+        return left
+
+    def pending_scorecards(self) -> int:
+        """Changed sellers whose scorecard is not recomputed yet."""
+        return sum(len(engine.changed) for engine in self.engines.values() if engine.clock is not None)
+
+    async def refresh_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None,
+                                rounds: Optional[int] = None) -> int:
+        """Recompute changed scorecards `size` sellers at a time, letting the
+        event loop run between slices, until none is left (or after `rounds`
+        slices); `send()` after each slice. Return how many are left."""
+        while True:
+            left = self.refresh(size)
+            if send is not None:
+                send()
+            if rounds is not None:
+                rounds -= 1
+            if not left or (rounds is not None and rounds <= 0):
+                return left
+            await asyncio.sleep(0)
+
+    def update_gauges(self) -> None:
         now_us = int(time.time() * 1_000_000)
         statuses: Counter = Counter()
         badges: Counter = Counter()
         for partition, engine in self.engines.items():
-            self._emit(partition, engine.tick(now_us))
-            self._emit(partition, engine.refresh())
             if engine.clock is not None:
                 metrics.CLOCK_LAG.labels(str(partition)).set((now_us - engine.clock) / 1_000_000)
             statuses.update(engine.status_counts)
@@ -95,7 +197,7 @@ class Processor:
 
     def _emit(self, partition: int, outputs) -> None:
         for topic, key, value in outputs:
-            self.write(topic, partition, key.encode(), orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+            self.write(topic, partition, key.encode(), _dumps(value, orjson.OPT_SORT_KEYS))
             self._outputs[topic].inc()
             if topic == VIOLATIONS:
                 metrics.VIOLATIONS.labels(value["standard"], value["type"].split(".")[1]).inc()
@@ -107,13 +209,44 @@ class Processor:
     def flush(self) -> None:
         """Write every changed item, seller and partition clock to the changelog.
         Called before offsets are committed: state is always at or ahead of
-        the committed input, and re-applying events to it changes nothing."""
+        the committed input, and re-applying events to it changes nothing.
+        Every changed scorecard is recomputed first: that updates what the
+        seller records hold (last card, open violations, badges), and a
+        seller written with events whose card was not recomputed would not
+        get that card after a restart."""
         self.tick()
+        self.write_state()
+
+    async def flush_in_slices(self, size: int) -> None:
+        """`flush` in steps, letting events and timers run between them:
+        scorecards `size` sellers at a time, then per partition the
+        scorecards left (changed by events applied meanwhile) and its state.
+        Every event applied to a partition before its state is written has
+        its card recomputed first; events applied after are not covered by
+        the offsets being committed."""
+        self.advance_wall_clock()
+        rounds = -(-self.pending_scorecards() // size)
+        if rounds:
+            await self.refresh_in_slices(size, rounds=rounds)
+        for partition in list(self.engines):
+            engine = self.engines.get(partition)
+            if engine is None:  # revoked meanwhile
+                continue
+            if engine.clock is not None:
+                self._emit(partition, engine.refresh())
+            self._write_state(partition, engine)
+            await asyncio.sleep(0)
+        self.update_gauges()
+
+    def write_state(self) -> None:
         for partition, engine in self.engines.items():
-            records = engine.take_unsaved()
-            for key, value in records:
-                self.write(self.state_topic, partition, key, value)
-            metrics.STATE_FLUSHES.inc(len(records))
+            self._write_state(partition, engine)
+
+    def _write_state(self, partition: int, engine: PartitionEngine) -> None:
+        records = engine.take_unsaved()
+        for key, value in records:
+            self.write(self.state_topic, partition, _compact(key), value if value is None else _compact(value))
+        metrics.STATE_FLUSHES.inc(len(records))
 
     def restore(self, partitions: set[int], records) -> None:
         """Rebuild the engines of `partitions` from changelog (key, value)

@@ -48,3 +48,16 @@ def test_the_password_is_not_in_the_settings_repr(monkeypatch):
 def test_bad_security_settings_are_refused_by_name(monkeypatch, env, message):
     with pytest.raises(ValueError, match=message):
         _settings(monkeypatch, **env)
+
+
+def test_fetch_max_wait_is_short_by_default_and_settable(monkeypatch):
+    monkeypatch.delenv("FETCH_MAX_WAIT_MS", raising=False)
+    assert Settings().fetch_max_wait_ms == 50  # Faust's own 1500 ms is added to every event's latency on Tansu
+    monkeypatch.setenv("FETCH_MAX_WAIT_MS", "200")
+    assert Settings().fetch_max_wait_ms == 200
+
+
+def test_a_negative_fetch_wait_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("FETCH_MAX_WAIT_MS", "-1")
+    with pytest.raises(ValueError, match="FETCH_MAX_WAIT_MS"):
+        Settings()
