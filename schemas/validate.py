@@ -12,6 +12,8 @@ from pathlib import Path
 import fastjsonschema
 import orjson
 
+from schemas.fast import compile_fast_decoder
+
 MAX_EVENT_BYTES = 64 * 1024
 
 INPUT_TYPES = (
@@ -116,18 +118,25 @@ _MIN_US = 0  # 1970-01-01T00:00:00Z
 _END_US = _days_from_civil(9999, 1, 1) * _US_PER_DAY  # first instant of UTC year 9999
 
 
-# Fast path of parse_timestamp: fixed positions and small tables. Only
-# valid parts are ever in these tables, so a lookup that hits has validated
-# its part; anything else goes to the full (regex) path.
-_HH_MM = {f"{h:02d}:{m:02d}": (h * 60 + m) * 60 for h in range(24) for m in range(60)}  # also offsets
-_SS = {f"{s:02d}": s for s in range(60)}
-_DATE_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> days since 1970-01-01, years 1970-9998 only
-_DATE_DAYS_MAX = 100_000
+# Fast path of parse_timestamp: the text cut at fixed positions into
+# "YYYY-MM-DDTHH", ":MM:SS" and the tail "[.f{1,6}](Z|z|+HH:MM|-HH:MM)", each
+# looked up in a table that holds valid parts only, so a lookup that hits has
+# validated its part; anything else goes to the full (regex) path, which
+# decides and says why. The hour and tail tables fill as parts are seen
+# (a few thousand hours per year of events; tails: a fraction's digits times
+# the offsets in use) and are emptied when full.
+_HH = {f"{h:02d}": h * 3600 for h in range(24)}
+_HH_MM = {f"{h:02d}:{m:02d}": (h * 60 + m) * 60 for h in range(24) for m in range(60)}  # offsets
+_MM_SS = {f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
+_HOURS: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> seconds since the epoch, local years 1970-9998 only
+_HOURS_MAX = 50_000
+_TAILS: dict[str, int] = {}  # tail -> microseconds to add: its fraction minus its offset
+_TAILS_MAX = 50_000
 
 
 def _date_days(date: str):
-    """Days since the epoch of a valid "YYYY-MM-DD" of 1970-9998, else None (cached)."""
-    if not (date.isascii() and date[4] == "-" and date[7] == "-"):
+    """Days since the epoch of a valid "YYYY-MM-DD" of 1970-9998, else None."""
+    if not (len(date) == 10 and date.isascii() and date[4] == "-" and date[7] == "-"):
         return None
     year_s, month_s, day_s = date[:4], date[5:7], date[8:]
     if not (year_s.isdigit() and month_s.isdigit() and day_s.isdigit()):
@@ -138,10 +147,47 @@ def _date_days(date: str):
     leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if not 1 <= day <= _DAYS_IN_MONTH[month] + leap:
         return None
-    if len(_DATE_DAYS) >= _DATE_DAYS_MAX:
-        _DATE_DAYS.clear()
-    days = _DATE_DAYS[date] = _days_from_civil(year, month, day)
-    return days
+    return _days_from_civil(year, month, day)
+
+
+def _hour_seconds(head: str):
+    """Seconds since the epoch of a valid "YYYY-MM-DDTHH" (T or t) of 1970-9998, else None (cached)."""
+    if len(head) != 13 or not (head[10] == "T" or head[10] == "t"):
+        return None
+    days = _date_days(head[:10])
+    hour = _HH.get(head[11:])
+    if days is None or hour is None:
+        return None
+    if len(_HOURS) >= _HOURS_MAX:
+        _HOURS.clear()
+    seconds = _HOURS[head] = days * 86_400 + hour
+    return seconds
+
+
+def _tail_us(tail: str):
+    """Microseconds to add for a valid "[.f{1,6}](Z|z|+HH:MM|-HH:MM)", else None (cached)."""
+    last = tail[-1:]
+    if last == "Z" or last == "z":
+        offset, fraction = 0, tail[:-1]
+    elif len(tail) >= 6 and tail[-3] == ":" and (tail[-6] == "+" or tail[-6] == "-"):
+        offset = _HH_MM.get(tail[-5:])
+        if offset is None:
+            return None
+        if tail[-6] == "+":
+            offset = -offset
+        fraction = tail[:-6]
+    else:
+        return None
+    us = offset * _US_PER_SECOND
+    if fraction:
+        digits = fraction[1:]
+        if not (fraction[0] == "." and 1 <= len(digits) <= 6 and digits.isascii() and digits.isdigit()):
+            return None
+        us += int(digits) * _FRACTION_SCALE[len(digits)]
+    if len(_TAILS) >= _TAILS_MAX:
+        _TAILS.clear()
+    _TAILS[tail] = us
+    return us
 
 
 def parse_timestamp(text: str) -> int:
@@ -150,35 +196,19 @@ def parse_timestamp(text: str) -> int:
     Raises ValueError saying what is wrong (the message does not repeat `text`).
     """
     # Fast path: YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM), every part
-    # validated by a table lookup or a check here; else the full path decides.
-    if type(text) is str and len(text) >= 20:
-        last = text[-1]
-        if last == "Z" or last == "z":
-            end, offset = len(text) - 1, 0
-        elif text[-3] == ":" and (text[-6] == "+" or text[-6] == "-") and len(text) >= 25:
-            offset = _HH_MM.get(text[-5:])
-            if offset is not None and text[-6] == "+":
-                offset = -offset
-            end = len(text) - 6
-        else:
-            offset = None
-        if offset is not None and (text[10] == "T" or text[10] == "t") and text[13] == ":" and text[16] == ":":
-            days = _DATE_DAYS.get(text[:10])
-            if days is None:
-                days = _date_days(text[:10])
-            clock = _HH_MM.get(text[11:16])
-            second = _SS.get(text[17:19])
-            if days is not None and clock is not None and second is not None:
-                us = (days * 86_400 + clock + second + offset) * _US_PER_SECOND
-                if end == 19:
-                    if _MIN_US <= us < _END_US:
-                        return us
-                elif 21 <= end <= 26 and text[19] == ".":
-                    fraction = text[20:end]
-                    if fraction.isascii() and fraction.isdigit():
-                        us += int(fraction) * _FRACTION_SCALE[end - 20]
-                        if _MIN_US <= us < _END_US:
-                            return us
+    # validated by a table lookup; else the full path decides.
+    if type(text) is str:
+        seconds = _HOURS.get(text[:13])
+        if seconds is None:
+            seconds = _hour_seconds(text[:13])
+        minute_second = _MM_SS.get(text[13:19])
+        tail = _TAILS.get(text[19:])
+        if tail is None:
+            tail = _tail_us(text[19:])
+        if seconds is not None and minute_second is not None and tail is not None:
+            us = (seconds + minute_second) * _US_PER_SECOND + tail
+            if _MIN_US <= us < _END_US:
+                return us
     return _parse_timestamp_full(text)
 
 
@@ -241,6 +271,14 @@ _MONEY = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 
 def parse_cents(text: str) -> int:
     """Decimal money string ("12.5", "7", "0.05") -> int cents."""
+    # Fast path, the regex's rule in string methods (isdigit of ASCII: 0-9 only).
+    if type(text) is str and text.isascii():
+        units, point, fraction = text.partition(".")
+        if units.isdigit() and len(units) <= 12:
+            if not point:
+                return int(units) * 100
+            if fraction.isdigit() and len(fraction) <= 2:
+                return int(units) * 100 + int(fraction) * (10 if len(fraction) == 1 else 1)
     match = _MONEY.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError("not a decimal string of 1-12 digits, optionally a point and 1-2 digits")
@@ -334,6 +372,13 @@ _EXPECTED = {
     event_type: {name: _expected(name, prop) for name, prop in schema["properties"].items()}
     for event_type, schema in _SCHEMAS.items()
 }
+# The fast path (schemas.fast): what it converts (rating: nothing, msgspec's int is exact).
+_FAST_DECODE = compile_fast_decoder(
+    _SCHEMAS, _PLANS, {name: None if convert is _exact_int else convert for name, (convert, _) in _CONVERTERS.items()},
+).decode
+# What makes the fast path fall back: msgspec.MsgspecError, orjson.JSONDecodeError and
+# the conversions' errors are ValueErrors; msgspec raises RecursionError when nested deep.
+_FALLBACK = (ValueError, RecursionError)
 
 
 # --- decoding -----------------------------------------------------------
@@ -382,7 +427,38 @@ def decode_event(raw: bytes) -> dict:
     fields the contract names for the type, nothing else; timestamps are int
     microseconds since the epoch (UTC), money is int cents, absent or null
     optional fields take their default (channel "marketplace", else None).
+
+    A valid event is decoded by msgspec (schemas.fast); whatever that path
+    cannot prove valid takes the full path (`_decode_slow`), which decides
+    and gives the reason: the result is the same either way.
     """
+    if type(raw) is bytes and len(raw) <= MAX_EVENT_BYTES:
+        try:
+            struct = _FAST_DECODE(raw)
+            orjson.loads(raw)  # what orjson rejects, the full path rejects (schemas.fast)
+            return struct.normalized()
+        except _FALLBACK:
+            pass
+    return normalize(load_event(raw))
+
+
+def decode_event_and_topic(raw: bytes) -> tuple:
+    """(the event's `_topic` field, decode_event(raw)) from one decoding: the
+    field's value as JSON gives it (None when absent). An events file line
+    names its topic so; the contract does not (it is in no event)."""
+    if type(raw) is bytes and len(raw) <= MAX_EVENT_BYTES:
+        try:
+            struct = _FAST_DECODE(raw)
+            topic = orjson.loads(raw).get("_topic")
+            return topic, struct.normalized()
+        except _FALLBACK:
+            pass
+    event = load_event(raw)
+    return event.get("_topic"), normalize(event)
+
+
+def _decode_slow(raw: bytes) -> dict:
+    """decode_event by the full path only: the reference the fast path must agree with."""
     return normalize(load_event(raw))
 
 

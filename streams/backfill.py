@@ -20,7 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 
-from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp, load_event, normalize
+from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
 from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
@@ -54,13 +54,11 @@ def _events_of_lines(lines: Iterable[bytes], partitions: int) -> Iterator[Option
         if not line or line.isspace():  # = not line.strip(), without a copy of the line
             continue
         try:
-            obj = load_event(line)
-            event = normalize(obj)
+            topic, event = decode_event_and_topic(line)
         except InvalidEvent:
             yield None
             continue
         # as streams.replay.route: the line's _topic, else its type's topic
-        topic = obj.get("_topic")
         if topic not in INPUT_TOPICS:
             topic = TOPIC_OF_TYPE[event["type"]] or MESSAGES
         seller_id = event["seller_id"]

@@ -5,11 +5,16 @@ Expected epoch values are worked out by hand from day counts:
 day 20513, 2024-02-29 day 19782, 2000-02-29 day 11016, 9999-01-01 day 2932532.
 """
 
+import contextlib
 import datetime as dt
 import json
+import re
+import sys
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,7 +33,9 @@ from schemas.validate import (
     parse_cents,
     parse_timestamp,
 )
+import schemas.fast as fast_module
 import schemas.validate as validate_module
+from schemas.validate import _decode_slow, decode_event_and_topic
 
 OCCURRED_AT = "2026-03-01T00:00:00.5+01:00"
 OCCURRED_AT_US = 1_772_319_600_500_000  # (20513 * 86400 - 3600) s + 0.5 s
@@ -562,13 +569,16 @@ def test_fast_path_non_strings_are_rejected():
             parse_timestamp(value)
 
 
-def test_fast_path_date_cache_is_bounded_and_stays_right(monkeypatch):
-    monkeypatch.setattr(validate_module, "_DATE_DAYS_MAX", 3)
-    validate_module._DATE_DAYS.clear()
+def test_fast_path_caches_are_bounded_and_stay_right(monkeypatch):
+    monkeypatch.setattr(validate_module, "_HOURS_MAX", 3)
+    monkeypatch.setattr(validate_module, "_TAILS_MAX", 3)
+    validate_module._HOURS.clear()
+    validate_module._TAILS.clear()
     for day in range(1, 29):
-        text = f"2026-02-{day:02d}T10:00:00Z"
-        assert parse_timestamp(text) == full_path(text)
-        assert len(validate_module._DATE_DAYS) <= 3
+        for text in (f"2026-02-{day:02d}T10:00:00Z", f"2026-02-{day:02d}t{day % 24:02d}:00:00.{day}-{day % 24:02d}:30"):
+            assert parse_timestamp(text) == full_path(text)
+            assert parse_timestamp(text) == full_path(text)  # again, from the caches
+            assert len(validate_module._HOURS) <= 3 and len(validate_module._TAILS) <= 3
 
 
 # Strings of the fast path's form with every field drawn over all of its digits
@@ -642,3 +652,404 @@ def test_normalize_raises_what_decode_event_raises(obj):
     with pytest.raises(InvalidEvent) as expected:
         decode_event(encode(obj))
     assert (info.value.code, info.value.reason) == (expected.value.code, expected.value.reason)
+
+
+# --- decode_event's fast path (msgspec, schemas/fast.py) ----------------------------
+#
+# decode_event must give what the full path (_decode_slow: orjson, fastjsonschema,
+# normalize) gives: the same dict (same keys, order, values and value types), or
+# InvalidEvent with the same code and reason. The fast path may only fall back.
+
+SCHEMAS = {event_type: json.loads((Path(validate_module.__file__).with_name(f"{event_type}.json")).read_text())
+           for event_type in INPUT_TYPES}
+
+
+def outcome(decode, raw):
+    """What a decoder makes of raw: its dict as (key, type, value) items, or the InvalidEvent."""
+    try:
+        decoded = decode(raw)
+    except InvalidEvent as error:
+        return ("invalid", error.code, error.reason)
+    return ("ok", [(key, type(value), value) for key, value in decoded.items()])
+
+
+def assert_same_as_slow_path(raw):
+    expected = outcome(_decode_slow, raw)
+    assert outcome(decode_event, raw) == expected
+    # decode_event_and_topic: the same event, and the _topic that orjson reads
+    try:
+        topic, decoded = decode_event_and_topic(raw)
+    except InvalidEvent as error:
+        assert ("invalid", error.code, error.reason) == expected
+    else:
+        assert ("ok", [(key, type(value), value) for key, value in decoded.items()]) == expected
+        loaded = orjson.loads(raw)
+        assert (type(topic), topic) == (type(loaded.get("_topic")), loaded.get("_topic"))
+    return expected
+
+
+class Raw(bytes):
+    """A JSON token written as is (numbers orjson and json.dumps would not write, bad strings)."""
+
+
+def encode_pairs(pairs, ensure_ascii=True, separators=(",", ":")) -> bytes:
+    """A JSON object of (key, value) pairs in this order, repeated keys kept."""
+    def token(value):
+        if isinstance(value, Raw):
+            return bytes(value)
+        return json.dumps(value, ensure_ascii=ensure_ascii).encode()
+    items = [token(key) + separators[1].encode() + token(value) for key, value in pairs]
+    return b"{" + separators[0].encode().join(items) + b"}"
+
+
+@contextlib.contextmanager
+def full_path_forbidden():
+    """Inside: decode_event fails if it falls back (so it took the fast path)."""
+    def fail(*_):
+        raise AssertionError("decode_event fell back to the full path")
+    with mock.patch.object(validate_module, "load_event", fail), mock.patch.object(validate_module, "normalize", fail):
+        yield
+
+
+# The fast path is taken for valid events.
+
+@pytest.mark.parametrize("event_type", sorted(VALID))
+def test_fast_path_is_taken_for_a_typical_valid_event_of_every_type(event_type):
+    raws = [
+        encode(event(event_type)),
+        encode(event(event_type, body="hi, is it still available?", items=3, _topic="marketplace.orders",
+                     meta={"nested": [1, 2.5, None, True, {"type": "order.placed"}]}, text_length=120)),
+        encode(without(event(event_type), "marketplace_id")),
+    ]
+    expected = [_decode_slow(raw) for raw in raws]
+    with full_path_forbidden():
+        assert [decode_event(raw) for raw in raws] == expected
+        assert [decode_event_and_topic(raw)[1] for raw in raws] == expected
+    assert decode_event_and_topic(raws[1])[0] == "marketplace.orders"
+    assert decode_event_and_topic(raws[0])[0] is None
+
+
+def test_fast_path_is_taken_for_optional_fields_null_absent_and_odd_but_valid_values():
+    raws = [
+        encode(event("message.sent", channel=None, marketplace_id=None)),
+        encode(without(event("message.sent"), "channel")),
+        encode(event("shipment.shipped", tracking_number=None, carrier="")),
+        encode(event("shipment.shipped", tracking_number="", carrier=None)),
+        encode(event("order.cancelled", cancelled_by=None)),
+        encode(event("clock.heartbeat", occurred_at="9998-12-31T23:59:59.999999Z", event_id="\u00e9\U0001f600")),
+        json.dumps(event("clock.heartbeat", seller_id="jos\u00e9 \u2028"), ensure_ascii=False).encode(),
+        encode(event("clock.heartbeat", seller_id="\x00")),
+        encode(event("review.posted", rating=1)),
+        encode(event("refund.issued", amount="999999999999.99")),
+        b' \t\r\n' + encode(event("clock.heartbeat")) + b' \t\r\n',
+        encode(event("clock.heartbeat", type="clock.heartbeat")).replace(b'"type": "clock.heartbeat"',
+                                                                        b'"t\\u0079pe": "clock\\u002eheartbeat"'),
+    ]
+    expected = [_decode_slow(raw) for raw in raws]
+    with full_path_forbidden():
+        assert [decode_event(raw) for raw in raws] == expected
+
+
+# Byte-level cases where msgspec alone and orjson disagree, or might: each is
+# decided as the full path decides.
+HEAD = b'{"event_id":"e-1","type":"clock.heartbeat","seller_id":"s-42","occurred_at":"2026-03-01T00:00:00Z"'
+EDGE_RAWS = [
+    # unknown fields that msgspec skips without the checks orjson makes
+    HEAD + b',"x":"\xff"}', HEAD + b',"\xff":1}', HEAD + b',"x":"\xed\xa0\x80"}', HEAD + b',"x":"\xc0\xaf"}',
+    HEAD + b',"x":"\xf4\x90\x80\x80"}',  # above U+10FFFF
+    HEAD + b',"x":1e400}', HEAD + b',"x":-1e400}', HEAD + b',"x":1E+0400}', HEAD + b',"x":1.8e308}',
+    HEAD + b',"x":' + b"9" * 400 + b"}", HEAD + b',"x":[' + b"1" * 309 + b"]}", HEAD + b',"x":1e-400}',
+    HEAD + b',"x":1.7976931348623157e308}', HEAD + b',"x":18446744073709551616}', HEAD + b',"x":-0}',
+    HEAD + b',"x":' + b"[" * 1023 + b"]" * 1023 + b"}", HEAD + b',"x":' + b"[" * 1024 + b"]" * 1024 + b"}",
+    HEAD + b',"x":' + b'{"a":' * 1100 + b"1" + b"}" * 1100 + b"}",
+    HEAD + b',"x":"\\ud800"}', HEAD + b',"x":"\\udc00"}', HEAD + b',"x":"\\ud800\\u0041"}', HEAD + b',"\\ud800":1}',
+    HEAD + b',"x":"\\ud83d\\ude00"}', HEAD + b',"x":"a\x01b"}', HEAD + b',"x":"\\x"}', HEAD + b',"x":01}',
+    HEAD + b',"x":1.}', HEAD + b',"x":.5}', HEAD + b',"x":+1}', HEAD + b',"x":NaN}', HEAD + b',"x":Infinity}',
+    HEAD + b',"x":tru}', HEAD + b',"x":[1,]}', HEAD + b',"x":{"a":1,}}', HEAD + b',}', HEAD + b',"x":{1:2}}',
+    HEAD + b',"x":"\x7f"}', HEAD + b',"":0}',
+    # known fields
+    HEAD + b',"seller_id":"\xff"}', HEAD + b',"seller_id":"\\ud800"}', HEAD + b',"seller_id":"\\u0000"}',
+    HEAD + b',"marketplace_id":"\xed\xa0\x80"}', HEAD + b',"seller_id":null}', HEAD + b',"seller_id":""}',
+    HEAD + b',"marketplace_id":""}', HEAD + b',"marketplace_id":null}', HEAD + b',"marketplace_id":1e400}',
+    # repeated keys: the last wins
+    HEAD + b',"type":"clock.heartbeat"}', HEAD + b',"type":"review.removed","review_id":"r"}',
+    HEAD + b',"type":"review.removed"}', HEAD + b',"type":5}', HEAD + b',"type":null}',
+    HEAD + b',"seller_id":"s-2"}', HEAD + b',"seller_id":"s-2","seller_id":""}', HEAD + b',"s\\u0065ller_id":"s-3"}',
+    HEAD + b',"occurred_at":"2026-02-30T00:00:00Z"}', HEAD + b',"occurred_at":"2026-03-01T00:00:01Z"}',
+    HEAD + b',"_topic":"marketplace.orders","_topic":["x"]}', HEAD + b',"_topic":1e400}',
+    b'{"type":"review.posted","rating":4.0,"event_id":"e","seller_id":"s","occurred_at":"2026-03-01T00:00:00Z",'
+    b'"review_id":"r","order_id":"o","rating":5}',
+    b'{"type":"review.posted","rating":5,"event_id":"e","seller_id":"s","occurred_at":"2026-03-01T00:00:00Z",'
+    b'"review_id":"r","order_id":"o","rating":true}',
+    # numbers for the int rating
+    *(b'{"type":"review.posted","event_id":"e","seller_id":"s","occurred_at":"2026-03-01T00:00:00Z",'
+      b'"review_id":"r","order_id":"o","rating":' + token + b"}"
+      for token in (b"4.0", b"5e0", b"5E0", b"true", b"-0", b"0", b"6", b"5.0000000000000001", b"1e400",
+                    b"18446744073709551621", b"-9223372036854775809", b'"5"', b"null", b"[5]", b"05", b"5 ")),
+    # the document
+    b"\xef\xbb\xbf" + HEAD + b"}", HEAD + b"}\x0c", HEAD + b"}\x0b", HEAD + b"}\xc2\xa0", HEAD + b"}\x00",
+    HEAD + b"}{}", HEAD + b"}]", b"[" + HEAD + b"}]", HEAD + b"", b" " + HEAD + b"}\n\r\t ",
+    ('{"event_id":"e-1","type":"clock.heartbeat","seller_id":"s","occurred_at":"2026-03-01T00:00:00Z"}'
+     .encode("utf-16")),
+    HEAD + b',"pad":"' + b"x" * (MAX_EVENT_BYTES - len(HEAD) - 10) + b'"}',
+    HEAD + b',"pad":"' + b"x" * (MAX_EVENT_BYTES - len(HEAD) - 9) + b'"}',
+    None, b"", b"null", b"{}",
+]
+
+
+@pytest.mark.parametrize("raw", EDGE_RAWS)
+def test_fast_path_agrees_with_the_full_path_on_edge_bytes(raw):
+    assert_same_as_slow_path(raw)
+
+
+def test_fast_path_agrees_on_every_field_removed_nulled_or_set_to_a_near_miss():
+    wrong_types = [[], {}, 0, 1.5, True, "x", {"type": "clock.heartbeat"}]
+    for event_type in INPUT_TYPES:
+        base = event(event_type, type=event_type)
+        for name in SCHEMAS[event_type]["properties"]:
+            variants = [without(base, name), {**base, name: None}]
+            variants += [{**base, name: value} for value in edge_values(event_type, name) + wrong_types]
+            for variant in variants:
+                for obj in (variant, {"body": "x", **dict(reversed(list(variant.items()))), "_topic": 5}):
+                    assert_same_as_slow_path(encode(obj))
+
+
+def test_fast_path_falls_back_where_msgspec_alone_would_accept_more():
+    # msgspec skips these unknown values unchecked; orjson (and so the full path) rejects them.
+    # Its nesting limit is Python's recursion limit, which a program may raise.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)
+    try:
+        for raw in (HEAD + b',"x":"\xff"}', HEAD + b',"x":1e400}', HEAD + b',"x":' + b"9" * 400 + b"}",
+                    HEAD + b',"x":' + b"[" * 1024 + b"]" * 1024 + b"}"):
+            assert validate_module._FAST_DECODE(raw) is not None  # msgspec alone takes it
+            assert outcome(decode_event, raw)[:2] == ("invalid", "not_json" if b"\xff" not in raw else "not_utf8")
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_non_bytes_and_too_large_values_take_the_full_path():
+    raw = encode(event("clock.heartbeat"))
+    for value in (bytearray(raw), memoryview(raw), raw.decode()):
+        assert decode_event(value) == _decode_slow(value)
+    assert_invalid(raw[:-1] + b',"pad":"' + b"x" * MAX_EVENT_BYTES + b'"}', "too_large")
+
+
+# Property: generated events, valid ones built field by field, and mutated ones.
+
+def valid_value(event_type, name):
+    """A strategy of valid values of one contract field (never absent)."""
+    prop = SCHEMAS[event_type]["properties"][name]
+    types = prop.get("type", ())
+    types = [types] if isinstance(types, str) else types
+    if name in ("occurred_at", "ship_by"):
+        return st.one_of(st.sampled_from(FAST_VALID), valid_timestamps)
+    if name in ("total", "amount"):
+        return st.from_regex(r"[0-9]{1,12}(\.[0-9]{1,2})?", fullmatch=True)
+    if "enum" in prop:
+        return st.sampled_from(prop["enum"])
+    if "boolean" in types:
+        return st.booleans()
+    if "integer" in types:
+        return st.integers(prop["minimum"], prop["maximum"])
+    strings = st.text(min_size=prop.get("minLength", 0), max_size=12) | st.sampled_from(["s-42", "o-1", "\u00e9"])
+    return st.one_of(strings, st.none()) if "null" in types else strings
+
+
+valid_timestamps = st.builds(
+    lambda local, zone, digits_, sep: f"{local:%Y-%m-%d}{sep}{local:%H:%M:%S}"
+                                      f"{f'.{local.microsecond:06d}'[: digits_ + 1] if digits_ else ''}{zone}",
+    st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(9998, 12, 30)),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+05:30", "-11:59", "+23:59"]),
+    st.integers(0, 6), st.sampled_from("Tt"),
+)
+edge_strings = st.sampled_from(
+    ["", " ", "\t", "\n", "\x00", "\ufeff", "\u00e9", "\U0001f600", "null", "true", "0", "-0", "1e400",
+     "marketplace", "buyer", "Buyer", "buyer ", "seller", "platform", "no_refund", "refunded_by_seller",
+     "marketplace.orders", "_topic", "12.5", "12.50", "1.234", "-1", "1e3", " 1", "12.5\n",
+     "\u0661\u0662", *BAD_TIMESTAMPS, *FAST_INVALID[:20], "2026-03-01T00:00:00Z", "2026-03-01T00:00:00.5+01:00"]
+)
+
+
+def edge_values(event_type, name) -> list:
+    """Near misses (and some hits) for one field."""
+    if name in ("occurred_at", "ship_by"):
+        return [*BAD_TIMESTAMPS, *FAST_INVALID, *FAST_VALID]
+    if name in ("total", "amount"):
+        return [*BAD_MONEY, "0", "0.5", "12.50", "999999999999.99"]
+    if name == "rating":
+        return [0, 1, 5, 6, -1, 4.0, 4.5, True, False, "4", 10 ** 30, -(10 ** 30)]
+    if name == "type":
+        return [*INPUT_TYPES, "", "order.shipped", "Clock.Heartbeat", "clock.heartbeat ", 5, None, [event_type]]
+    prop = SCHEMAS[event_type]["properties"].get(name, {})
+    if "enum" in prop:
+        values = [value for value in prop["enum"] if value is not None]
+        return [variant for value in values for variant in (value, value.upper(), value + " ", value[:-1])] + [""]
+    if prop.get("type") == "boolean":
+        return [True, False, 0, 1, "true", "false", None, []]
+    return ["", " ", "\x00", "\ufeff", "0", None, 0, False, [], {}]
+
+
+def edge_value(event_type, name):
+    return st.sampled_from(edge_values(event_type, name))
+
+
+raw_tokens = st.sampled_from([
+    Raw(b"1e400"), Raw(b"-1e400"), Raw(b"1E+0400"), Raw(b"9" * 400), Raw(b"18446744073709551616"),
+    Raw(b"-9223372036854775809"), Raw(b"-0"), Raw(b"-0.0"), Raw(b"4.0"), Raw(b"5e0"), Raw(b"1e-400"),
+    Raw(b'"\\ud800"'), Raw(b'"\\udc00"'), Raw(b'"\\ud83d\\ude00"'), Raw(b'"\xff"'), Raw(b'"\xed\xa0\x80"'),
+    Raw(b'"\xc3\xa9"'), Raw(b'"a\x01b"'), Raw(b'"\\u0000"'), Raw(b'"\\u0062uyer"'), Raw(b'"\\/"'),
+    Raw(b"[" * 1030 + b"]" * 1030), Raw(b"[[[[]]]]"), Raw(b'{"type":"order.placed","rating":1e400}'),
+])
+any_values = st.one_of(json_values, edge_strings, raw_tokens, st.sampled_from(INPUT_TYPES))
+extra_names = st.one_of(st.text(max_size=6), st.sampled_from(["_topic", "body", "items", "Type", "type ", "rating"]))
+
+
+def escape_one_char(key: str, index: int) -> Raw:
+    """The key as a JSON string with one character written as a \\u escape."""
+    if not key:
+        return Raw(b'""')
+    index %= len(key)
+    head, char, tail = key[:index], key[index], key[index + 1:]
+    code = ord(char)
+    units = (code,) if code < 0x10000 else (0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF))
+    escaped = "".join(f"\\u{unit:04x}" for unit in units)
+    return Raw(json.dumps(head)[:-1].encode() + escaped.encode() + json.dumps(tail)[1:].encode())
+
+
+@st.composite
+def generated_events(draw):
+    event_type = draw(st.sampled_from(INPUT_TYPES))
+    schema = SCHEMAS[event_type]
+    pairs = []
+    for name in draw(st.permutations(list(schema["properties"]))):  # any key order
+        if name == "type":
+            pairs.append((name, event_type))
+        elif name in schema["required"] or draw(st.booleans()):
+            pairs.append((name, draw(valid_value(event_type, name))))
+    if draw(st.integers(0, 2)) == 0:  # one contract field (or "type") to a near miss, nothing else
+        index = draw(st.integers(0, len(pairs) - 1))
+        key = pairs[index][0]
+        pairs[index] = (key, draw(edge_value(event_type, key)))
+        return encode_pairs(pairs)
+    # mutations, each with its own probability
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["remove", "null", "wrong", "edge", "edge", "edge", "raw", "extra", "extra",
+                                     "duplicate", "duplicate", "escape_key", "type"]))
+        if not pairs and kind not in ("extra", "type"):
+            continue
+        index = draw(st.integers(0, max(len(pairs) - 1, 0)))
+        if kind == "remove":
+            del pairs[index]
+        elif kind == "null":
+            pairs[index] = (pairs[index][0], None)
+        elif kind == "wrong":
+            pairs[index] = (pairs[index][0], draw(json_values))
+        elif kind == "edge":
+            key = pairs[index][0]
+            pairs[index] = (key, draw(edge_value(event_type, key) | edge_strings))
+        elif kind == "raw":
+            pairs[index] = (pairs[index][0], draw(raw_tokens))
+        elif kind == "extra":
+            pairs.insert(index, (draw(extra_names), draw(any_values)))
+        elif kind == "duplicate":  # the same key again, before or after, with another value
+            key = pairs[index][0]
+            value = draw(st.one_of(valid_value(event_type, key) if key in schema["properties"] and key != "type"
+                                   else st.sampled_from(INPUT_TYPES), any_values))
+            pairs.insert(draw(st.integers(0, len(pairs))), (key, value))
+        elif kind == "escape_key" and not isinstance(pairs[index][0], Raw):
+            key, value = pairs[index]
+            pairs[index] = (escape_one_char(key, draw(st.integers(0, 20))), value)
+        elif kind == "type":
+            pairs.append(("type", draw(st.one_of(st.sampled_from(INPUT_TYPES), any_values))))
+    raw = encode_pairs(pairs, ensure_ascii=draw(st.booleans()),
+                       separators=draw(st.sampled_from([(",", ":"), (", ", ": "), ("\n,\t", " :\r\n")])))
+    document = draw(st.integers(0, 39))  # mostly as is
+    return {0: b" " + raw + b"\n\t\r", 1: b"\xef\xbb\xbf" + raw, 2: raw + b"x", 3: raw[:-1]}.get(document, raw)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(generated_events())
+def test_fast_path_agrees_with_the_full_path_on_generated_events(raw):
+    assert_same_as_slow_path(raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(INPUT_TYPES).flatmap(
+    lambda event_type: st.fixed_dictionaries(
+        {name: valid_value(event_type, name) for name in SCHEMAS[event_type]["properties"] if name != "type"},
+    ).map(lambda fields: {**fields, "type": event_type})),
+    st.dictionaries(st.text(max_size=8).filter(lambda name: name not in ("type", "_topic")), json_values, max_size=3))
+def test_fast_path_is_taken_for_generated_valid_events(fields, extra):
+    raw = encode({**extra, **fields})
+    expected = outcome(_decode_slow, raw)
+    if expected[0] == "ok":  # valid field by field, yet a timestamp may be out of the UTC range
+        with full_path_forbidden():
+            assert outcome(decode_event, raw) == expected
+    else:
+        assert expected[1] == "bad_timestamp"
+        assert outcome(decode_event, raw) == expected
+
+
+# --- what the fast path relies on ------------------------------------------------
+
+@settings(max_examples=1000)
+@given(st.one_of(common_form, st.text(max_size=30), edge_strings))
+def test_a_timestamp_parse_timestamp_accepts_matches_the_schema_pattern(text):
+    assert SCHEMAS["clock.heartbeat"]["properties"]["occurred_at"]["pattern"] == fast_module.TIMESTAMP_PATTERN
+    assert SCHEMAS["order.placed"]["properties"]["ship_by"]["pattern"] == fast_module.TIMESTAMP_PATTERN
+    try:
+        parse_timestamp(text)
+    except ValueError:
+        return
+    assert re.search(fast_module.TIMESTAMP_PATTERN, text)
+
+
+money_like = st.text(alphabet="0123456789.+-e \n\u0661", max_size=16)
+
+
+@settings(max_examples=1000)
+@given(st.one_of(money_like, st.from_regex(r"[0-9]{1,13}(\.[0-9]{0,3})?", fullmatch=True), edge_strings))
+def test_parse_cents_fast_path_agrees_with_the_regex_and_the_schema_pattern(text):
+    assert SCHEMAS["order.placed"]["properties"]["total"]["pattern"] == fast_module.MONEY_PATTERN
+    assert SCHEMAS["refund.issued"]["properties"]["amount"]["pattern"] == fast_module.MONEY_PATTERN
+    match = re.fullmatch(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?", text)
+    if match is None:
+        with pytest.raises(ValueError, match="not a decimal string"):
+            parse_cents(text)
+        return
+    assert parse_cents(text) == int(Decimal(text) * 100)
+    assert re.search(fast_module.MONEY_PATTERN, text)
+
+
+@pytest.mark.parametrize(("name", "prop"), [
+    ("occurred_at", {"type": "string", "format": "date-time"}),
+    ("thread_id", {"type": "string", "minLength": 2}),
+    ("thread_id", {"type": "string", "pattern": "^t-"}),
+    ("thread_id", {"type": "string", "maxLength": 5}),
+    ("thread_id", {"type": ["string", "integer"]}),
+    ("thread_id", {"type": "number"}),
+    ("thread_id", {"type": "string", "enum": ["a", None]}),
+    ("thread_id", {"type": "integer", "minimum": 1}),
+    ("thread_id", {"const": "t-1"}),
+])
+def test_fast_path_refuses_schema_rules_it_cannot_express(name, prop):
+    schema = json.loads(json.dumps(SCHEMAS["thread.spam_marked"]))
+    schema["properties"][name] = prop
+    plans = {"thread.spam_marked": validate_module._PLANS["thread.spam_marked"]}
+    with pytest.raises(ValueError, match="no fast-path rule"):
+        fast_module.compile_fast_decoder({"thread.spam_marked": schema}, plans, {})
+
+
+@pytest.mark.parametrize("change", [
+    {"required": [*SCHEMAS["thread.spam_marked"]["required"], "reason"]},  # required, in no property
+    {"additionalProperties": False},
+    {"minProperties": 6},
+    {"properties": {**SCHEMAS["thread.spam_marked"]["properties"], "class": {"type": "string"}}},
+    {"properties": {**SCHEMAS["thread.spam_marked"]["properties"], "_topic": {"type": "string"}}},
+])
+def test_fast_path_refuses_schema_shapes_it_cannot_express(change):
+    schema = {**json.loads(json.dumps(SCHEMAS["thread.spam_marked"])), **change}
+    plans = {"thread.spam_marked": validate_module._PLANS["thread.spam_marked"]}
+    with pytest.raises(ValueError, match="no fast-path rule"):
+        fast_module.compile_fast_decoder({"thread.spam_marked": schema}, plans, {})
