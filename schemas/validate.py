@@ -432,14 +432,7 @@ def decode_event(raw: bytes) -> dict:
     cannot prove valid takes the full path (`_decode_slow`), which decides
     and gives the reason: the result is the same either way.
     """
-    if type(raw) is bytes and len(raw) <= MAX_EVENT_BYTES:
-        try:
-            struct = _FAST_DECODE(raw)
-            orjson.loads(raw)  # what orjson rejects, the full path rejects (schemas.fast)
-            return struct.normalized()
-        except _FALLBACK:
-            pass
-    return normalize(load_event(raw))
+    return decode_event_and_topic(raw)[1]
 
 
 def decode_event_and_topic(raw: bytes) -> tuple:
@@ -449,6 +442,7 @@ def decode_event_and_topic(raw: bytes) -> tuple:
     if type(raw) is bytes and len(raw) <= MAX_EVENT_BYTES:
         try:
             struct = _FAST_DECODE(raw)
+            # orjson parses the bytes too: what it rejects, the full path rejects (schemas.fast)
             topic = orjson.loads(raw).get("_topic")
             return topic, struct.normalized()
         except _FALLBACK:

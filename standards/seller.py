@@ -160,10 +160,6 @@ class SellerState:
         return (today, self.live_first_sale, *map(sum, zip(*months))) if months else (
             today, self.live_first_sale, *_NO_TOTALS)
 
-    def live_numbers(self, clock: int) -> Numbers:
-        """The period to date of the clock's day, from the live monthly totals."""
-        return numbers_of(self.live_totals(clock))
-
     def timing(self, collection: str, item_id: str) -> Optional[tuple]:
         """What an item's deadlines and alerts depend on: a thread's initial
         message and response, an order's placing."""

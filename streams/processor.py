@@ -7,7 +7,7 @@ import logging
 import time
 from base64 import b64encode
 from collections import Counter
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import orjson
 
@@ -34,7 +34,15 @@ def _compact(data: bytes) -> bytes:
 
 
 def _dumps(value, option: Optional[int] = None) -> bytes:
-    return memoryview(orjson.dumps(value, option=option)).tobytes()
+    return _compact(orjson.dumps(value, option=option))
+
+
+class Record(NamedTuple):
+    """What handle_batch reads of an aiokafka ConsumerRecord."""
+    offset: int
+    key: Optional[bytes]
+    value: Optional[bytes]
+    timestamp: Optional[float]  # milliseconds
 
 
 class Processor:
@@ -56,26 +64,8 @@ class Processor:
 
     def handle(self, topic: str, partition: int, offset: int, key: Optional[bytes], raw: bytes,
                timestamp: Optional[float] = None) -> None:
-        try:
-            event = decode_event(raw)
-        except InvalidEvent as bad:
-            self.dead_letter(topic, partition, offset, key, raw, bad.code, bad.reason)
-            return
-        engine = self.engine(partition)
-        try:
-            outputs = engine.process(topic, event)
-        except Exception as error:  # a bug must not stop the partition: keep the event, say why, go on
-            log.exception("processing %s[%s]@%s failed", topic, partition, offset)
-            self.dead_letter(topic, partition, offset, key, raw, "processing_error",
-                             f"the worker failed on this valid event ({type(error).__name__}); "
-                             "it is kept here for a replay once fixed")
-            return
-        self._emit(partition, outputs)
-        self._count_event(topic, event["type"])
-        if engine.first_response_seconds:
-            self._observe_first_responses(engine)
-        if timestamp:
-            metrics.LATENCY.observe(max(0.0, time.time() - timestamp))
+        """One record (Faust's message: timestamp in seconds)."""
+        self.handle_batch(topic, partition, [Record(offset, key, raw, timestamp * 1000.0 if timestamp else None)])
 
     def handle_batch(self, topic: str, partition: int, records) -> None:
         """`handle` for consecutive records of one topic partition (aiokafka
@@ -107,22 +97,18 @@ class Processor:
         for event_type, n in types.items():
             self._count_event(topic, event_type, n)
         if engine.first_response_seconds:
-            self._observe_first_responses(engine)
+            for seconds in engine.first_response_seconds:
+                metrics.FIRST_RESPONSE.observe(seconds)
+            engine.first_response_seconds.clear()
         now_ms = time.time() * 1000.0  # the whole batch is processed now
         metrics.observe_many(metrics.LATENCY, [max(0.0, now_ms - record.timestamp) / 1000.0
                                                for record in records if record.timestamp])
 
-    def _count_event(self, topic: str, event_type: str, n: int = 1) -> None:
+    def _count_event(self, topic: str, event_type: str, n: int) -> None:
         child = self._events.get((topic, event_type))
         if child is None:
             child = self._events[(topic, event_type)] = metrics.EVENTS.labels(topic, event_type)
         child.inc(n)
-
-    @staticmethod
-    def _observe_first_responses(engine: PartitionEngine) -> None:
-        for seconds in engine.first_response_seconds:
-            metrics.FIRST_RESPONSE.observe(seconds)
-        engine.first_response_seconds.clear()
 
     def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
         record = {"reason": reason, "code": code, "topic": topic, "partition": partition,
