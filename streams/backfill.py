@@ -24,6 +24,7 @@ from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, decode_e
 from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
+from .output_json import dumps_sorted
 from .reading import read_topic
 from .topics import INPUT_TOPICS, MESSAGES
 
@@ -128,7 +129,7 @@ def _run_engines(events: Iterable[Optional[tuple]], partitions: Optional[int], p
                         "occurred_at": format_timestamp(last_heartbeat)}
                 collect(engine.process(topic, decode_event(orjson.dumps(beat))))
     # As streams.replay.latest_evaluations writes them, without a JSON round trip.
-    return [orjson.dumps(latest[key], option=orjson.OPT_SORT_KEYS) for key in sorted(latest)], dead_letters
+    return [dumps_sorted(latest[key]) for key in sorted(latest)], dead_letters
 
 
 async def read_input_topics(bootstrap: str, options: Optional[dict] = None) -> list[tuple[str, int, bytes]]:

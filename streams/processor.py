@@ -17,6 +17,7 @@ from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
 
 from . import metrics
+from .output_json import dumps_sorted
 from .topics import DEADLETTER, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,6 @@ def _compact(data: bytes) -> bytes:
     short it is (orjson 3.13), and records wait in the writer until they are
     sent, a commit's worth of state or a month's evaluations at once."""
     return memoryview(data).tobytes()
-
-
-def _dumps(value, option: Optional[int] = None) -> bytes:
-    return _compact(orjson.dumps(value, option=option))
 
 
 class Record(NamedTuple):
@@ -113,7 +110,7 @@ class Processor:
     def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
         record = {"reason": reason, "code": code, "topic": topic, "partition": partition,
                   "offset": offset, "original_base64": b64encode(raw).decode()}
-        self.write(DEADLETTER, partition, key, _dumps(record))
+        self.write(DEADLETTER, partition, key, dumps_sorted(record))
         metrics.DEADLETTERS.labels(code).inc()
         log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
@@ -183,7 +180,7 @@ class Processor:
 
     def _emit(self, partition: int, outputs) -> None:
         for topic, key, value in outputs:
-            self.write(topic, partition, key.encode(), _dumps(value, orjson.OPT_SORT_KEYS))
+            self.write(topic, partition, key.encode(), dumps_sorted(value))
             self._outputs[topic].inc()
             if topic == VIOLATIONS:
                 metrics.VIOLATIONS.labels(value["standard"], value["type"].split(".")[1]).inc()

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, format_timestamp, normalize
 
+from .output_json import dumps_sorted
 from .reading import read_topic
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
 
@@ -123,7 +124,7 @@ def latest_evaluations(records) -> list[bytes]:
     for _, value in records:
         record = orjson.loads(value)
         latest[(record["seller_id"], record["month"])] = record
-    return [orjson.dumps(latest[k], option=orjson.OPT_SORT_KEYS) for k in sorted(latest)]
+    return [dumps_sorted(latest[k]) for k in sorted(latest)]
 
 
 async def evaluations(bootstrap: str, idle: float | None = None, options: dict | None = None) -> list[bytes]:
