@@ -27,13 +27,6 @@ BADGE_NAMES = ("star_seller",) + AREA_BADGES
 Write = Callable[[str, int, Optional[bytes], Optional[bytes]], Any]  # (topic, partition, key, value)
 
 
-def _compact(data: bytes) -> bytes:
-    """A copy of its own size: an orjson result holds a 4 KiB buffer however
-    short it is (orjson 3.13), and records wait in the writer until they are
-    sent, a commit's worth of state or a month's evaluations at once."""
-    return memoryview(data).tobytes()
-
-
 class Record(NamedTuple):
     """What handle_batch reads of an aiokafka ConsumerRecord."""
     offset: int
@@ -228,7 +221,7 @@ class Processor:
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         records = engine.take_unsaved()
         for key, value in records:
-            self.write(self.state_topic, partition, _compact(key), value if value is None else _compact(value))
+            self.write(self.state_topic, partition, key, value)
         metrics.STATE_FLUSHES.inc(len(records))
 
     def restore(self, partitions: set[int], records) -> None:
