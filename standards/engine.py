@@ -100,13 +100,14 @@ class PartitionEngine:
             seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
         if not self.live:
             seller.apply(event)
-            seller.dirty = None  # nothing is persisted
             return
         collection, item_id = seller.locate(event)
         timing_before = seller.timing(collection, item_id)
         affected = seller.affected(collection, item_id)
         contribution_before = seller.live_contribution(affected, self.clock, self.policy)
-        seller.apply(event)
+        item = seller.apply(event)
+        if item is not None:
+            seller.applied(collection, item_id, item)
         seller.add_live(contribution_before, seller.live_contribution(affected, self.clock, self.policy),
                         self._live_first_month())
         self.changed.add(seller_id)

@@ -78,18 +78,25 @@ class SellerState:
         collection, id_field, _ = ROUTES[event["type"]]
         return collection, event[id_field]
 
-    def apply(self, event: dict) -> None:
+    def apply(self, event: dict):
+        """Apply the event to its item; the item, or None when the event
+        changes nothing (then no item is created)."""
         collection, id_field, cls = ROUTES[event["type"]]
         items = getattr(self, collection)
         item = items.get(event[id_field])
         if item is None:
             if changes_nothing(event):
-                return
+                return None
             item = items[event[id_field]] = cls()
         item.apply(event)
-        self.touch(collection, event[id_field])
+        return item
+
+    def applied(self, collection: str, item_id: str, item) -> None:
+        """What a live engine keeps of an applied change: the item to write,
+        the cases of each order, the first sale."""
+        self.touch(collection, item_id)
         if collection == "cases" and item.opened is not None:
-            self.cases_by_order.setdefault(item.opened[2], set()).add(event[id_field])
+            self.cases_by_order.setdefault(item.opened[2], set()).add(item_id)
         elif collection == "orders":
             self._track_first_sale(item)
 
