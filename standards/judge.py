@@ -64,7 +64,34 @@ def case_rule(cases: int, completed: int, policy: Policy) -> tuple[bool, dict]:
     return at_most_percent(cases, completed, rule.max_case_percent), {"max_case_percent": str(rule.max_case_percent)}
 
 
+# Judgements are memoized per policy (Policy.memo) by the numbers they read:
+# sparse sellers share small numbers, and a scorecard is made every time a
+# seller's numbers change. What the memo hands out is shared between sellers
+# and records, and never changed.
+MEMO_LIMIT = 100_000
+
+
+def _memo(policy: Policy, key: tuple, make):
+    memo = policy.memo
+    value = memo.get(key)
+    if value is None:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        value = memo[key] = make()
+    return value
+
+
+def _standards_key(n: Numbers, policy: Policy) -> tuple:
+    """What judge_standards reads of n."""
+    return (n.answered[0], n.threads[0], n.orders_on_time, n.orders_counted, n.reviews_low, n.reviews,
+            n.cases, n.completed_orders, n.sales_orders >= policy.min_sales_for_data)
+
+
 def judge_standards(n: Numbers, policy: Policy) -> dict[str, Standard]:
+    return _memo(policy, ("standards", *_standards_key(n, policy)), lambda: _judge_standards(n, policy))
+
+
+def _judge_standards(n: Numbers, policy: Policy) -> dict[str, Standard]:
     response_min = policy.message_response.min_percent
     shipping_min = policy.on_time_shipping.min_percent
     review_passes, review_threshold = review_rule(n.reviews_low, n.reviews, policy)
@@ -92,12 +119,44 @@ def judge_standards(n: Numbers, policy: Policy) -> dict[str, Standard]:
     return judged
 
 
+def scorecard_standards(n: Numbers, policy: Policy) -> dict[str, dict]:
+    """The `standards` of a scorecard (SPEC section 6) of numbers n."""
+    return _memo(policy, ("scorecard", *_standards_key(n, policy)), lambda: {
+        name: {"numerator": s.numerator, "denominator": s.denominator, "rate": shown_rate(s.numerator, s.denominator),
+               "status": s.status, "threshold": s.threshold}
+        for name, s in judge_standards(n, policy).items()})
+
+
 def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[str, Criterion]:
     """Star Seller criteria; tenure_cutoff is the first instant of the
     evaluated month: the first sale must be at least min_tenure before it."""
     star = policy.star_seller
-    average_top, average_bottom = ratio(star.min_average_rating)
     first_sale = n.first_sale_at
+    return {
+        **quality_criteria(n, policy),
+        "volume": Criterion(
+            {"orders": n.sales_orders, "amount": n.sales_cents},
+            n.sales_orders >= star.min_orders and n.sales_cents >= policy.min_sales_cents),
+        "tenure": Criterion(
+            {"first_sale_at": first_sale},
+            first_sale is not None and first_sale <= tenure_cutoff - policy.min_tenure),
+    }
+
+
+def _quality_key(n: Numbers) -> tuple:
+    """What the quality criteria read of n."""
+    return (n.answered[1], n.threads[1], n.orders_tracked, n.orders_counted, n.rating_sum, n.reviews,
+            n.cases, n.completed_orders)
+
+
+def quality_criteria(n: Numbers, policy: Policy) -> dict[str, Criterion]:
+    """The Star Seller criteria that read neither sales nor the first sale."""
+    return _memo(policy, ("quality", *_quality_key(n)), lambda: _quality_criteria(n, policy))
+
+
+def _quality_criteria(n: Numbers, policy: Policy) -> dict[str, Criterion]:
+    star = policy.star_seller
+    average_top, average_bottom = ratio(star.min_average_rating)
     return {
         "message_response": Criterion(
             {"numerator": n.answered[1], "denominator": n.threads[1]},
@@ -109,13 +168,14 @@ def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[st
             {"rating_sum": n.rating_sum, "count": n.reviews},
             n.reviews == 0 or n.rating_sum * average_bottom >= average_top * n.reviews),
         "case_rate": Criterion({}, case_rule(n.cases, n.completed_orders, policy)[0]),
-        "volume": Criterion(
-            {"orders": n.sales_orders, "amount": n.sales_cents},
-            n.sales_orders >= star.min_orders and n.sales_cents >= policy.min_sales_cents),
-        "tenure": Criterion(
-            {"first_sale_at": first_sale},
-            first_sale is not None and first_sale <= tenure_cutoff - policy.min_tenure),
     }
+
+
+def shown_quality_criteria(n: Numbers, policy: Policy) -> dict[str, dict]:
+    """The quality criteria as records show them: their values and whether they hold."""
+    return _memo(policy, ("shown", *_quality_key(n)), lambda: {
+        name: {**criterion.values, "holds": criterion.holds}
+        for name, criterion in quality_criteria(n, policy).items()})
 
 
 def area_badges(n: Numbers, criteria: dict[str, Criterion], policy: Policy) -> list[str]:

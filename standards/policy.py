@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -83,32 +84,38 @@ class Policy(_Section):
     star_seller: StarSeller = StarSeller()
     alerts: Alerts = Alerts()
 
-    # Derived, integer forms used on the hot path.
-    @property
+    # Derived, integer forms used on the hot path, computed once (the model is frozen).
+    @cached_property
     def evaluation_delay(self) -> int:
         return self.evaluation_delay_hours * HOUR
 
-    @property
+    @cached_property
     def allowed_lateness(self) -> int:
         return self.allowed_lateness_hours * HOUR
 
-    @property
+    @cached_property
     def windows(self) -> tuple[int, int]:
         """(standard window, Star Seller window) in microseconds."""
         return (self.message_response.window_hours * HOUR,
                 self.star_seller.response_window_hours * HOUR)
 
-    @property
+    @cached_property
     def max_order_total_cents(self) -> int:
         return _cents(self.case_rate.max_order_total)
 
-    @property
+    @cached_property
     def min_sales_cents(self) -> int:
         return _cents(self.star_seller.min_sales)
 
-    @property
+    @cached_property
     def min_tenure(self) -> int:
         return self.star_seller.min_tenure_days * DAY
+
+    @cached_property
+    def memo(self) -> dict:
+        """Judgements of numbers under this policy, by the numbers they read
+        (standards.judge): sellers with the same numbers share them."""
+        return {}
 
 
 class PolicyError(ValueError):

@@ -9,7 +9,8 @@ from schemas.validate import format_cents, format_timestamp
 
 from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
 from .entities import Case, Order, Review, Thread
-from .judge import STANDARDS, area_badges, judge_standards, judge_star_seller, shown_rate
+from .judge import (STANDARDS, area_badges, judge_standards, judge_star_seller, scorecard_standards,
+                    shown_quality_criteria)
 from .numbers import FIELDS, Numbers, contribution, count, first_sale
 from .policy import Policy
 
@@ -254,11 +255,10 @@ class SellerState:
         history = [entry for entry in self.last_evaluations or [] if entry[0] < month]
         self.last_evaluations = (history + [[month, runs]])[-2:]
         self.header_changed = True
-        record = self._summary(n, month, month - 3, month - 1, policy)
-        for i, name in enumerate(STANDARDS):
-            s = standards[name]
-            record["standards"][name] = {"numerator": s.numerator, "denominator": s.denominator,
-                                         "status": s.status, "consecutive_months_not_met": runs[i]}
+        shown = {name: {"numerator": standards[name].numerator, "denominator": standards[name].denominator,
+                        "status": standards[name].status, "consecutive_months_not_met": runs[i]}
+                 for i, name in enumerate(STANDARDS)}
+        record = self._summary(n, month, first_day(month - 3), last_day(month - 1), shown, policy)
         record["month"] = month_name(month)
         return record
 
@@ -266,30 +266,26 @@ class SellerState:
         """The period to date of the partition clock's day (SPEC section 6),
         of the seller's live numbers `n`."""
         today = month_of(clock)
-        record = self._summary(n, today + 1, today - 2, today, policy)
         as_of, day = _clock_text(clock)
-        record["period"]["end"] = day
-        for name, s in judge_standards(n, policy).items():
-            record["standards"][name] = {"numerator": s.numerator, "denominator": s.denominator,
-                                         "rate": shown_rate(s.numerator, s.denominator),
-                                         "status": s.status, "threshold": s.threshold}
+        record = self._summary(n, today + 1, first_day(today - 2), day, scorecard_standards(n, policy), policy)
         record["as_of"] = as_of
         return record
 
-    def _summary(self, n: Numbers, evaluated_month: int, first_month: int, last_month: int,
+    def _summary(self, n: Numbers, evaluated_month: int, start: str, end: str, standards: dict,
                  policy: Policy) -> dict:
         criteria = judge_star_seller(n, month_start(evaluated_month), policy)
+        volume, tenure = criteria["volume"], criteria["tenure"]
         first_sale = format_timestamp(n.first_sale_at) if n.first_sale_at is not None else None
         amount = format_cents(n.sales_cents)
-        shown = {name: {**criterion.values, "holds": criterion.holds} for name, criterion in criteria.items()}
-        shown["volume"]["amount"] = amount  # the criteria hold raw cents and instants
-        shown["tenure"]["first_sale_at"] = first_sale
+        shown = {**shown_quality_criteria(n, policy),  # the criteria hold raw cents and instants
+                 "volume": {"orders": n.sales_orders, "amount": amount, "holds": volume.holds},
+                 "tenure": {"first_sale_at": first_sale, "holds": tenure.holds}}
         return {
             "seller_id": self.seller_id,
-            "period": {"start": first_day(first_month), "end": last_day(last_month)},
+            "period": {"start": start, "end": end},
             "policy": policy.name,
             "sales": {"orders": n.sales_orders, "amount": amount, "first_sale_at": first_sale},
-            "standards": {},
+            "standards": standards,
             "star_seller": {"eligible": all(c.holds for c in criteria.values()), "criteria": shown},
             "badges": area_badges(n, criteria, policy),
         }

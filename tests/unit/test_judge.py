@@ -1,10 +1,16 @@
 """Judging (SPEC sections 1 and 5): thresholds at their exact boundaries, in
 integers; statuses; Star Seller criteria; per-area badges."""
-import pytest
+import dataclasses
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import standards.judge as judge_module
 from schemas.validate import parse_timestamp
 from scenario import Scenario, plus_days
-from standards.judge import area_badges, judge_standards, judge_star_seller, shown_rate
+from standards.judge import (area_badges, judge_standards, judge_star_seller, scorecard_standards,
+                             shown_quality_criteria, shown_rate)
 from standards.numbers import Numbers
 from standards.policy import Policy
 
@@ -169,3 +175,52 @@ def test_star_seller_end_to_end(first_sale, last_total, failing):
     assert record["star_seller"]["eligible"] is (failing is None)
     # the area badges need neither tenure nor volume
     assert record["badges"] == ["speedy_replies", "smooth_shipping", "rave_reviews"]
+
+
+# Judgements are memoized per policy by the numbers they read: a judgement
+# made first for other numbers must never leak into the one asked for.
+small = st.integers(0, 6)
+generated_numbers = st.builds(
+    Numbers, sales_orders=small, sales_cents=st.sampled_from([0, 29_999, 30_000]),
+    first_sale_at=st.sampled_from([None, NINETY_DAYS_BEFORE, NINETY_DAYS_BEFORE + 1]),
+    answered=st.lists(small, min_size=2, max_size=2), threads=st.lists(small, min_size=2, max_size=2),
+    orders_on_time=small, orders_tracked=small, orders_counted=small, reviews=small, reviews_low=small,
+    rating_sum=st.integers(0, 30), cases=small, completed_orders=small)
+
+
+def _judged(n, policy):
+    return (judge_standards(n, policy), scorecard_standards(n, policy),
+            judge_star_seller(n, CUTOFF, policy), shown_quality_criteria(n, policy))
+
+
+NUMBER_FIELDS = ("sales_orders", "sales_cents", "first_sale_at", "answered", "threads", "orders_on_time",
+                 "orders_tracked", "orders_counted", "reviews", "reviews_low", "rating_sum", "cases",
+                 "completed_orders")
+
+
+@settings(max_examples=300, deadline=None)
+@given(generated_numbers, st.lists(st.tuples(st.sampled_from(NUMBER_FIELDS), generated_numbers), max_size=8),
+       st.sampled_from([2, 5, 100]))
+def test_memoized_judgements_are_those_of_the_numbers_asked(base, changes, limit):
+    # Each next numbers differ from the ones before in one field: what a
+    # memo key that misses a field would confuse.
+    shared = Policy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(judge_module, "MEMO_LIMIT", limit)
+        n = base
+        for name, other in [(None, base), *changes]:
+            if name is not None:
+                n = dataclasses.replace(n, **{name: getattr(other, name)})
+            assert _judged(n, shared) == _judged(n, Policy())  # a new policy: nothing memoized
+        assert len(shared.memo) <= limit
+
+
+def test_scorecard_standards_as_shown():
+    n = numbers(answered=[19, 0], threads=[24, 0], reviews_low=5, reviews=40)
+    shown = scorecard_standards(n, POLICY)
+    assert shown["message_response"] == {"numerator": 19, "denominator": 24, "rate": "79.1", "status": "not_met",
+                                         "threshold": {"min_percent": "80"}}
+    assert shown["review_rating"] == {"numerator": 5, "denominator": 40, "rate": "12.5", "status": "not_met",
+                                      "threshold": {"max_low_percent": "10"}}
+    assert shown["case_rate"]["rate"] is None and shown["case_rate"]["status"] == "not_applicable"
+    assert shown_quality_criteria(n, POLICY)["reviews"] == {"rating_sum": 0, "count": 40, "holds": False}
