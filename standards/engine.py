@@ -10,6 +10,7 @@ this same class.
 from __future__ import annotations
 
 import heapq
+import sys
 from typing import Iterable, Optional
 
 import msgspec
@@ -20,7 +21,7 @@ from schemas.validate import format_timestamp
 from .calendar import month_of
 from .judge import STANDARDS
 from .policy import Policy
-from .seller import SellerState, numbers_of
+from .seller import SellerState, numbers_of, shared
 
 SCORECARDS = "standards.scorecards"
 VIOLATIONS = "standards.violations"
@@ -220,7 +221,7 @@ class PartitionEngine:
         day = card["period"]["end"]
         if seller.live.get("progress_day") == day or not numbers.has_activity():
             return
-        seller.live["progress_day"] = day
+        seller.live["progress_day"] = sys.intern(day)  # one string per day for every seller
         self._header_changed(seller)
         out.append((BADGES, seller.seller_id, {
             "type": "badges.daily_progress", "seller_id": seller.seller_id, "day": day,
@@ -232,7 +233,7 @@ class PartitionEngine:
         self.unsaved.add(seller.seller_id)
 
     def _track_statuses(self, seller: SellerState, card: dict) -> None:
-        statuses = [card["standards"][name]["status"] for name in STANDARDS]
+        statuses = shared(tuple(card["standards"][name]["status"] for name in STANDARDS))
         previous = seller.live.get("status")
         if statuses == previous:
             return
@@ -272,8 +273,8 @@ class PartitionEngine:
             }))
 
     def _badge_changes(self, seller: SellerState, card: dict, out: list) -> None:
-        earned = (["star_seller"] if card["star_seller"]["eligible"] else []) + card["badges"]
-        before = seller.live.get("badges", [])
+        earned = shared((("star_seller",) if card["star_seller"]["eligible"] else ()) + tuple(card["badges"]))
+        before = seller.live.get("badges", ())
         if earned == before:
             return
         seller.live["badges"] = earned

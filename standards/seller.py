@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Iterator, Optional
+from types import MappingProxyType
+from typing import Iterator, Mapping, Optional
 
 from schemas.validate import format_cents, format_timestamp
 
@@ -30,6 +31,15 @@ ROUTES = {
 }
 
 _NO_TOTALS = (0,) * len(FIELDS)
+_NO_RUNS = (0,) * len(STANDARDS)
+_NO_CASES: Mapping[str, set] = MappingProxyType({})
+_SHARED: dict = {}
+
+
+def shared(value):
+    """One object for equal immutable values that many sellers hold: their
+    statuses, badges, runs of months not met (a few hundred distinct values)."""
+    return _SHARED.setdefault(value, value)
 
 
 def numbers_of(live_totals: tuple) -> Numbers:
@@ -65,7 +75,7 @@ class SellerState:
         # Derived, rebuilt on load (see `rebuild_live`): the live totals per
         # month, the cases of each order, and the first sale with every event seen.
         self.monthly: dict[int, list] = {}
-        self.cases_by_order: dict[str, set] = {}
+        self.cases_by_order: Mapping[str, set] = _NO_CASES  # a dict of its own once a case names an order
         self.live_first_sale: Optional[int] = None
         self.first_sale_stale = False
         # The live totals the last scorecard was made of (not stored: after a
@@ -97,7 +107,7 @@ class SellerState:
         the cases of each order, the first sale."""
         self.touch(collection, item_id)
         if collection == "cases" and item.opened is not None:
-            self.cases_by_order.setdefault(item.opened[2], set()).add(item_id)
+            self._index_case(item_id, item)
         elif collection == "orders":
             self._track_first_sale(item)
 
@@ -130,6 +140,11 @@ class SellerState:
                         totals = monthly[month] = [0] * len(FIELDS)
                     totals[index] += sign * amount
 
+    def _index_case(self, case_id: str, case) -> None:
+        if self.cases_by_order is _NO_CASES:
+            self.cases_by_order = {}
+        self.cases_by_order.setdefault(case.opened[2], set()).add(case_id)
+
     def _track_first_sale(self, order) -> None:
         placed = order.placed
         if placed is None:
@@ -146,10 +161,10 @@ class SellerState:
         for collection in ("threads", "orders", "reviews", "cases"):
             for item in getattr(self, collection).values():
                 self.add_live([], contribution(self, collection, item, None, clock, policy), first_month)
-        self.cases_by_order = {}
+        self.cases_by_order = _NO_CASES
         for case_id, case in self.cases.items():
             if case.opened is not None:
-                self.cases_by_order.setdefault(case.opened[2], set()).add(case_id)
+                self._index_case(case_id, case)
         self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
 
     def live_totals(self, clock: int) -> tuple:
@@ -249,11 +264,11 @@ class SellerState:
         standards = judge_standards(n, policy)
         # Runs come from the record of M-1, so that evaluating M again (after
         # a crash left seller state ahead of the partition's) gives the same record.
-        previous = {m: r for m, r in self.last_evaluations or []}.get(month - 1, [0] * len(STANDARDS))
-        runs = [previous[i] + 1 if standards[name].status == "not_met" else 0
-                for i, name in enumerate(STANDARDS)]
-        history = [entry for entry in self.last_evaluations or [] if entry[0] < month]
-        self.last_evaluations = (history + [[month, runs]])[-2:]
+        previous = {m: r for m, r in self.last_evaluations or ()}.get(month - 1, _NO_RUNS)
+        runs = shared(tuple(previous[i] + 1 if standards[name].status == "not_met" else 0
+                            for i, name in enumerate(STANDARDS)))
+        history = tuple(entry for entry in self.last_evaluations or () if entry[0] < month)
+        self.last_evaluations = (*history, (month, runs))[-2:]
         self.header_changed = True
         shown = {name: {"numerator": standards[name].numerator, "denominator": standards[name].denominator,
                         "status": standards[name].status, "consecutive_months_not_met": runs[i]}
@@ -344,10 +359,13 @@ class SellerState:
         """From a header and (collection, item id, stored form) triples."""
         seller = cls(seller_id, partition)
         seller.first_sale_floor = header["f"]
-        seller.last_evaluations = header["e"]
-        seller.live = header["l"]
-        if "status" in seller.live:  # four of a few constant strings per seller: share them
-            seller.live["status"] = [sys.intern(status) for status in seller.live["status"]]
+        seller.last_evaluations = tuple((m, shared(tuple(runs))) for m, runs in header["e"]) if header["e"] else None
+        seller.live = live = header["l"]
+        for name in ("status", "badges"):
+            if name in live:
+                live[name] = shared(tuple(live[name]))
+        if "progress_day" in live:
+            live["progress_day"] = sys.intern(live["progress_day"])
         seller.header_changed = False
         for collection, item_id, data in items:
             getattr(seller, collection)[item_id] = ITEM_CLASSES[collection](*data)
