@@ -165,22 +165,27 @@ class PartitionEngine:
             return
         for seller_id, seller in list(self.sellers.items()):
             first = first_attribution_month(seller)
-            if first is None:
-                continue
-            start = first + 1 if self.evaluated_through is None else max(first + 1, self.evaluated_through + 1)
-            for month in range(start, last_month + 1):
-                record = seller.evaluation(month, self.policy)
-                if record is not None:
-                    out.append((EVALUATIONS, seller_id, record))
-                    out.append((BADGES, seller_id, {
-                        "type": "badges.monthly", "seller_id": seller_id, "month": record["month"],
-                        "star_seller": record["star_seller"]["eligible"], "badges": record["badges"],
-                        "criteria": record["star_seller"]["criteria"]}))
+            if first is not None:
+                start = first + 1 if self.evaluated_through is None else max(first + 1, self.evaluated_through + 1)
+                for month in range(start, last_month + 1):
+                    record = seller.evaluation(month, self.policy)
+                    if record is not None:
+                        out.append((EVALUATIONS, seller_id, record))
+                        out.append((BADGES, seller_id, {
+                            "type": "badges.monthly", "seller_id": seller_id, "month": record["month"],
+                            "star_seller": record["star_seller"]["eligible"], "badges": record["badges"],
+                            "criteria": record["star_seller"]["criteria"]}))
+            # Also a seller with nothing to evaluate: its items without an
+            # attribution expire too, and an empty seller leaves the state.
             seller.prune(last_month, self.policy)
-            self.unsaved.add(seller_id)
+            if self.live:
+                self.unsaved.add(seller_id)
+            else:  # nothing is written: a backfill over months of history must not collect what it drops
+                seller.dirty = None
             if seller.is_empty() and (not seller.last_evaluations
                                       or seller.last_evaluations[-1][0] < last_month):
-                self._dropped.append((seller_id, seller.take_dirty()))
+                if self.live:
+                    self._dropped.append((seller_id, seller.take_dirty()))
                 del self.sellers[seller_id]
                 self.changed.discard(seller_id)
         self.evaluated_through = last_month

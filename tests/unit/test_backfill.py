@@ -254,3 +254,32 @@ def test_backfill_equals_the_workers_processor_on_a_simulated_marketplace(seed):
     assert len(records) > 30
     assert records == expected
     assert dead_letters == 1
+
+
+def test_a_backfill_engine_keeps_nothing_to_write_of_what_it_drops():
+    # Months of history: items dropped at each evaluation must not pile up as
+    # "to be written" in an engine that writes nothing.
+    from schemas.validate import decode_event
+    from standards.engine import PartitionEngine
+
+    engine = PartitionEngine(0, INPUT_TOPICS, POLICY, live=False)
+
+    def send(topic, type_, at, seller="s-1", **fields):
+        raw = {"event_id": f"{type_}-{at}", "type": type_, "seller_id": seller, "occurred_at": at, **fields}
+        return engine.process(topic, decode_event(orjson.dumps(raw)))
+
+    send(MESSAGES, "message.sent", "2025-01-10T10:00:00Z", thread_id="t1", message_id="m1", sender_role="buyer")
+    send(ORDERS, "order.placed", "2025-01-10T10:00:00Z", seller="s-2", order_id="o1", total="10", currency="EUR",
+         ship_by="2025-01-12T10:00:00Z", digital=False, purchase_protected=False, tracking_required=False)
+    evaluations = []
+    for month in range(2, 10):  # heartbeats on every topic, month by month to 2025-09
+        for topic in INPUT_TOPICS:
+            evaluations += [o for o in send(topic, "clock.heartbeat", f"2025-{month:02d}-03T00:00:00Z", seller="-")
+                            if o[0] == EVALUATIONS]
+    # 2025-02 .. 2025-04 cover the thread of January (s-1) and the order (s-2)
+    assert sorted((key, record["month"]) for _, key, record in evaluations) == [
+        ("s-1", "2025-02"), ("s-1", "2025-03"), ("s-1", "2025-04"),
+        ("s-2", "2025-02"), ("s-2", "2025-03"), ("s-2", "2025-04")]
+    assert engine.unsaved == set() and engine._dropped == []
+    assert all(seller.dirty is None for seller in engine.sellers.values())
+    assert "s-1" not in engine.sellers  # nothing left that a later record could need
