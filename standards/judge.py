@@ -68,7 +68,7 @@ def case_rule(cases: int, completed: int, policy: Policy) -> tuple[bool, dict]:
 # sparse sellers share small numbers, and a scorecard is made every time a
 # seller's numbers change. What the memo hands out is shared between sellers
 # and records, and never changed.
-MEMO_LIMIT = 100_000
+MEMO_LIMIT = 10_000  # entries of about 1.3 KB (docs/design.md, Performance choices)
 
 
 def _memo(policy: Policy, key: tuple, make):
