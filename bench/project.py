@@ -113,11 +113,14 @@ def _python_bytes(latest: dict, partitions: int) -> Optional[int]:
         from standards.policy import load_policy
         from streams.processor import Processor
 
-        records = list(latest.items())
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
+        # Copies made while traced, as a worker's come from its fetches: the
+        # state may keep record values as they are (items packed in their bytes).
+        records = [(key, None if value is None else memoryview(value).tobytes()) for key, value in latest.items()]
         processor = Processor(load_policy(None), lambda *a: None, "state")
         processor.restore(set(range(partitions)), records)
+        del records
         size = tracemalloc.get_traced_memory()[0] - base
         del processor
         return size

@@ -13,26 +13,21 @@ import heapq
 import sys
 from typing import Iterable, Optional
 
-import msgspec
 import orjson
 
 from schemas.validate import format_timestamp
 
 from .calendar import month_of
 from .judge import STANDARDS
+from .numbers import contribution
 from .policy import Policy
-from .seller import SellerState, numbers_of, shared
+from .seller import SellerState, encode, numbers_of, shared
 
 SCORECARDS = "standards.scorecards"
 VIOLATIONS = "standards.violations"
 BADGES = "standards.badges"
 EVALUATIONS = "standards.evaluations"
 ALERTS = "standards.alerts"
-
-# State records as compact JSON in bytes of their own size: orjson's results
-# hold a 4 KiB buffer each (orjson 3.13), and a commit's records, held until
-# written, made a flush ~9 us per record of page faults and copies.
-_encode = msgspec.json.Encoder().encode
 
 Output = tuple  # (topic, key, value dict)
 
@@ -103,6 +98,7 @@ class PartitionEngine:
             seller.apply(event)
             return
         collection, item_id = seller.locate(event)
+        seller.hot_item(collection, item_id)  # read before and after, and changed
         timing_before = seller.timing(collection, item_id)
         affected = seller.affected(collection, item_id)
         contribution_before = seller.live_contribution(affected, self.clock, self.policy)
@@ -151,9 +147,10 @@ class PartitionEngine:
         first_month = self._live_first_month()
         for seller_id, collection, item_id in passed:  # pending items the clock decided
             seller = self.sellers[seller_id]
-            key = [(collection, item_id)]
-            seller.add_live(seller.live_contribution(key, old, self.policy),
-                            seller.live_contribution(key, new_clock, self.policy), first_month)
+            item = seller.item(collection, item_id)
+            if item is not None:
+                seller.add_live(contribution(seller, collection, item, None, old, self.policy),
+                                contribution(seller, collection, item, None, new_clock, self.policy), first_month)
         self._evaluate(month_of(new_clock - self.policy.evaluation_delay), out)
 
     def _live_first_month(self) -> Optional[int]:
@@ -164,6 +161,7 @@ class PartitionEngine:
         if self.evaluated_through is not None and last_month <= self.evaluated_through:
             return
         for seller_id, seller in list(self.sellers.items()):
+            stored = seller.unpack_all()  # read by each step below
             first = first_attribution_month(seller)
             if first is not None:
                 start = first + 1 if self.evaluated_through is None else max(first + 1, self.evaluated_through + 1)
@@ -188,6 +186,8 @@ class PartitionEngine:
                     self._dropped.append((seller_id, seller.take_dirty()))
                 del self.sellers[seller_id]
                 self.changed.discard(seller_id)
+            else:
+                seller.repack(stored)
         self.evaluated_through = last_month
         self.meta_unsaved = True
 
@@ -303,19 +303,18 @@ class PartitionEngine:
         p = self.partition
         records = []
         for seller_id, items in self._dropped:
-            records += [(_encode([p, seller_id, c, i]), None) for c, i, _ in items]
+            records += [(encode([p, seller_id, c, i]), None) for c, i, _ in items]
         for seller_id in self.unsaved:
             seller = self.sellers.get(seller_id)
             if seller is None:
-                records.append((_encode([p, seller_id]), None))
+                records.append((encode([p, seller_id]), None))
                 continue
-            records += [(_encode([p, seller_id, c, i]), None if data is None else _encode(data))
-                        for c, i, data in seller.take_dirty()]
+            records += [(encode([p, seller_id, c, i]), stored) for c, i, stored in seller.take_dirty()]
             if seller.header_changed:
-                records.append((_encode([p, seller_id]), _encode(seller.header())))
+                records.append((encode([p, seller_id]), encode(seller.header())))
                 seller.header_changed = False
         if self.meta_unsaved:
-            records.append((_encode([p]), _encode(
+            records.append((encode([p]), encode(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
         self.unsaved, self._dropped, self.meta_unsaved = set(), [], False
         return records
@@ -333,7 +332,7 @@ class PartitionEngine:
             elif len(key) == 2:
                 headers[key[1]] = orjson.loads(value)
             else:
-                items.setdefault(key[1], []).append((key[2], key[3], orjson.loads(value)))
+                items.setdefault(key[1], []).append((key[2], key[3], value))
         for seller_id, header in headers.items():
             self._load_seller(SellerState.load(seller_id, self.partition, header, items.get(seller_id, ())))
 
@@ -357,18 +356,18 @@ class PartitionEngine:
 def first_attribution_month(seller: SellerState) -> Optional[int]:
     """Earliest month any of the seller's items could be attributed to."""
     instants = []
-    for thread in seller.threads.values():
+    for thread in seller.items_of("threads"):
         if thread.buyer_at is not None:
             instants.append(thread.buyer_at)
-    for order in seller.orders.values():
+    for order in seller.items_of("orders"):
         if order.placed is not None:
             instants += [order.placed[0], order.placed[3]]
             if order.shipment is not None:
                 instants.append(order.shipment[0])
-    for review in seller.reviews.values():
+    for review in seller.items_of("reviews"):
         if review.postings:
             instants.append(review.postings[0][0])
-    for case in seller.cases.values():
+    for case in seller.items_of("cases"):
         if case.closes:
             instants.append(case.closes[0][0])
     return month_of(min(instants)) if instants else None

@@ -104,12 +104,12 @@ def review_contribution(review, as_of: Optional[int], low_at_most: int) -> Contr
     return [(month, REVIEWS, 1), (month, RATING_SUM, rating), (month, REVIEWS_LOW, int(rating <= low_at_most))]
 
 
-def case_contribution(case, orders: dict, as_of: Optional[int], max_total: int) -> Contribution:
+def case_contribution(case, seller, as_of: Optional[int], max_total: int) -> Contribution:
     opened = stamp_before(case.opened, as_of)
     close = latest_before(case.closes, as_of)
     if opened is None or close is None or close[2] != "refunded_by_seller":
         return []
-    order = orders.get(opened[2])
+    order = seller.item("orders", opened[2])
     placed = stamp_before(order.placed, as_of) if order is not None else None
     if placed is None or placed[5] or placed[2] > max_total:
         return []
@@ -126,13 +126,13 @@ def contribution(seller, collection: str, item, as_of: Optional[int], clock: Opt
         return order_contribution(item, as_of, clock)
     if collection == "reviews":
         return review_contribution(item, as_of, policy.review_rating.low_rating_at_most)
-    return case_contribution(item, seller.orders, as_of, policy.max_order_total_cents)
+    return case_contribution(item, seller, as_of, policy.max_order_total_cents)
 
 
 def first_sale(seller, as_of: Optional[int]) -> Optional[int]:
     """The earliest order placed and not cancelled (as of), ever."""
     earliest = seller.first_sale_floor
-    for order in seller.orders.values():
+    for order in seller.items_of("orders"):
         placed = stamp_before(order.placed, as_of)
         if placed is not None and before(order.cancelled_at, as_of) is None:
             if earliest is None or placed[0] < earliest:
@@ -145,7 +145,7 @@ def count(seller, first_month: int, last_month: int, as_of: Optional[int],
     """Numbers of the items attributed to months first_month..last_month."""
     totals = [0] * len(FIELDS)
     for collection in ("threads", "orders", "reviews", "cases"):
-        for item in getattr(seller, collection).values():
+        for item in seller.items_of(collection):
             for month, index, amount in contribution(seller, collection, item, as_of, clock, policy):
                 if first_month <= month <= last_month:
                     totals[index] += amount

@@ -6,6 +6,9 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Iterator, Mapping, Optional
 
+import msgspec
+import orjson
+
 from schemas.validate import format_cents, format_timestamp
 
 from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
@@ -33,6 +36,7 @@ ROUTES = {
 _NO_TOTALS = (0,) * len(FIELDS)
 _NO_RUNS = (0,) * len(STANDARDS)
 _NO_CASES: Mapping[str, set] = MappingProxyType({})
+_NO_ITEMS: Mapping = MappingProxyType({})
 _SHARED: dict = {}
 
 
@@ -60,10 +64,12 @@ class SellerState:
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
         self.partition = partition
-        self.threads: dict[str, Thread] = {}
-        self.orders: dict[str, Order] = {}
-        self.reviews: dict[str, Review] = {}
-        self.cases: dict[str, Case] = {}
+        # Items by id (an item or its stored bytes); a shared empty mapping
+        # until the first item (most sellers never have a case, half no thread).
+        self.threads: Mapping[str, Thread | bytes] = _NO_ITEMS
+        self.orders: Mapping[str, Order | bytes] = _NO_ITEMS
+        self.reviews: Mapping[str, Review | bytes] = _NO_ITEMS
+        self.cases: Mapping[str, Case | bytes] = _NO_ITEMS
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
         # [month, [consecutive months not met per standard]] of the last two records.
@@ -93,14 +99,62 @@ class SellerState:
         """Apply the event to its item; the item, or None when the event
         changes nothing (then no item is created)."""
         collection, id_field, cls = ROUTES[event["type"]]
-        items = getattr(self, collection)
-        item = items.get(event[id_field])
+        item = self.hot_item(collection, event[id_field])
         if item is None:
             if changes_nothing(event):
                 return None
-            item = items[event[id_field]] = cls()
+            item = self._writable(collection)[event[id_field]] = cls()
         item.apply(event)
         return item
+
+    # -- items, packed at rest ---------------------------------------------------
+    # An item is kept as its stored form (the bytes written to the state topic)
+    # once written, and unpacked where it is read: a few dozen bytes instead
+    # of a few hundred as objects. An item about to change is unpacked in
+    # place and packed again when it is next written (take_dirty).
+
+    def _writable(self, collection: str) -> dict:
+        items = getattr(self, collection)
+        if items is _NO_ITEMS:
+            items = {}
+            setattr(self, collection, items)
+        return items
+
+    def item(self, collection: str, item_id: str):
+        """The item (None when absent), to be read."""
+        return unpack(collection, getattr(self, collection).get(item_id))
+
+    def hot_item(self, collection: str, item_id: str):
+        """The item (None when absent) unpacked in place, to be changed."""
+        items = getattr(self, collection)
+        value = items.get(item_id)
+        if type(value) is bytes:
+            value = items[item_id] = unpack(collection, value)
+        return value
+
+    def items_of(self, collection: str) -> Iterator:
+        """Every item of a collection, to be read."""
+        return (unpack(collection, value) for value in getattr(self, collection).values())
+
+    def unpack_all(self) -> list[tuple[str, str, bytes]]:
+        """Unpack every item in place, for a pass that reads each several
+        times; give the stored forms to `repack` afterwards."""
+        stored = []
+        for collection in ITEM_CLASSES:
+            items = getattr(self, collection)
+            for item_id, value in items.items():
+                if type(value) is bytes:
+                    stored.append((collection, item_id, value))
+                    items[item_id] = unpack(collection, value)
+        return stored
+
+    def repack(self, stored: list[tuple[str, str, bytes]]) -> None:
+        """Put back the stored forms of items that are still there, unchanged."""
+        dirty = self.dirty or ()
+        for collection, item_id, value in stored:
+            items = getattr(self, collection)
+            if item_id in items and (collection, item_id) not in dirty:
+                items[item_id] = value
 
     def applied(self, collection: str, item_id: str, item) -> None:
         """What a live engine keeps of an applied change: the item to write,
@@ -123,7 +177,7 @@ class SellerState:
     def live_contribution(self, keys, clock: Optional[int], policy: Policy) -> list:
         out = []
         for collection, item_id in keys:
-            item = getattr(self, collection).get(item_id)
+            item = self.item(collection, item_id)
             if item is not None:
                 out += contribution(self, collection, item, None, clock, policy)
         return out
@@ -159,10 +213,11 @@ class SellerState:
         first_month = month_of(clock) - 2 if clock is not None else None
         self.monthly = {}
         for collection in ("threads", "orders", "reviews", "cases"):
-            for item in getattr(self, collection).values():
+            for item in self.items_of(collection):
                 self.add_live([], contribution(self, collection, item, None, clock, policy), first_month)
         self.cases_by_order = _NO_CASES
-        for case_id, case in self.cases.items():
+        for case_id in self.cases:
+            case = self.item("cases", case_id)
             if case.opened is not None:
                 self._index_case(case_id, case)
         self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
@@ -186,7 +241,7 @@ class SellerState:
     def timing(self, collection: str, item_id: str) -> Optional[tuple]:
         """What an item's deadlines and alerts depend on: a thread's initial
         message and response, an order's placing."""
-        item = getattr(self, collection).get(item_id)
+        item = self.item(collection, item_id)
         if item is None:
             return None
         if collection == "threads":
@@ -201,7 +256,7 @@ class SellerState:
         """(instant, passes a deadline) at which this item's alert (False) or
         outcome (True) may change by time alone."""
         if collection == "threads":
-            thread = self.threads[item_id]
+            thread = self.item("threads", item_id)
             initial = thread.initial_at(None)
             if initial is not None:
                 lead = policy.alerts.response_lead_hours * HOUR
@@ -209,7 +264,7 @@ class SellerState:
                     yield initial + window - lead, False
                     yield initial + window + 1, True
         elif collection == "orders":
-            placed = self.orders[item_id].placed
+            placed = self.item("orders", item_id).placed
             if placed is not None and not placed[4]:
                 yield ship_day_alert_at(placed[3], policy), False
                 yield placed[3] + 1, True
@@ -218,7 +273,7 @@ class SellerState:
         """Warnings before a miss, each once per item and deadline (SPEC section 6)."""
         alerts = []
         if collection == "threads":
-            thread = self.threads.get(item_id)
+            thread = self.item("threads", item_id)
             initial = thread.initial_at(None) if thread is not None else None
             if initial is None:
                 return alerts
@@ -231,11 +286,11 @@ class SellerState:
                 if response is not None and response <= deadline:
                     continue
                 thread.alerted |= 1 << w
-                self.touch("threads", item_id)
+                self._changed("threads", item_id, thread)
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
         elif collection == "orders":
-            order = self.orders.get(item_id)
+            order = self.item("orders", item_id)
             placed = order.placed if order is not None else None
             if (placed is None or placed[4] or order.alerted or order.shipment is not None
                     or order.cancelled_at is not None):
@@ -243,7 +298,7 @@ class SellerState:
             ship_by = placed[3]
             if ship_day_alert_at(ship_by, policy) <= clock <= ship_by:
                 order.alerted = 1
-                self.touch("orders", item_id)
+                self._changed("orders", item_id, order)
                 alerts.append(self._alert("order", item_id, ship_by, clock, {}))
         return alerts
 
@@ -315,7 +370,8 @@ class SellerState:
         last_window = max(policy.windows)
         for collection in ("threads", "orders", "reviews", "cases"):
             items = getattr(self, collection)
-            for item_id, item in list(items.items()):
+            for item_id, value in list(items.items()):
+                item = unpack(collection, value)
                 horizon = _horizon(collection, item, last_window)
                 if month_of(horizon + lateness) + 3 > evaluated_month:
                     continue
@@ -344,19 +400,28 @@ class SellerState:
             self.dirty = set()
         self.dirty.add((collection, item_id))
 
-    def take_dirty(self) -> list[tuple[str, str, Optional[list]]]:
+    def _changed(self, collection: str, item_id: str, item) -> None:
+        getattr(self, collection)[item_id] = item
+        self.touch(collection, item_id)
+
+    def take_dirty(self) -> list[tuple[str, str, Optional[bytes]]]:
         """(collection, item id, item's stored form or None when dropped) of
-        every item changed since the last call."""
+        every item changed since the last call; the items stay packed."""
         if not self.dirty:
             return []
-        changed = [(collection, item_id, item.dump() if (item := getattr(self, collection).get(item_id)) else None)
-                   for collection, item_id in self.dirty]
+        changed = []
+        for collection, item_id in self.dirty:
+            items = getattr(self, collection)
+            value = items.get(item_id)
+            if value is not None and type(value) is not bytes:
+                value = items[item_id] = encode(value.dump())
+            changed.append((collection, item_id, value))
         self.dirty = None
         return changed
 
     @classmethod
     def load(cls, seller_id: str, partition: int, header: dict, items) -> "SellerState":
-        """From a header and (collection, item id, stored form) triples."""
+        """From a header and (collection, item id, stored form as bytes) triples."""
         seller = cls(seller_id, partition)
         seller.first_sale_floor = header["f"]
         seller.last_evaluations = tuple((m, shared(tuple(runs))) for m, runs in header["e"]) if header["e"] else None
@@ -367,12 +432,24 @@ class SellerState:
         if "progress_day" in live:
             live["progress_day"] = sys.intern(live["progress_day"])
         seller.header_changed = False
-        for collection, item_id, data in items:
-            getattr(seller, collection)[item_id] = ITEM_CLASSES[collection](*data)
+        for collection, item_id, stored in items:
+            seller._writable(collection)[item_id] = stored
         return seller
 
 
 ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}
+# State records (and items' stored forms) as compact JSON in bytes of their
+# own size: orjson's results hold a 4 KiB buffer each (orjson 3.13), and a
+# commit's records, held until written, made a flush ~9 us per record of
+# page faults and copies.
+encode = msgspec.json.Encoder().encode
+
+
+def unpack(collection: str, value):
+    """An item from its stored form; an item (or None) as it is."""
+    if type(value) is bytes:
+        return ITEM_CLASSES[collection](*orjson.loads(value))
+    return value
 
 
 def _horizon(collection: str, item, last_window: int) -> int:

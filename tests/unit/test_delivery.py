@@ -125,3 +125,32 @@ def test_live_monthly_totals_always_equal_a_recount_of_the_items(seed: int):
                 assert numbers_of(seller.live_totals(engine.clock)) == count(seller, today - 2, today, None, engine.clock, POLICY)
                 checked += 1
     assert checked > 50
+
+
+def test_items_packed_when_written_change_no_output():
+    """Items are kept as their stored bytes once written and unpacked where
+    read: an engine whose state is written after every event (every item
+    packed as soon as it changed) emits what one never written emits."""
+    def run(write_every_event: bool):
+        engine = PartitionEngine(0, INPUT_TOPICS, POLICY)
+        outputs = []
+        for i, event in enumerate(EVENTS):
+            outputs += engine.process(event["_topic"], decode_event(orjson.dumps(event)))
+            if write_every_event:
+                engine.take_unsaved()
+            if i % 50 == 49:
+                outputs += engine.refresh()
+        return outputs, engine
+
+    packed_outputs, packed = run(True)
+    objects_outputs, objects = run(False)
+    assert packed_outputs == objects_outputs
+    assert any(o[0] == EVALUATIONS for o in packed_outputs) and any(o[0] == "standards.alerts" for o in packed_outputs)
+    stored = [value for seller in packed.sellers.values()
+              for collection in ("threads", "orders", "reviews", "cases")
+              for value in getattr(seller, collection).values()]
+    assert stored and all(type(value) is bytes for value in stored)
+    for seller_id, seller in packed.sellers.items():  # unpacked, the same items as the other engine's
+        for collection in ("threads", "orders", "reviews", "cases"):
+            assert {i: seller.item(collection, i).dump() for i in getattr(seller, collection)} == {
+                i: item.dump() for i, item in getattr(objects.sellers[seller_id], collection).items()}
