@@ -154,3 +154,18 @@ def test_items_packed_when_written_change_no_output():
         for collection in ("threads", "orders", "reviews", "cases"):
             assert {i: seller.item(collection, i).dump() for i in getattr(seller, collection)} == {
                 i: item.dump() for i, item in getattr(objects.sellers[seller_id], collection).items()}
+
+
+def test_an_item_stored_as_json_by_an_earlier_version_still_reads():
+    from standards.seller import unpack
+
+    engine = PartitionEngine(0, INPUT_TOPICS, POLICY)
+    for event in EVENTS[:400]:
+        engine.process(event["_topic"], decode_event(orjson.dumps(event)))
+    records = dict(engine.take_unsaved())
+    items = [(orjson.loads(key)[2], value) for key, value in records.items() if len(orjson.loads(key)) == 4 and value]
+    assert {collection for collection, _ in items} >= {"threads", "orders"}
+    for collection, value in items:
+        assert not value.startswith(b"[")  # MessagePack now
+        item = unpack(collection, value)
+        assert unpack(collection, orjson.dumps(item.dump())).dump() == item.dump()
