@@ -165,15 +165,6 @@ def run_all(args, bootstrap: str, workdir: Path, w, results: dict) -> None:
     if n != len(w.records):
         raise RuntimeError(f"loaded {n} records for {len(w.records)} events")
 
-    if "limit" not in args.skip:
-        for label, tuned in (("limit", False), ("limit-tuned", True)):
-            rates = []
-            for _ in range(args.reps):
-                count, secs = asyncio.run(kafka.raw_consume(bootstrap, ends, tuned=tuned))
-                rates.append(count / secs)
-            results[label] = {"rates": rates, "median": statistics.median(rates)}
-            log(f"{label}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
-
     expected_evaluations = None
     if "backfill" not in args.skip:
         results["backfill"], expected_evaluations = run_backfill([v for _, _, v in w.records], args)
@@ -185,20 +176,41 @@ def run_all(args, bootstrap: str, workdir: Path, w, results: dict) -> None:
             results["profile_backfill"] = prof
             log(f"backfill profile: {prof['total_seconds']:.1f} s under cProfile; top: {prof['self'][0][0]}")
 
-    for kind in ("naive", "naive-notable", "peer"):
-        if kind in args.skip or (kind == "naive-notable" and not args.with_notable):
-            continue
-        extra = {"PEER_MODE": args.peer_mode} if kind == "peer" else {}
-        results[kind] = throughput(kind, bootstrap, workdir, args, ends, extra)[0]
-
     if args.profile:
         for kind in ("naive", "project"):
             if kind not in args.skip:
                 results[f"profile_{kind}"] = profiled_run(kind, bootstrap, workdir, args, ends)
 
-    if "project" not in args.skip:
-        summary, last = throughput("project", bootstrap, workdir, args, ends, {})
-        results["project"] = summary
+    # Repetitions in rounds, each system once per round: the machine's speed
+    # drifts by 10 to 20 % over minutes (other tenants), and measuring one
+    # system's repetitions after another's put that drift into the ratios.
+    limits = [] if "limit" in args.skip else [("limit", False), ("limit-tuned", True)]
+    kinds = [kind for kind in ("naive", "naive-notable", "peer", "project")
+             if kind not in args.skip and (kind != "naive-notable" or args.with_notable)]
+    limit_rates: dict[str, list] = {label: [] for label, _ in limits}
+    runs: dict[str, list] = {kind: [] for kind in kinds}
+    last = None
+    for rep in range(args.reps):
+        for label, tuned in limits:
+            count, secs = asyncio.run(kafka.raw_consume(bootstrap, ends, tuned=tuned))
+            limit_rates[label].append(count / secs)
+            log(f"{label} rep {rep + 1}: {count / secs:,.0f} events/s")
+        for kind in kinds:
+            extra = {"PEER_MODE": args.peer_mode} if kind == "peer" else {}
+            keep = kind == "project" and rep == args.reps - 1  # runs on, for the phases that follow
+            entry, worker = throughput_run(kind, rep, bootstrap, workdir, args, ends, extra, keep)
+            runs[kind].append(entry)
+            last = worker or last
+    for label, rates in limit_rates.items():
+        results[label] = {"rates": rates, "median": statistics.median(rates)}
+        log(f"{label}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
+    for kind, kind_runs in runs.items():
+        rates = [r["rate"] for r in kind_runs]
+        results[kind] = {"runs": kind_runs, "median": statistics.median(rates), "rates": rates,
+                         "committed_median": statistics.median(r["committed_rate"] for r in kind_runs)}
+        log(f"{kind}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
+
+    if last is not None:
         try:
             project_phases(results, last, bootstrap, workdir, args, w, ends, expected_evaluations)
         finally:
@@ -250,44 +262,35 @@ def run_backfill(lines: list[bytes], args) -> tuple[dict, list]:
             "invalid": dead}, records
 
 
-def throughput(kind: str, bootstrap: str, workdir: Path, args, ends: dict, extra_env: dict):
-    """`reps` fresh workers (new group each) over the loaded topics. The last
-    project worker is returned running, for the phases that follow."""
-    runs = []
-    last = None
-    for rep in range(args.reps):
-        worker = workers.spawn(kind, bootstrap, workdir, args.partitions, extra_env=extra_env)
-        keep = kind == "project" and rep == args.reps - 1
-        try:
-            run = asyncio.run(workers.measure(worker, bootstrap, ends, args.worker_timeout))
-            entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
-            if kind == "project":
-                text = asyncio.run(workers.scrape_text(worker))
-                metrics = workers.parse_metrics(text)
-                entry["outputs_by_topic"] = workers.by_label(text, "seller_standards_outputs_total", "topic")
-                entry["processed"] = metrics.get("seller_standards_events_total", 0)
-                entry["dead_letters"] = metrics.get("seller_standards_deadletters_total", 0)
-                entry["state_writes"] = metrics.get("seller_standards_state_writes_total", 0)
-                entry["sellers_in_state"] = metrics.get("seller_standards_sellers_in_state", 0)
-                entry["outputs"] = metrics.get("seller_standards_outputs_total", 0)
-                entry["cpu_seconds"] = metrics.get("process_cpu_seconds_total", 0)
-            runs.append(entry)
-            log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
-                f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
-                f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
-        except Exception:
-            log(f"{kind} worker failed; log tail:\n{worker.log_tail()}")
-            worker.stop()
-            raise
-        if keep:
-            last = worker
-        else:
-            worker.stop()
-    rates = [r["rate"] for r in runs]
-    committed = [r["committed_rate"] for r in runs]
-    summary = {"runs": runs, "median": statistics.median(rates), "rates": rates,
-               "committed_median": statistics.median(committed)}
-    return summary, last
+def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, ends: dict, extra_env: dict,
+                   keep: bool):
+    """One fresh worker (a new group) over the loaded topics: (its measures,
+    the worker still running when `keep`, else None)."""
+    worker = workers.spawn(kind, bootstrap, workdir, args.partitions, extra_env=extra_env)
+    try:
+        run = asyncio.run(workers.measure(worker, bootstrap, ends, args.worker_timeout))
+        entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
+        if kind == "project":
+            text = asyncio.run(workers.scrape_text(worker))
+            metrics = workers.parse_metrics(text)
+            entry["outputs_by_topic"] = workers.by_label(text, "seller_standards_outputs_total", "topic")
+            entry["processed"] = metrics.get("seller_standards_events_total", 0)
+            entry["dead_letters"] = metrics.get("seller_standards_deadletters_total", 0)
+            entry["state_writes"] = metrics.get("seller_standards_state_writes_total", 0)
+            entry["sellers_in_state"] = metrics.get("seller_standards_sellers_in_state", 0)
+            entry["outputs"] = metrics.get("seller_standards_outputs_total", 0)
+            entry["cpu_seconds"] = metrics.get("process_cpu_seconds_total", 0)
+        log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
+            f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
+            f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
+    except Exception:
+        log(f"{kind} worker failed; log tail:\n{worker.log_tail()}")
+        worker.stop()
+        raise
+    if keep:
+        return entry, worker
+    worker.stop()
+    return entry, None
 
 
 def project_phases(results: dict, worker, bootstrap: str, workdir: Path, args, w, ends: dict,

@@ -35,7 +35,10 @@ ROUTES = {
 
 _NO_TOTALS = (0,) * len(FIELDS)
 _NO_RUNS = (0,) * len(STANDARDS)
+_NO_CASES: Mapping[str, set] = MappingProxyType({})
+_NO_ITEMS: Mapping = MappingProxyType({})
 _MONTH_STRIDE = 1 + len(FIELDS)  # SellerState.monthly: a month, then its totals
+_SHARED: dict = {}
 
 
 def _month_at(monthly, month: int) -> int:
@@ -44,9 +47,6 @@ def _month_at(monthly, month: int) -> int:
         if monthly[at] == month:
             return at
     return -1
-_NO_CASES: Mapping[str, set] = MappingProxyType({})
-_NO_ITEMS: Mapping = MappingProxyType({})
-_SHARED: dict = {}
 
 
 def shared(value):
