@@ -161,7 +161,7 @@ class PartitionEngine:
         if self.evaluated_through is not None and last_month <= self.evaluated_through:
             return
         for seller_id, seller in list(self.sellers.items()):
-            stored = seller.unpack_all()  # read by each step below
+            stored = seller.unpack_all() if self.live else []  # read by each step below; a backfill packs nothing
             first = first_attribution_month(seller)
             if first is not None:
                 start = first + 1 if self.evaluated_through is None else max(first + 1, self.evaluated_through + 1)

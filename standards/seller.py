@@ -110,11 +110,15 @@ class SellerState:
         """Apply the event to its item; the item, or None when the event
         changes nothing (then no item is created)."""
         collection, id_field, cls = ROUTES[event["type"]]
-        item = self.hot_item(collection, event[id_field])
+        item_id = event[id_field]
+        items = getattr(self, collection)
+        item = items.get(item_id)
         if item is None:
             if changes_nothing(event):
                 return None
-            item = self._writable(collection)[event[id_field]] = cls()
+            item = self._writable(collection)[item_id] = cls()
+        elif type(item) is bytes:  # as hot_item, inline: this runs for every event
+            item = items[item_id] = unpack(collection, item)
         item.apply(event)
         return item
 
