@@ -107,7 +107,7 @@ def reproduce_command(command: str) -> str:
         if word in ("--workdir", "--output", "--json"):
             skip = True
             continue
-        if word.startswith(("--workdir=", "--output=", "--json=")):
+        if word.startswith(("--workdir=", "--output=", "--json=")) or word == "--no-write":
             continue
         out.append(word)
     return " ".join(shlex.quote(w) for w in out)
