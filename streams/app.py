@@ -304,27 +304,25 @@ QUICK_INTERVAL = min(0.1, settings.refresh_interval)
 BEHIND_RECORDS = 500
 BUSY_SHARE = 0.8
 load = Load()
-refreshed = {"at": 0.0}
 
 
 @app.task
 async def _refresh_scorecards() -> None:
     # Not a Faust timer: one that runs longer than its interval logs a warning
     # each time, and a recount after a busy interval often takes over 0.1 s.
+    refreshed_at = 0.0
     while not app.should_stop:
         await app.sleep(QUICK_INTERVAL)
-        if not load.busy() or time.monotonic() - refreshed["at"] >= settings.refresh_interval:
-            refreshed["at"] = time.monotonic()
+        if not load.busy() or time.monotonic() - refreshed_at >= settings.refresh_interval:
+            refreshed_at = time.monotonic()
             await _tick()
 
 
 async def _tick() -> None:
-    # The sellers changed so far (those changed meanwhile wait for the next
-    # tick: they coalesce), in slices: when many changed (every one at a
-    # month change), events keep flowing meanwhile.
+    # In slices: when many sellers changed (every one at a month change),
+    # events keep flowing meanwhile.
     processor.advance_wall_clock()
-    rounds = max(1, -(-processor.pending_scorecards() // REFRESH_SLICE))
-    await processor.refresh_in_slices(REFRESH_SLICE, send=_send_soon, rounds=rounds)
+    await processor.refresh_in_slices(REFRESH_SLICE, send=_send_soon)
     processor.update_gauges()
     consumer = app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public view of it

@@ -107,12 +107,6 @@ class Processor:
         metrics.DEADLETTERS.labels(code).inc()
         log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
-    def tick(self) -> None:
-        """Timer: wall clock (live mode), coalesced scorecards, gauges."""
-        self.advance_wall_clock()
-        self.refresh()
-        self.update_gauges()
-
     def advance_wall_clock(self) -> None:
         """Live mode: the wall clock moves the partition clocks too."""
         if self.wall_clock:
@@ -120,38 +114,30 @@ class Processor:
             for partition, engine in self.engines.items():
                 self._emit(partition, engine.tick(now_us))
 
-    def refresh(self, limit: Optional[int] = None) -> int:
-        """Recompute the scorecards of changed sellers, at most `limit` of
-        them (None: all); return how many are left to recompute."""
-        left = 0
+    def refresh(self, limit: int) -> None:
+        """Recompute the scorecards of at most `limit` changed sellers."""
         for partition, engine in self.engines.items():
+            if limit <= 0:
+                return
             if engine.clock is None:  # no scorecard before the partition has a clock
                 continue
-            if limit is None or limit > 0:
-                before = len(engine.changed)
-                self._emit(partition, engine.refresh(limit))
-                if limit is not None:
-                    limit -= before - len(engine.changed)
-            left += len(engine.changed)
-        return left
+            before = len(engine.changed)
+            self._emit(partition, engine.refresh(limit))
+            limit -= before - len(engine.changed)
 
     def pending_scorecards(self) -> int:
         """Changed sellers whose scorecard is not recomputed yet."""
         return sum(len(engine.changed) for engine in self.engines.values() if engine.clock is not None)
 
-    async def refresh_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None,
-                                rounds: Optional[int] = None) -> int:
-        """Recompute changed scorecards `size` sellers at a time, letting the
-        event loop run between slices, until none is left (or after `rounds`
-        slices); `send()` after each slice. Return how many are left."""
-        while True:
-            left = self.refresh(size)
+    async def refresh_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None) -> None:
+        """Recompute the scorecards of the sellers changed so far, `size` at a
+        time, letting the event loop run between slices (sellers changed
+        meanwhile wait for the next call: their events coalesce); `send()`
+        after each slice, at least once."""
+        for _ in range(max(1, -(-self.pending_scorecards() // size))):
+            self.refresh(size)
             if send is not None:
                 send()
-            if rounds is not None:
-                rounds -= 1
-            if not left or (rounds is not None and rounds <= 0):
-                return left
             await asyncio.sleep(0)
 
     def update_gauges(self) -> None:
@@ -182,28 +168,20 @@ class Processor:
             elif topic == EVALUATIONS:
                 metrics.EVALUATIONS.inc()
 
-    def flush(self) -> None:
-        """Write every changed item, seller and partition clock to the changelog.
+    async def flush_in_slices(self, size: int) -> None:
+        """Write every changed item, seller and partition clock to the
+        changelog, in steps, letting events and timers run between them.
         Called before offsets are committed: state is always at or ahead of
         the committed input, and re-applying events to it changes nothing.
-        Every changed scorecard is recomputed first: that updates what the
-        seller records hold (last card, open violations, badges), and a
-        seller written with events whose card was not recomputed would not
-        get that card after a restart."""
-        self.tick()
-        self.write_state()
-
-    async def flush_in_slices(self, size: int) -> None:
-        """`flush` in steps, letting events and timers run between them:
-        scorecards `size` sellers at a time, then per partition the
-        scorecards left (changed by events applied meanwhile) and its state.
-        Every event applied to a partition before its state is written has
-        its card recomputed first; events applied after are not covered by
-        the offsets being committed."""
+        Every changed scorecard is recomputed first (`size` sellers at a
+        time, then per partition those changed by events applied meanwhile):
+        that updates what the seller records hold (last card, open
+        violations, badges), and a seller written with events whose card was
+        not recomputed would not get that card after a restart. Events
+        applied after a partition's state is written are not covered by the
+        offsets being committed."""
         self.advance_wall_clock()
-        rounds = -(-self.pending_scorecards() // size)
-        if rounds:
-            await self.refresh_in_slices(size, rounds=rounds)
+        await self.refresh_in_slices(size)
         for partition in list(self.engines):
             engine = self.engines.get(partition)
             if engine is None:  # revoked meanwhile
@@ -213,10 +191,6 @@ class Processor:
             self._write_state(partition, engine)
             await asyncio.sleep(0)
         self.update_gauges()
-
-    def write_state(self) -> None:
-        for partition, engine in self.engines.items():
-            self._write_state(partition, engine)
 
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         records = engine.take_unsaved()

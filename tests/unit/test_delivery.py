@@ -2,6 +2,7 @@
 (SPEC section 6: deterministic monthly evaluations)."""
 from __future__ import annotations
 
+import asyncio
 import random
 
 import orjson
@@ -77,7 +78,7 @@ def test_a_restart_from_the_changelog_gives_the_same_evaluations():
         processor = new_processor()
         for i, (event, line) in enumerate(zip(EVENTS, LINES)):
             if i and i % 300 == 0:
-                processor.flush()
+                asyncio.run(processor.flush_in_slices(100))
             if i == cut:
                 processor = new_processor()
                 for again_event, again in zip(EVENTS[cut - 500:cut], LINES[cut - 500:cut]):
