@@ -111,14 +111,11 @@ class SellerState:
         changes nothing (then no item is created)."""
         collection, id_field, cls = ROUTES[event["type"]]
         item_id = event[id_field]
-        items = getattr(self, collection)
-        item = items.get(item_id)
+        item = self.hot_item(collection, item_id)
         if item is None:
             if changes_nothing(event):
                 return None
             item = self._writable(collection)[item_id] = cls()
-        elif type(item) is bytes:  # as hot_item, inline: this runs for every event
-            item = items[item_id] = unpack(collection, item)
         item.apply(event)
         return item
 
