@@ -48,9 +48,12 @@ class Processor:
     def engine(self, partition: int) -> PartitionEngine:
         engine = self.engines.get(partition)
         if engine is None:
-            engine = self.engines[partition] = PartitionEngine(
-                partition, INPUT_TOPICS, self.policy, self.wall_clock)
+            engine = self.engines[partition] = self._new_engine(partition)
         return engine
+
+    def _new_engine(self, partition: int) -> PartitionEngine:
+        # Monthly evaluations in slices, made by `refresh` between batches.
+        return PartitionEngine(partition, INPUT_TOPICS, self.policy, self.wall_clock, evaluate_in_slices=True)
 
     def handle(self, topic: str, partition: int, offset: int, key: Optional[bytes], raw: bytes,
                timestamp: Optional[float] = None) -> None:
@@ -115,26 +118,31 @@ class Processor:
                 self._emit(partition, engine.tick(now_us))
 
     def refresh(self, limit: int) -> None:
-        """Recompute the scorecards of at most `limit` changed sellers."""
+        """Make the pending monthly evaluations, then recompute the
+        scorecards of changed sellers: `limit` sellers at most."""
         for partition, engine in self.engines.items():
             if limit <= 0:
                 return
-            if engine.clock is None:  # no scorecard before the partition has a clock
+            if engine.clock is None:  # no evaluation nor scorecard before the partition has a clock
                 continue
+            before = engine.pending_evaluations
+            self._emit(partition, engine.evaluate_pending(limit))
+            limit -= before - engine.pending_evaluations
             before = len(engine.changed)
             self._emit(partition, engine.refresh(limit))
             limit -= before - len(engine.changed)
 
-    def pending_scorecards(self) -> int:
-        """Changed sellers whose scorecard is not recomputed yet."""
-        return sum(len(engine.changed) for engine in self.engines.values() if engine.clock is not None)
+    def pending_sellers(self) -> int:
+        """Sellers whose evaluation or scorecard is not made yet."""
+        return sum(len(engine.changed) + engine.pending_evaluations for engine in self.engines.values()
+                   if engine.clock is not None)
 
     async def refresh_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None) -> None:
         """Recompute the scorecards of the sellers changed so far, `size` at a
         time, letting the event loop run between slices (sellers changed
         meanwhile wait for the next call: their events coalesce); `send()`
         after each slice, at least once."""
-        for _ in range(max(1, -(-self.pending_scorecards() // size))):
+        for _ in range(max(1, -(-self.pending_sellers() // size))):
             self.refresh(size)
             if send is not None:
                 send()
@@ -187,6 +195,7 @@ class Processor:
             if engine is None:  # revoked meanwhile
                 continue
             if engine.clock is not None:
+                self._emit(partition, engine.evaluate_pending())
                 self._emit(partition, engine.refresh())
             self._write_state(partition, engine)
             await asyncio.sleep(0)
@@ -208,7 +217,7 @@ class Processor:
             if decoded[0] in latest:
                 latest[decoded[0]][decoded] = value
         for partition, partition_records in latest.items():
-            engine = self.engines[partition] = PartitionEngine(partition, INPUT_TOPICS, self.policy, self.wall_clock)
+            engine = self.engines[partition] = self._new_engine(partition)
             engine.restore(partition_records)
         log.info("restored partitions %s: %d sellers", sorted(latest),
                  sum(len(self.engines[p].sellers) for p in latest))
