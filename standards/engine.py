@@ -17,7 +17,7 @@ import orjson
 
 from schemas.validate import format_timestamp
 
-from .calendar import month_of
+from .calendar import month_of, month_start
 from .judge import STANDARDS
 from .numbers import contribution
 from .policy import Policy
@@ -60,6 +60,7 @@ class PartitionEngine:
         self.wall_clock = wall_clock
         self.topic_clock: dict[str, int] = {}
         self.clock: Optional[int] = None
+        self._enter_month(None)
         self.evaluated_through: Optional[int] = None
         self.sellers: dict[str, SellerState] = {}
         self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id, passes a deadline)
@@ -117,7 +118,7 @@ class PartitionEngine:
         if item is not None:
             seller.applied(collection, item_id, item)
         seller.add_live(contribution_before, seller.live_contribution(affected, self.clock, self.policy),
-                        self._live_first_month())
+                        self._live_first_month)
         self.changed.add(seller_id)
         self.unsaved.add(seller_id)
         timing = seller.timing(collection, item_id)
@@ -138,8 +139,10 @@ class PartitionEngine:
             return
         old, self.clock = self.clock, new_clock
         self.meta_unsaved = True
-        if self.live and (old is None or month_of(old) != month_of(new_clock)):
-            self.changed.update(self.sellers)  # the period to date moved to other months
+        if new_clock >= self._next_month_at:
+            self._enter_month(new_clock)
+            if self.live:
+                self.changed.update(self.sellers)  # the period to date moved to other months
         wakeups = self._wakeups
         passed = set()
         while wakeups and wakeups[0][0] <= new_clock:
@@ -157,7 +160,7 @@ class PartitionEngine:
             if alerts:
                 self.unsaved.add(seller_id)
                 out.extend((ALERTS, seller_id, a) for a in alerts)
-        first_month = self._live_first_month()
+        first_month = self._live_first_month
         for seller_id, collection, item_id in passed:  # pending items the clock decided
             seller = self.sellers[seller_id]
             item = seller.item(collection, item_id)
@@ -166,8 +169,13 @@ class PartitionEngine:
                                 contribution(seller, collection, item, None, new_clock, self.policy), first_month)
         self._evaluate(month_of(new_clock - self.policy.evaluation_delay), out)
 
-    def _live_first_month(self) -> Optional[int]:
-        return month_of(self.clock) - 2 if self.clock is not None else None
+    def _enter_month(self, clock: Optional[int]) -> None:
+        """The clock is in a new month (or unknown): what is derived from its month."""
+        if clock is None:
+            self._live_first_month, self._next_month_at = None, -1
+        else:
+            month = month_of(clock)
+            self._live_first_month, self._next_month_at = month - 2, month_start(month + 1)
 
     def _evaluate(self, last_month: int, out: list) -> None:
         """Every monthly evaluation whose instant E the clock has now reached
@@ -383,6 +391,7 @@ class PartitionEngine:
                 meta = orjson.loads(value)
                 self.topic_clock, self.evaluated_through = dict(meta["clocks"]), meta["evaluated_through"]
                 self.clock = self._event_clock()
+                self._enter_month(self.clock)
             elif len(key) == 2:
                 headers[key[1]] = orjson.loads(value)
             else:

@@ -197,14 +197,18 @@ class SellerState:
     def add_live(self, old: list, new: list, first_month: Optional[int]) -> None:
         """Move the live monthly totals from an old to a new contribution;
         months before first_month (the live period's start) are never read again."""
+        if old == new:  # often: a thread is pending until answered or missed, and counts for nothing before
+            return
         monthly = self.monthly
         for contrib, sign in ((old, -1), (new, 1)):
+            entry_month = at = None  # an item's entries are mostly of one month: look it up once
             for month, index, amount in contrib:
                 if first_month is None or month >= first_month:
-                    at = _month_at(monthly, month)
-                    if at < 0:
-                        at = len(monthly)
-                        monthly = self.monthly = [*monthly, month, *_NO_TOTALS]
+                    if month != entry_month:
+                        entry_month, at = month, _month_at(monthly, month)
+                        if at < 0:
+                            at = len(monthly)
+                            monthly = self.monthly = [*monthly, month, *_NO_TOTALS]
                     monthly[at + 1 + index] += sign * amount
 
     def _index_case(self, case_id: str, case) -> None:

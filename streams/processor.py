@@ -166,15 +166,21 @@ class Processor:
         metrics.SELLERS_IN_STATE.set(sum(len(e.sellers) for e in self.engines.values()))
 
     def _emit(self, partition: int, outputs) -> None:
+        if not outputs:
+            return
+        write = self.write
+        sent: dict[str, int] = {}  # counted once per call: a counter's inc() takes a lock
         for topic, key, value in outputs:
-            self.write(topic, partition, key.encode(), dumps_sorted(value))
-            self._outputs[topic].inc()
+            write(topic, partition, key.encode(), dumps_sorted(value))
+            sent[topic] = sent.get(topic, 0) + 1
             if topic == VIOLATIONS:
                 metrics.VIOLATIONS.labels(value["standard"], value["type"].split(".")[1]).inc()
             elif topic == ALERTS:
                 metrics.ALERTS.labels(value["item"]["kind"]).inc()
-            elif topic == EVALUATIONS:
-                metrics.EVALUATIONS.inc()
+        for topic, n in sent.items():
+            self._outputs[topic].inc(n)
+        if EVALUATIONS in sent:
+            metrics.EVALUATIONS.inc(sent[EVALUATIONS])
 
     async def flush_in_slices(self, size: int) -> None:
         """Write every changed item, seller and partition clock to the
