@@ -272,18 +272,22 @@ class SellerState:
 
     def wakeups(self, collection: str, item_id: str, policy: Policy) -> Iterator[tuple[int, bool]]:
         """(instant, passes a deadline) at which this item's alert (False) or
-        outcome (True) may change by time alone."""
+        outcome (True) may change by time alone: none for a window answered
+        in time, nor for an order shipped or cancelled."""
         if collection == "threads":
             thread = self.item("threads", item_id)
             initial = thread.initial_at(None)
             if initial is not None:
+                response = thread.response_at(None)
                 lead = policy.alerts.response_lead_hours * HOUR
                 for window in policy.windows:
-                    yield initial + window - lead, False
-                    yield initial + window + 1, True
+                    if response is None or response > initial + window:
+                        yield initial + window - lead, False
+                        yield initial + window + 1, True
         elif collection == "orders":
-            placed = self.item("orders", item_id).placed
-            if placed is not None and not placed[4]:
+            order = self.item("orders", item_id)
+            placed = order.placed
+            if placed is not None and not placed[4] and order.shipment is None and order.cancelled_at is None:
                 yield ship_day_alert_at(placed[3], policy), False
                 yield placed[3] + 1, True
 

@@ -8,6 +8,7 @@ February, inside the period Jan-Mar 2026 of the evaluation for April 2026.
 import pytest
 
 from scenario import Scenario
+from schemas.validate import format_timestamp
 
 S, T = "s-1", "t-1"
 B = "2026-02-10T12:00:00Z"
@@ -115,3 +116,20 @@ def test_live_scorecard_pending_missed_then_corrected_by_a_late_reply():
     sc.seller_msg(S, T, "2026-02-11T00:00:00Z")  # a reply 12 h after B, arriving late
     sc.heartbeat("2026-02-12T13:00:00Z")
     assert live() == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("reply, expected", [
+    # lead 4 h: alerts at 20 h and 44 h after B, outcomes decided 1 us after 24 h and 48 h
+    (None, ["2026-02-11T08:00:00Z alert", "2026-02-11T12:00:00.000001Z deadline",
+            "2026-02-12T08:00:00Z alert", "2026-02-12T12:00:00.000001Z deadline"]),
+    ("2026-02-11T18:00:00Z", ["2026-02-11T08:00:00Z alert", "2026-02-11T12:00:00.000001Z deadline"]),  # 30 h: only 24 h missed
+    ("2026-02-10T13:00:00Z", []),  # answered within both windows: the clock changes nothing
+])
+def test_a_thread_wakes_the_engine_only_for_windows_not_answered_in_time(reply, expected):
+    sc = Scenario().buyer(S, T, B)
+    if reply:
+        sc.seller_msg(S, T, reply)
+    seller = sc.engine.sellers[S]
+    woken = [f"{format_timestamp(at)} {'deadline' if deadline else 'alert'}"
+             for at, deadline in seller.wakeups("threads", T, sc.engine.policy)]
+    assert sorted(woken) == expected
