@@ -7,6 +7,7 @@ since the Unix epoch (UTC) and money as int cents, or raises `InvalidEvent`.
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import fastjsonschema
@@ -253,15 +254,15 @@ def _parse_timestamp_full(text: str) -> int:
     return us
 
 
+_EPOCH = datetime(1970, 1, 1)  # naive: isoformat() then adds no offset
+
+
 def format_timestamp(us: int) -> str:
     """Microseconds since the epoch -> RFC 3339 in UTC with `Z`; fraction only when non-zero."""
-    seconds, micros = divmod(us, _US_PER_SECOND)
-    days, second_of_day = divmod(seconds, 86_400)
-    year, month, day = _civil_from_days(days)
-    hour, rest = divmod(second_of_day, 3600)
-    minute, second = divmod(rest, 60)
-    fraction = f".{micros:06d}".rstrip("0") if micros else ""
-    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{fraction}Z"
+    text = (_EPOCH + timedelta(microseconds=us)).isoformat()  # "...T10:00:00" or "...T10:00:00.500000"
+    if len(text) > 19:  # a fraction: its trailing zeros go
+        text = text.rstrip("0")
+    return text + "Z"
 
 
 # --- money --------------------------------------------------------------

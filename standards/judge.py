@@ -130,17 +130,19 @@ def scorecard_standards(n: Numbers, policy: Policy) -> dict[str, dict]:
 def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[str, Criterion]:
     """Star Seller criteria; tenure_cutoff is the first instant of the
     evaluated month: the first sale must be at least min_tenure before it."""
-    star = policy.star_seller
-    first_sale = n.first_sale_at
     return {
         **quality_criteria(n, policy),
-        "volume": Criterion(
-            {"orders": n.sales_orders, "amount": n.sales_cents},
-            n.sales_orders >= star.min_orders and n.sales_cents >= policy.min_sales_cents),
-        "tenure": Criterion(
-            {"first_sale_at": first_sale},
-            first_sale is not None and first_sale <= tenure_cutoff - policy.min_tenure),
+        "volume": Criterion({"orders": n.sales_orders, "amount": n.sales_cents}, volume_holds(n, policy)),
+        "tenure": Criterion({"first_sale_at": n.first_sale_at}, tenure_holds(n, tenure_cutoff, policy)),
     }
+
+
+def volume_holds(n: Numbers, policy: Policy) -> bool:
+    return n.sales_orders >= policy.star_seller.min_orders and n.sales_cents >= policy.min_sales_cents
+
+
+def tenure_holds(n: Numbers, tenure_cutoff: int, policy: Policy) -> bool:
+    return n.first_sale_at is not None and n.first_sale_at <= tenure_cutoff - policy.min_tenure
 
 
 def _quality_key(n: Numbers) -> tuple:
@@ -171,11 +173,22 @@ def _quality_criteria(n: Numbers, policy: Policy) -> dict[str, Criterion]:
     }
 
 
-def shown_quality_criteria(n: Numbers, policy: Policy) -> dict[str, dict]:
-    """The quality criteria as records show them: their values and whether they hold."""
-    return _memo(policy, ("shown", *_quality_key(n)), lambda: {
-        name: {**criterion.values, "holds": criterion.holds}
-        for name, criterion in quality_criteria(n, policy).items()})
+class QualityCard(NamedTuple):
+    """What a record shows of the quality criteria, made once per numbers."""
+    shown: dict[str, dict]  # each criterion's values and whether it holds
+    hold: bool  # all of them
+    badges: list[str]  # the area badges
+
+
+def quality_card(n: Numbers, policy: Policy) -> QualityCard:
+    enough_sales = n.sales_orders >= policy.min_sales_for_data  # all area_badges reads beyond the criteria
+    return _memo(policy, ("card", *_quality_key(n), enough_sales), lambda: _quality_card(n, policy))
+
+
+def _quality_card(n: Numbers, policy: Policy) -> QualityCard:
+    criteria = quality_criteria(n, policy)
+    return QualityCard({name: {**criterion.values, "holds": criterion.holds} for name, criterion in criteria.items()},
+                       all(criterion.holds for criterion in criteria.values()), area_badges(n, criteria, policy))
 
 
 def area_badges(n: Numbers, criteria: dict[str, Criterion], policy: Policy) -> list[str]:

@@ -13,8 +13,7 @@ from schemas.validate import format_cents, format_timestamp
 
 from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
 from .entities import Case, Order, Review, Thread
-from .judge import (STANDARDS, area_badges, judge_standards, judge_star_seller, scorecard_standards,
-                    shown_quality_criteria)
+from .judge import STANDARDS, judge_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
 from .numbers import FIELDS, Numbers, contribution, count, first_sale
 from .policy import Policy
 
@@ -365,21 +364,22 @@ class SellerState:
 
     def _summary(self, n: Numbers, evaluated_month: int, start: str, end: str, standards: dict,
                  policy: Policy) -> dict:
-        criteria = judge_star_seller(n, month_start(evaluated_month), policy)
-        volume, tenure = criteria["volume"], criteria["tenure"]
+        quality = quality_card(n, policy)
+        volume = volume_holds(n, policy)
+        tenure = tenure_holds(n, month_start(evaluated_month), policy)
         first_sale = format_timestamp(n.first_sale_at) if n.first_sale_at is not None else None
         amount = format_cents(n.sales_cents)
-        shown = {**shown_quality_criteria(n, policy),  # the criteria hold raw cents and instants
-                 "volume": {"orders": n.sales_orders, "amount": amount, "holds": volume.holds},
-                 "tenure": {"first_sale_at": first_sale, "holds": tenure.holds}}
+        shown = {**quality.shown,
+                 "volume": {"orders": n.sales_orders, "amount": amount, "holds": volume},
+                 "tenure": {"first_sale_at": first_sale, "holds": tenure}}
         return {
             "seller_id": self.seller_id,
             "period": {"start": start, "end": end},
             "policy": policy.name,
             "sales": {"orders": n.sales_orders, "amount": amount, "first_sale_at": first_sale},
             "standards": standards,
-            "star_seller": {"eligible": all(c.holds for c in criteria.values()), "criteria": shown},
-            "badges": area_badges(n, criteria, policy),
+            "star_seller": {"eligible": quality.hold and volume and tenure, "criteria": shown},
+            "badges": quality.badges,
         }
 
     # -- expiry ------------------------------------------------------------------

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 import standards.judge as judge_module
 from schemas.validate import parse_timestamp
 from scenario import Scenario, plus_days
-from standards.judge import (area_badges, judge_standards, judge_star_seller, scorecard_standards,
-                             shown_quality_criteria, shown_rate)
+from standards.judge import (area_badges, judge_standards, judge_star_seller, quality_card, scorecard_standards,
+                             shown_rate)
 from standards.numbers import Numbers
 from standards.policy import Policy
 
@@ -190,7 +190,7 @@ generated_numbers = st.builds(
 
 def _judged(n, policy):
     return (judge_standards(n, policy), scorecard_standards(n, policy),
-            judge_star_seller(n, CUTOFF, policy), shown_quality_criteria(n, policy))
+            judge_star_seller(n, CUTOFF, policy), quality_card(n, policy))
 
 
 NUMBER_FIELDS = ("sales_orders", "sales_cents", "first_sale_at", "answered", "threads", "orders_on_time",
@@ -223,4 +223,4 @@ def test_scorecard_standards_as_shown():
     assert shown["review_rating"] == {"numerator": 5, "denominator": 40, "rate": "12.5", "status": "not_met",
                                       "threshold": {"max_low_percent": "10"}}
     assert shown["case_rate"]["rate"] is None and shown["case_rate"]["status"] == "not_applicable"
-    assert shown_quality_criteria(n, POLICY)["reviews"] == {"rating_sum": 0, "count": 40, "holds": False}
+    assert quality_card(n, POLICY).shown["reviews"] == {"rating_sum": 0, "count": 40, "holds": False}
