@@ -22,7 +22,7 @@ from standards.policy import load_policy
 
 from . import metrics
 from .config import Settings
-from .processor import Processor
+from .processor import Processor, is_backlog
 from .reading import read_topic
 from .writer import BatchWriter
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
@@ -96,8 +96,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                     continue
                 generation = self.app.consumer_generation_id
                 load.behind = max(map(len, records.values())) >= BEHIND_RECORDS
-                stalest = min(tp_records[-1].timestamp or 0 for tp_records in records.values())  # ms
-                load.backlog = stalest > 0 and time.time() - stalest / 1000.0 >= BACKLOG_SECONDS
+                load.backlog = is_backlog(records, time.time(), BACKLOG_SECONDS)
                 unyielded = 0  # records applied since the event loop last ran
                 for tp, tp_records in records.items():
                     if tp.topic in INPUT_TOPIC_SET:

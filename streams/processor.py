@@ -35,6 +35,14 @@ class Record(NamedTuple):
     timestamp: Optional[float]  # milliseconds
 
 
+def is_backlog(fetched: dict, now: float, seconds: float) -> bool:
+    """Whether a fetch (records per partition, in offset order) is a
+    backlog: some partition's newest record is `seconds` old or more by its
+    Kafka timestamp (ms) at `now` (s). A record without a timestamp says nothing."""
+    stamps = [records[-1].timestamp for records in fetched.values() if records[-1].timestamp]
+    return bool(stamps) and now - min(stamps) / 1000.0 >= seconds
+
+
 class Processor:
     def __init__(self, policy: Policy, write: Write, state_topic: str, wall_clock: bool = False):
         self.policy = policy
