@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -16,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from streams.broker import EmbeddedBroker, create_topics
+from streams.gc_tuning import tune_gc
 from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 from . import kafka, project, report, workers
@@ -128,6 +130,7 @@ def main(argv=None) -> None:
                            "active_sellers": w.active_sellers, "seconds": w.seconds,
                            "avg_bytes": w.value_bytes / max(len(w.records), 1)}
     log(describe(w).splitlines()[0])
+    _quiet_collector()
 
     cpu_before = _busy_cpu_seconds()
     results["load_average_at_start"] = os.getloadavg()
@@ -154,6 +157,17 @@ def main(argv=None) -> None:
     if not args.no_write:
         args.output.write_text(text)
         log(f"wrote {args.output}")
+
+
+def _quiet_collector() -> None:
+    """This process holds the workload for the whole run and sends and
+    reads the latency phases' records. With CPython's default thresholds its
+    full collections walked those records again and again, up to half a
+    second each, and stalled the load generator and the scorecard reader
+    (latency read too high). What it holds so far is frozen (never walked
+    again), and it runs with the worker's thresholds."""
+    tune_gc()
+    gc.freeze()
 
 
 def run_all(args, bootstrap: str, workdir: Path, w, results: dict) -> None:
@@ -358,6 +372,7 @@ def project_phases(results: dict, worker, bootstrap: str, workdir: Path, args, w
         base_us = w.end_us + int((w.end_us - w.start_us) * 0.05) + 1_000_000
         needed = int(sum(rate * s * (args.latency_seconds + 3) for s in args.shares)) + 1000
         events = live_events(needed, args.sellers, seed=args.seed + 1000)
+        _quiet_collector()
         ends = asyncio.run(project.settle_clock(bootstrap, worker, base_us, ends, args.partitions))
         runs = []
         offset = 0
