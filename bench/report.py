@@ -13,6 +13,12 @@ def _rate(x: Optional[float]) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
+def _cores(cores) -> str:
+    if not cores:
+        return "-"
+    return " / ".join(f"{cores.get(name, 0):.2f}" for name in ("worker", "broker", "benchmark"))
+
+
 def _ms(x: Optional[float]) -> str:
     return "-" if x is None else f"{x * 1000:,.0f} ms"
 
@@ -217,12 +223,13 @@ def render(results: dict) -> str:
     if results.get("latency"):
         out += ["", "## Latency, publish to scorecard", "",
                 "| offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"
-                " input to processed p50 / p99 | caught up |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                " input to processed p50 / p99 | cores: worker / broker / benchmark | caught up |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for run in results["latency"]:
             out.append(f"| {run['share']:.0%} of {_rate(_get(results, 'project'))}/s | {_rate(run['achieved_rate'])} | "
                        f"{run['cards']:,} | {_ms(run['p50'])} | {_ms(run['p99'])} | {_ms(run['recv_p50'])} | "
                        f"{_ms(run['recv_p99'])} | {_ms(run.get('processing_p50'))} / {_ms(run.get('processing_p99'))} | "
-                       f"{'yes' if run['caught_up'] else '**no**'} |")
+                       f"{_cores(run.get('cores'))} | {'yes' if run['caught_up'] else '**no**'} |")
         out += ["", "Events of the same mix and seller skew are sent at a fixed rate with `_sent_at` (a field the "
                 "contract ignores) and `occurred_at` moving with the wall clock; each record on "
                 "`standards.scorecards` is matched to the latest event of its seller sent before the record's "
@@ -230,7 +237,10 @@ def render(results: dict) -> str:
                 "Latency = record timestamp - send time; \"received\" = when the benchmark's consumer got it. "
                 f"{results['args']['latency_seconds']:.0f} s measured per rate after 3 s of warm-up. "
                 "\"Input to processed\" is the worker's own `seller_standards_processing_latency_seconds` "
-                "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated)."]
+                "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated). "
+                "Cores: CPU seconds per second of each process over the whole phase (warm-up, measurement, "
+                f"catch-up), on a machine with {results.get('machine', {}).get('cores', '?')} cores: the benchmark "
+                "process generates the load and reads the scorecards."]
     if results.get("state"):
         st = results["state"]
         out += ["", "## State", "",

@@ -136,7 +136,7 @@ def main(argv=None) -> None:
     results["load_average_at_start"] = os.getloadavg()
     with EmbeddedBroker() as broker:
         try:
-            run_all(args, broker.bootstrap, workdir, w, results)
+            run_all(args, broker, workdir, w, results)
         finally:
             workers.stop_all()
     wall = time.perf_counter() - began
@@ -170,7 +170,8 @@ def _quiet_collector() -> None:
     gc.freeze()
 
 
-def run_all(args, bootstrap: str, workdir: Path, w, results: dict) -> None:
+def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> None:
+    bootstrap = broker.bootstrap
     asyncio.run(create_topics(bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, args.partitions, compacted=COMPACTED))
     ends, seconds = asyncio.run(kafka.load(bootstrap, w.records))
     n = sum(ends.values())
@@ -226,7 +227,7 @@ def run_all(args, bootstrap: str, workdir: Path, w, results: dict) -> None:
 
     if last is not None:
         try:
-            project_phases(results, last, bootstrap, workdir, args, w, ends, expected_evaluations)
+            project_phases(results, last, broker, workdir, args, w, ends, expected_evaluations)
         finally:
             last.stop()
 
@@ -307,8 +308,9 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
     return entry, None
 
 
-def project_phases(results: dict, worker, bootstrap: str, workdir: Path, args, w, ends: dict,
+def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path, args, w, ends: dict,
                    expected_evaluations) -> None:
+    bootstrap = broker.bootstrap
     last_run = results["project"]["runs"][-1]
     total = sum(ends.values())
     lost = total - last_run["processed"] - last_run["dead_letters"]
@@ -378,9 +380,11 @@ def project_phases(results: dict, worker, bootstrap: str, workdir: Path, args, w
         offset = 0
         for share in args.shares:
             before = asyncio.run(workers.scrape_text(worker))
+            cores = CoreShares(worker=worker.process.pid, broker=broker.process.pid, benchmark=os.getpid())
             run, ends, used = asyncio.run(project.latency(
                 bootstrap, worker, events[offset:], base_us, rate * share, share, args.latency_seconds, 3.0,
                 ends, args.partitions))
+            shares = cores.since()
             after = asyncio.run(workers.scrape_text(worker))
             processing = workers.histogram_delta(before, after, "seller_standards_processing_latency_seconds")
             offset += used
@@ -391,13 +395,37 @@ def project_phases(results: dict, worker, bootstrap: str, workdir: Path, args, w
                          "records_read": run.records_read, "records_of_sent_sellers": run.records_of_sent_sellers,
                          "records_skipped": run.records_skipped,
                          "processing_p50": workers.quantile(processing, 0.5),
-                         "processing_p99": workers.quantile(processing, 0.99)})
+                         "processing_p99": workers.quantile(processing, 0.99), "cores": shares})
             log(f"latency at {share:.0%} ({run.achieved_rate:,.0f}/s): p50 {_ms(run.p50)}, p99 {_ms(run.p99)} "
                 f"(received: p50 {_ms(run.recv_p50)}, p99 {_ms(run.recv_p99)}) over {run.cards:,} scorecards; "
                 f"input record to processed: p50 {_ms(runs[-1]['processing_p50'])}, "
-                f"p99 {_ms(runs[-1]['processing_p99'])}")
+                f"p99 {_ms(runs[-1]['processing_p99'])}; cores used: "
+                + ", ".join(f"{name} {used:.2f}" for name, used in shares.items()))
         results["latency"] = runs
     worker.stop()
+
+
+class CoreShares:
+    """CPU time of named processes over an interval, as cores (CPU seconds
+    per second of wall time): in a latency phase the load generator, the
+    broker and the worker share the machine's cores, and a phase whose sum
+    nears the core count measures queueing for a core as much as the worker."""
+
+    def __init__(self, **pids: int):
+        import psutil
+
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.began = time.perf_counter()
+        self.cpu = {name: self._cpu(p) for name, p in self.processes.items()}
+
+    @staticmethod
+    def _cpu(process) -> float:
+        t = process.cpu_times()
+        return t.user + t.system
+
+    def since(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.began
+        return {name: (self._cpu(p) - self.cpu[name]) / wall for name, p in self.processes.items()}
 
 
 def _busy_cpu_seconds() -> float:
