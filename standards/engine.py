@@ -195,6 +195,24 @@ class PartitionEngine:
     def pending_evaluations(self) -> int:
         return len(self._unevaluated)
 
+    @property
+    def pending_sellers(self) -> int:
+        """Sellers whose evaluation or scorecard is not made yet (one with
+        both counts twice)."""
+        return len(self._unevaluated) + len(self.changed)
+
+    def catch_up(self, limit: Optional[int] = None) -> list[Output]:
+        """Make the pending monthly evaluations, then the scorecards of the
+        changed sellers: `limit` sellers at most in all (the rest wait for
+        the next call). Nothing before the partition has a clock."""
+        if self.clock is None:
+            return []
+        pending = len(self._unevaluated)
+        out = self.evaluate_pending(limit)
+        if limit is not None:
+            limit -= pending - len(self._unevaluated)
+        return out + self.refresh(limit)
+
     def evaluate_pending(self, limit: Optional[int] = None) -> list[Output]:
         """Evaluate (at most `limit` of) the sellers whose evaluation of the
         months the clock has reached is still to make. Before state is

@@ -131,19 +131,13 @@ class Processor:
         for partition, engine in self.engines.items():
             if limit <= 0:
                 return
-            if engine.clock is None:  # no evaluation nor scorecard before the partition has a clock
-                continue
-            before = engine.pending_evaluations
-            self._emit(partition, engine.evaluate_pending(limit))
-            limit -= before - engine.pending_evaluations
-            before = len(engine.changed)
-            self._emit(partition, engine.refresh(limit))
-            limit -= before - len(engine.changed)
+            before = engine.pending_sellers
+            self._emit(partition, engine.catch_up(limit))
+            limit -= before - engine.pending_sellers
 
     def pending_sellers(self) -> int:
         """Sellers whose evaluation or scorecard is not made yet."""
-        return sum(len(engine.changed) + engine.pending_evaluations for engine in self.engines.values()
-                   if engine.clock is not None)
+        return sum(engine.pending_sellers for engine in self.engines.values() if engine.clock is not None)
 
     async def refresh_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None) -> None:
         """Recompute the scorecards of the sellers changed so far, `size` at a
@@ -208,9 +202,7 @@ class Processor:
             engine = self.engines.get(partition)
             if engine is None:  # revoked meanwhile
                 continue
-            if engine.clock is not None:
-                self._emit(partition, engine.evaluate_pending())
-                self._emit(partition, engine.refresh())
+            self._emit(partition, engine.catch_up())
             self._write_state(partition, engine)
             await asyncio.sleep(0)
         self.update_gauges()

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from schemas.validate import decode_event
-from standards.engine import BADGES, EVALUATIONS, PartitionEngine
+from standards.engine import BADGES, EVALUATIONS, SCORECARDS, PartitionEngine
 from standards.policy import Policy
 from streams.processor import Processor
 from streams.topics import INPUT_TOPICS, ORDERS
@@ -65,6 +65,22 @@ def test_the_next_evaluation_instant_first_makes_what_is_left_of_the_last():
     scenario._collect(scenario.engine.evaluate_pending())
     assert sorted(scenario.evaluations) == [("s-1", "2026-02"), ("s-1", "2026-03"),
                                             ("s-2", "2026-02"), ("s-2", "2026-03")]
+
+
+def test_a_catch_up_spends_its_limit_on_the_evaluations_first_then_on_the_scorecards():
+    scenario = _january(_sliced()).heartbeat(E_FEBRUARY)
+    scenario.digital_sales("s-3", 1, "2026-02-02T10:00:00Z", prefix="c")  # a new seller: a card to make
+    engine = scenario.engine
+    assert (engine.pending_evaluations, len(engine.changed), engine.pending_sellers) == (2, 1, 3)
+    first = engine.catch_up(2)
+    assert sorted((topic, key) for topic, key, _ in first) == [
+        (BADGES, "s-1"), (BADGES, "s-2"), (EVALUATIONS, "s-1"), (EVALUATIONS, "s-2")]
+    assert engine.pending_sellers == 1
+    second = engine.catch_up(2)
+    assert {key for _, key, _ in second} == {"s-3"}  # its card and daily progress
+    (card,) = [value for topic, _, value in second if topic == SCORECARDS]
+    assert card["sales"]["orders"] == 1
+    assert engine.pending_sellers == 0 and engine.catch_up(2) == []
 
 
 def test_state_is_written_only_after_every_pending_evaluation():
