@@ -1,0 +1,70 @@
+"""BatchWriter's rounds, with a producer whose batches leave only when the
+test says so (as aiokafka's while the request before is in flight)."""
+from __future__ import annotations
+
+import asyncio
+
+from streams.writer import BatchWriter
+
+
+class HeldProducer:
+    """send_batch waits until `release()`; every batch is acknowledged at once."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, int, list]] = []
+        self.gate = asyncio.Event()
+
+    def create_batch(self):
+        return _Batch()
+
+    async def send_batch(self, batch, topic, partition):
+        await self.gate.wait()
+        self.sent.append((topic, partition, batch.values))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class _Batch:
+    def __init__(self):
+        self.values = []
+
+    def append(self, key, value, timestamp):
+        self.values.append(value)
+        return object()  # room left
+
+
+def test_a_commit_does_not_wait_for_records_added_while_it_waits():
+    async def scenario():
+        producer = HeldProducer()
+        writer = BatchWriter()
+        writer.add("t", 0, b"k", b"1")
+        commit = asyncio.create_task(writer.acknowledged(producer))
+        await asyncio.sleep(0)  # the commit's round waits for the producer
+        writer.add("t", 0, b"k", b"2")  # the worker goes on meanwhile
+        producer.gate.set()
+        await asyncio.wait_for(commit, 1)
+        at_commit = list(producer.sent)
+        writer.send_soon(producer)  # the next round takes the rest
+        await asyncio.sleep(0.01)
+        return at_commit, producer.sent
+
+    at_commit, sent = asyncio.run(scenario())
+    assert at_commit == [("t", 0, [b"1"])]
+    assert sent == [("t", 0, [b"1"]), ("t", 0, [b"2"])]
+
+
+def test_records_added_during_a_background_round_get_the_next_round_unasked():
+    async def scenario():
+        producer = HeldProducer()
+        writer = BatchWriter()
+        writer.add("t", 1, b"k", b"a")
+        writer.send_soon(producer)
+        await asyncio.sleep(0)
+        writer.add("t", 1, b"k", b"b")
+        writer.send_soon(producer)  # a round is running: nothing more now
+        producer.gate.set()
+        await asyncio.sleep(0.01)
+        return producer.sent
+
+    assert asyncio.run(scenario()) == [("t", 1, [b"a"]), ("t", 1, [b"b"])]
