@@ -16,7 +16,7 @@ def _rate(x: Optional[float]) -> str:
 def _cores(cores) -> str:
     if not cores:
         return "-"
-    return " / ".join(f"{cores.get(name, 0):.2f}" for name in ("worker", "broker", "benchmark"))
+    return " / ".join(f"{cores.get(name, 0):.2f}" for name in ("worker", "broker", "benchmark", "steal"))
 
 
 def _ms(x: Optional[float]) -> str:
@@ -159,6 +159,9 @@ def render(results: dict) -> str:
            f"- other processes used {results.get('background_cores', 0):.2f} cores on average during the run "
            f"(load average {results.get('load_average_at_start', [0])[0]:.2f} at its start)"
            + (" — **the machine was shared: numbers are noisy**" if results.get("background_cores", 0) > 0.2 else ""),
+           f"- the hypervisor took {results.get('steal_cores', 0):.2f} cores on average (steal time: the virtual "
+           "machine's cores given to other guests)"
+           + (" — **numbers are noisy**" if results.get("steal_cores", 0) > 0.1 else ""),
            f"- run on {time.strftime('%Y-%m-%d')} at commit {m.get('commit', '?')}; "
            f"the whole run took {results.get('seconds', 0) / 60:.1f} min", "",
            "## Workload", "", "```", w["description"], "```", "",
@@ -223,7 +226,7 @@ def render(results: dict) -> str:
     if results.get("latency"):
         out += ["", "## Latency, publish to scorecard", "",
                 "| offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"
-                " input to processed p50 / p99 | cores: worker / broker / benchmark | caught up |",
+                " input to processed p50 / p99 | cores: worker / broker / benchmark / stolen | caught up |",
                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for run in results["latency"]:
             out.append(f"| {run['share']:.0%} of {_rate(_get(results, 'project'))}/s | {_rate(run['achieved_rate'])} | "
@@ -240,7 +243,8 @@ def render(results: dict) -> str:
                 "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated). "
                 "Cores: CPU seconds per second of each process over the whole phase (warm-up, measurement, "
                 f"catch-up), on a machine with {results.get('machine', {}).get('cores', '?')} cores: the benchmark "
-                "process generates the load and reads the scorecards."]
+                "process generates the load and reads the scorecards; \"stolen\" is the time the hypervisor gave "
+                "the machine's cores to others (the kernel's steal time)."]
     if results.get("state"):
         st = results["state"]
         out += ["", "## State", "",

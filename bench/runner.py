@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     log(describe(w).splitlines()[0])
     _quiet_collector()
 
-    cpu_before = _busy_cpu_seconds()
+    cpu_before, steal_before = _busy_cpu_seconds(), _steal_seconds()
     results["load_average_at_start"] = os.getloadavg()
     with EmbeddedBroker() as broker:
         try:
@@ -144,8 +144,10 @@ def main(argv=None) -> None:
                for f in ("ru_utime", "ru_stime"))
     others = max(0.0, _busy_cpu_seconds() - cpu_before - mine)
     results["background_cores"] = others / wall
+    results["steal_cores"] = (_steal_seconds() - steal_before) / wall
     log(f"other processes on this machine used {others:,.0f} CPU s during the run "
-        f"({others / wall:.2f} cores on average)")
+        f"({others / wall:.2f} cores on average); the hypervisor took {results['steal_cores']:.2f} cores "
+        "on average (steal time)")
 
     results["seconds"] = time.perf_counter() - began
     log(f"done in {results['seconds'] / 60:.1f} min")
@@ -409,7 +411,9 @@ class CoreShares:
     """CPU time of named processes over an interval, as cores (CPU seconds
     per second of wall time): in a latency phase the load generator, the
     broker and the worker share the machine's cores, and a phase whose sum
-    nears the core count measures queueing for a core as much as the worker."""
+    nears the core count measures queueing for a core as much as the worker.
+    Also `steal`: time the machine's hypervisor gave the cores to others (on
+    this build machine up to a third of the time, in bursts)."""
 
     def __init__(self, **pids: int):
         import psutil
@@ -417,6 +421,7 @@ class CoreShares:
         self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
         self.began = time.perf_counter()
         self.cpu = {name: self._cpu(p) for name, p in self.processes.items()}
+        self.steal = _steal_seconds()
 
     @staticmethod
     def _cpu(process) -> float:
@@ -425,7 +430,15 @@ class CoreShares:
 
     def since(self) -> dict[str, float]:
         wall = time.perf_counter() - self.began
-        return {name: (self._cpu(p) - self.cpu[name]) / wall for name, p in self.processes.items()}
+        shares = {name: (self._cpu(p) - self.cpu[name]) / wall for name, p in self.processes.items()}
+        shares["steal"] = (_steal_seconds() - self.steal) / wall
+        return shares
+
+
+def _steal_seconds() -> float:
+    import psutil
+
+    return getattr(psutil.cpu_times(), "steal", 0.0)
 
 
 def _busy_cpu_seconds() -> float:
