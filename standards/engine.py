@@ -15,7 +15,6 @@ from typing import Iterable, Optional
 
 import orjson
 
-from schemas.validate import format_timestamp
 
 from .calendar import month_of, month_start
 from .judge import STANDARDS
