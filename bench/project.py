@@ -12,15 +12,14 @@ from typing import Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 
 from streams.replay import evaluations as read_evaluations
-from streams.topics import INPUT_TOPICS, SCORECARDS
+from streams.topics import SCORECARDS
 from streams.writer import BatchWriter
 
 from .kafka import Progress, latest_values, load
 from .workers import Worker, spawn, wait_ready
-from .workload import DAY, SECOND, fmt, topic_of
+from .workload import DAY, SECOND, fmt, partition_for, topic_of
 
 META_PREFIX = b"\x00"
 
@@ -218,7 +217,8 @@ async def latency(bootstrap: str, worker: Worker, events: list[dict], base_us: i
     The load generator shares the machine's cores with the worker and the
     broker, so it is kept cheap: records go to the producer as ready batches
     (streams.writer, as the worker's outputs), handed over every HANDOVER
-    seconds by a background sender, as a producer with that linger would;
+    seconds, as by a producer with that linger (sooner when the broker is
+    slower: a round that waited for it is followed by the next at once);
     and the reader lets the broker hold an empty fetch 50 ms (at 20 ms its
     idle fetches of every partition cost Tansu about 0.15 core). Tansu's
     CPU goes by record batch, not by record: handed over every few
@@ -237,8 +237,6 @@ async def latency(bootstrap: str, worker: Worker, events: list[dict], base_us: i
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
     writer = BatchWriter()
-    partitioner = DefaultPartitioner()
-    input_partitions = {topic: sorted(await producer.partitions_for(topic)) for topic in INPUT_TOPICS}
     new_ends = dict(ends)  # offsets are consecutive: each record sent moves its partition's end by one
     cards: list = []  # (seller, record timestamp s, received s)
     stop = asyncio.Event()
@@ -282,7 +280,7 @@ async def latency(bootstrap: str, worker: Worker, events: list[dict], base_us: i
                 occurred = base_us + int((sent_at - t0) * SECOND)
                 key = event["seller_id"].encode()
                 topic = topic_of(event)
-                partition = partitioner(key, input_partitions[topic], input_partitions[topic])
+                partition = partition_for(key, partitions)
                 writer.add(topic, partition, key, _live_value(event, occurred, sent_at))
                 tp = TopicPartition(topic, partition)
                 new_ends[tp] = new_ends.get(tp, 0) + 1

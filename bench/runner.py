@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     log(describe(w).splitlines()[0])
     _quiet_collector()
 
-    cpu_before, steal_before = _busy_cpu_seconds(), _steal_seconds()
+    cpu_before, steal_before = _machine_cpu_seconds()
     results["load_average_at_start"] = os.getloadavg()
     with EmbeddedBroker() as broker:
         try:
@@ -142,9 +142,10 @@ def main(argv=None) -> None:
     wall = time.perf_counter() - began
     mine = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
                for f in ("ru_utime", "ru_stime"))
-    others = max(0.0, _busy_cpu_seconds() - cpu_before - mine)
+    cpu_after, steal_after = _machine_cpu_seconds()
+    others = max(0.0, cpu_after - cpu_before - mine)
     results["background_cores"] = others / wall
-    results["steal_cores"] = (_steal_seconds() - steal_before) / wall
+    results["steal_cores"] = (steal_after - steal_before) / wall
     log(f"other processes on this machine used {others:,.0f} CPU s during the run "
         f"({others / wall:.2f} cores on average); the hypervisor took {results['steal_cores']:.2f} cores "
         "on average (steal time)")
@@ -435,17 +436,16 @@ class CoreShares:
         return shares
 
 
-def _steal_seconds() -> float:
-    import psutil
-
-    return getattr(psutil.cpu_times(), "steal", 0.0)
-
-
-def _busy_cpu_seconds() -> float:
+def _machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far."""
     import psutil
 
     t = psutil.cpu_times()
-    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq"))
+    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq")), getattr(t, "steal", 0.0)
+
+
+def _steal_seconds() -> float:
+    return _machine_cpu_seconds()[1]
 
 
 def _has_store_setting() -> bool:

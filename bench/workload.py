@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import orjson
-from aiokafka.partitioner import murmur2
 
+from streams.backfill import partition_for  # noqa: F401  Kafka's default partitioner, as aiokafka uses
 from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REFUNDS, REVIEWS, SHIPMENTS  # noqa: F401
 
 SECOND = 1_000_000
@@ -58,11 +58,6 @@ _BODIES = tuple(" ".join(w) for w in (
     ("can", "you", "do", "a", "custom", "size", "for", "a", "wedding", "gift", "please?"),
     ("the", "item", "arrived", "damaged,", "what", "can", "we", "do", "about", "it?"),
 ))
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), as aiokafka and the backfill use."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def heartbeat_keys(partitions: int) -> list[str]:

@@ -32,6 +32,7 @@ HEARTBEAT = "clock.heartbeat"
 
 
 def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), as aiokafka's producer."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
