@@ -15,7 +15,6 @@ from typing import Iterable, Optional
 
 import orjson
 
-
 from .calendar import month_of, month_start
 from .judge import STANDARDS
 from .numbers import contribution
@@ -196,8 +195,10 @@ class PartitionEngine:
 
     @property
     def pending_sellers(self) -> int:
-        """Sellers whose evaluation or scorecard is not made yet (one with
-        both counts twice)."""
+        """Sellers whose evaluation or scorecard catch_up would make (one
+        with both counts twice); none before the partition has a clock."""
+        if self.clock is None:
+            return 0
         return len(self._unevaluated) + len(self.changed)
 
     def catch_up(self, limit: Optional[int] = None) -> list[Output]:

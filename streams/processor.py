@@ -137,7 +137,7 @@ class Processor:
 
     def pending_sellers(self) -> int:
         """Sellers whose evaluation or scorecard is not made yet."""
-        return sum(engine.pending_sellers for engine in self.engines.values() if engine.clock is not None)
+        return sum(engine.pending_sellers for engine in self.engines.values())
 
     async def refresh_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None) -> None:
         """Recompute the scorecards of the sellers changed so far, `size` at a

@@ -39,7 +39,6 @@ class BatchWriter:
         self._lock: Optional[asyncio.Lock] = None  # made in the event loop that uses it
         self._sender: Optional[asyncio.Future] = None
         self._failed: Optional[BaseException] = None
-        self._producer: Optional[AIOKafkaProducer] = None  # of the last send_soon, for the round after it
 
     def add(self, topic: str, partition: int, key: Optional[bytes], value: Optional[bytes]) -> None:
         self._pending[(topic, partition)].append((key, value))
@@ -63,17 +62,16 @@ class BatchWriter:
     def send_soon(self, producer: AIOKafkaProducer) -> None:
         """A round in the background, unless a background round is running
         (records added meanwhile get the next one, started when it ends)."""
-        self._producer = producer
         if self._pending and (self._sender is None or self._sender.done()):
             self._sender = asyncio.ensure_future(self.send(producer))
-            self._sender.add_done_callback(self._sent)
+            self._sender.add_done_callback(lambda sender: self._sent(sender, producer))
 
-    def _sent(self, sender: asyncio.Future) -> None:
+    def _sent(self, sender: asyncio.Future, producer: AIOKafkaProducer) -> None:
         if sender.cancelled():
             return
         error = sender.exception()
         if error is None:
-            self.send_soon(self._producer)  # what was added while it ran
+            self.send_soon(producer)  # what was added while it ran
         elif not isinstance(error, ProducerClosed):  # closed: stopping
             log.error("sending output and state records failed: %r", error)
             self._failed = error  # records were lost: no commit may cover them

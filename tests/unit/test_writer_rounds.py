@@ -8,7 +8,7 @@ from streams.writer import BatchWriter
 
 
 class HeldProducer:
-    """send_batch waits until `release()`; every batch is acknowledged at once."""
+    """send_batch waits until `gate` is set; every batch is acknowledged at once."""
 
     def __init__(self):
         self.sent: list[tuple[str, int, list]] = []
