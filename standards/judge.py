@@ -127,16 +127,6 @@ def scorecard_standards(n: Numbers, policy: Policy) -> dict[str, dict]:
         for name, s in judge_standards(n, policy).items()})
 
 
-def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[str, Criterion]:
-    """Star Seller criteria; tenure_cutoff is the first instant of the
-    evaluated month: the first sale must be at least min_tenure before it."""
-    return {
-        **quality_criteria(n, policy),
-        "volume": Criterion({"orders": n.sales_orders, "amount": n.sales_cents}, volume_holds(n, policy)),
-        "tenure": Criterion({"first_sale_at": n.first_sale_at}, tenure_holds(n, tenure_cutoff, policy)),
-    }
-
-
 def volume_holds(n: Numbers, policy: Policy) -> bool:
     return n.sales_orders >= policy.star_seller.min_orders and n.sales_cents >= policy.min_sales_cents
 

@@ -9,10 +9,21 @@ from hypothesis import strategies as st
 import standards.judge as judge_module
 from schemas.validate import parse_timestamp
 from scenario import Scenario, plus_days
-from standards.judge import (area_badges, judge_standards, judge_star_seller, quality_card, scorecard_standards,
-                             shown_rate)
+from standards.judge import (Criterion, area_badges, judge_standards, quality_card, quality_criteria,
+                             scorecard_standards, shown_rate, tenure_holds, volume_holds)
 from standards.numbers import Numbers
 from standards.policy import Policy
+
+
+def judge_star_seller(n: Numbers, tenure_cutoff: int, policy: Policy) -> dict[str, Criterion]:
+    """The six Star Seller criteria, as the records combine them (quality
+    criteria, volume, tenure); tenure_cutoff is the first instant of the
+    evaluated month: the first sale must be at least min_tenure before it."""
+    return {
+        **quality_criteria(n, policy),
+        "volume": Criterion({"orders": n.sales_orders, "amount": n.sales_cents}, volume_holds(n, policy)),
+        "tenure": Criterion({"first_sale_at": n.first_sale_at}, tenure_holds(n, tenure_cutoff, policy)),
+    }
 
 POLICY = Policy()
 CUTOFF = parse_timestamp("2026-04-01T00:00:00Z")  # first instant of the evaluated month
