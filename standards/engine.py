@@ -50,8 +50,7 @@ class PartitionEngine:
         # evaluated before anything reads or changes it (_settle), so its
         # record is the one it would have had at E.
         self.evaluate_in_slices = evaluate_in_slices
-        self._unevaluated: set[str] = set()  # sellers still to evaluate
-        self._evaluation_order: list[str] = []  # the same (and some evaluated meanwhile), the next one last
+        self._unevaluated: dict[str, None] = {}  # sellers still to evaluate, the next one last (popitem)
         self._unevaluated_after: Optional[int] = None  # they get months after this one, to evaluated_through
         self.topics = tuple(topics)
         self.policy = policy
@@ -181,8 +180,7 @@ class PartitionEngine:
         if self.evaluated_through is not None and last_month <= self.evaluated_through:
             return
         out += self.evaluate_pending()  # the months before first, for every seller
-        self._unevaluated = set(self.sellers)
-        self._evaluation_order = list(reversed(self.sellers))
+        self._unevaluated = dict.fromkeys(reversed(self.sellers))
         self._unevaluated_after = self.evaluated_through
         self.evaluated_through = last_month
         self.meta_unsaved = True
@@ -218,21 +216,19 @@ class PartitionEngine:
         months the clock has reached is still to make. Before state is
         written, every one: the written partition says they are made."""
         out: list[Output] = []
-        unevaluated, order = self._unevaluated, self._evaluation_order
+        unevaluated = self._unevaluated
         for _ in range(len(unevaluated) if limit is None else min(limit, len(unevaluated))):
-            seller_id = order.pop()
-            while seller_id not in unevaluated:  # evaluated already, when an event or a recount reached it
-                seller_id = order.pop()
-            self._settle(seller_id, out)
-        if not unevaluated:
-            order.clear()
+            self._make_evaluations(unevaluated.popitem()[0], out)
         return out
 
     def _settle(self, seller_id: str, out: list) -> None:
         """Make the seller's pending evaluations, if any."""
-        if seller_id not in self._unevaluated:
-            return
-        self._unevaluated.remove(seller_id)
+        if seller_id in self._unevaluated:
+            del self._unevaluated[seller_id]
+            self._make_evaluations(seller_id, out)
+
+    def _make_evaluations(self, seller_id: str, out: list) -> None:
+        """Make the pending evaluations of a seller already taken off `_unevaluated`."""
         seller = self.sellers.get(seller_id)
         if seller is None:
             return
