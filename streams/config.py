@@ -26,6 +26,8 @@ class Settings:
     web_port: int = field(default_factory=lambda: int(_env("WEB_PORT", "6066")))
     refresh_interval: float = field(default_factory=lambda: float(_env("SCORECARD_INTERVAL", "0.5")))
     commit_interval: float = field(default_factory=lambda: float(_env("COMMIT_INTERVAL", "2.0")))
+    # While the worker works through a backlog (streams.app.BACKLOG_SECONDS).
+    backlog_commit_interval: float = field(default_factory=lambda: float(_env("BACKLOG_COMMIT_INTERVAL", "10.0")))
     rebalance_timeout: float = field(default_factory=lambda: float(_env("BROKER_REBALANCE_TIMEOUT", "4.0")))
     session_timeout: float = field(default_factory=lambda: float(_env("BROKER_SESSION_TIMEOUT", "6.0")))
     heartbeat_interval: float = field(default_factory=lambda: float(_env("BROKER_HEARTBEAT_INTERVAL", "1.0")))
@@ -74,5 +76,9 @@ class Settings:
             raise ValueError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.partitions < 1:
             raise ValueError(f"PARTITIONS must be at least 1, got {self.partitions}")
+        for name, seconds in (("SCORECARD_INTERVAL", self.refresh_interval), ("COMMIT_INTERVAL", self.commit_interval),
+                              ("BACKLOG_COMMIT_INTERVAL", self.backlog_commit_interval)):
+            if not seconds > 0:
+                raise ValueError(f"{name} must be more than 0 seconds, got {seconds}")
         if self.fetch_max_wait_ms < 0:
             raise ValueError(f"FETCH_MAX_WAIT_MS must be at least 0, got {self.fetch_max_wait_ms}")

@@ -60,8 +60,11 @@ def _run(tmp_path, group: str, steps) -> list:
 
         def start():
             log = open(tmp_path / f"worker-{len(workers)}.log", "wb")
+            # Frequent commits, a backlog's too (a restarted worker reads one), so
+            # that the steps' fractions fall between commits, mid-replay.
             workers.append(start_worker(broker.bootstrap, group, str(tmp_path / f"w{len(workers)}"),
-                                        {"PARTITIONS": str(PARTITIONS), "COMMIT_INTERVAL": "0.5"}, log_file=log))
+                                        {"PARTITIONS": str(PARTITIONS), "COMMIT_INTERVAL": "0.5",
+                                         "BACKLOG_COMMIT_INTERVAL": "0.5"}, log_file=log))
 
         def signal_oldest(signum):
             oldest = next(w for w in workers if w.poll() is None)

@@ -61,3 +61,17 @@ def test_a_negative_fetch_wait_is_refused_by_name(monkeypatch):
     monkeypatch.setenv("FETCH_MAX_WAIT_MS", "-1")
     with pytest.raises(ValueError, match="FETCH_MAX_WAIT_MS"):
         Settings()
+
+
+def test_a_backlog_commits_every_ten_seconds_by_default_and_settable(monkeypatch):
+    monkeypatch.delenv("BACKLOG_COMMIT_INTERVAL", raising=False)
+    assert Settings().backlog_commit_interval == 10.0
+    monkeypatch.setenv("BACKLOG_COMMIT_INTERVAL", "30")
+    assert Settings().backlog_commit_interval == 30.0
+
+
+@pytest.mark.parametrize("name", ["SCORECARD_INTERVAL", "COMMIT_INTERVAL", "BACKLOG_COMMIT_INTERVAL"])
+def test_an_interval_of_zero_seconds_is_refused_by_name(monkeypatch, name):
+    monkeypatch.setenv(name, "0")
+    with pytest.raises(ValueError, match=name):
+        Settings()
