@@ -777,6 +777,11 @@ EDGE_RAWS = [
     HEAD + b',"seller_id":"s-2"}', HEAD + b',"seller_id":"s-2","seller_id":""}', HEAD + b',"s\\u0065ller_id":"s-3"}',
     HEAD + b',"occurred_at":"2026-02-30T00:00:00Z"}', HEAD + b',"occurred_at":"2026-03-01T00:00:01Z"}',
     HEAD + b',"_topic":"marketplace.orders","_topic":["x"]}', HEAD + b',"_topic":1e400}',
+    # bad strings in known fields and in _topic
+    HEAD + b',"seller_id":"\\ud800\\u0041"}', HEAD + b',"seller_id":"\\udc00"}', HEAD + b',"event_id":"\\ud800"}',
+    HEAD + b',"_topic":"\\ud800"}', HEAD + b',"_topic":"\xff"}', HEAD + b',"_topic":"\xed\xa0\x80"}',
+    HEAD + b',"_topic":null}', HEAD + b',"_topic":5}', HEAD + b',"_topic":"x","_topic":"marketplace.orders"}',
+    HEAD + b',"_topic":"\\u006darketplace.orders"}', HEAD + b',"_topic":"a\x01b"}',
     b'{"type":"review.posted","rating":4.0,"event_id":"e","seller_id":"s","occurred_at":"2026-03-01T00:00:00Z",'
     b'"review_id":"r","order_id":"o","rating":5}',
     b'{"type":"review.posted","rating":5,"event_id":"e","seller_id":"s","occurred_at":"2026-03-01T00:00:00Z",'
