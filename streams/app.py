@@ -104,8 +104,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 records, active = await self._wait_next_records(timeout=1.0)
-                if not records:
-                    load.backlog = False  # nothing came for a second: caught up
+                load.observe(records or {}, time.time())
                 if not records or self.should_stop:
                     await self.sleep(0)
                     continue
@@ -116,8 +115,6 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                         log.warning("seek to the committed offsets after a stop failed: %r", error)
                     continue
                 generation = self.app.consumer_generation_id
-                load.behind = max(map(len, records.values())) >= BEHIND_RECORDS
-                load.backlog = is_backlog(records, time.time(), BACKLOG_SECONDS)
                 unyielded = 0  # records applied since the event loop last ran
                 for tp, tp_records in records.items():
                     if tp.topic in INPUT_TOPIC_SET:
@@ -307,9 +304,15 @@ class Load:
 
     def __init__(self) -> None:
         self.behind = True  # until a fetch says otherwise: a worker usually starts behind
-        self.backlog = False  # from a fetch of records BACKLOG_SECONDS old to one of newer records, or of none
+        self.backlog = False  # until a fetch brings records BACKLOG_SECONDS old
         self.share = 1.0
         self._wall, self._cpu = time.monotonic(), time.process_time()
+
+    def observe(self, fetched: dict, now: float) -> None:
+        """What a fetch says (records per partition); one that brought
+        nothing (a second went by without a record) says caught up."""
+        self.behind = max(map(len, fetched.values()), default=0) >= BEHIND_RECORDS
+        self.backlog = is_backlog(fetched, now, BACKLOG_SECONDS)
 
     def busy(self) -> bool:
         wall, cpu = time.monotonic(), time.process_time()

@@ -38,7 +38,8 @@ class Record(NamedTuple):
 def is_backlog(fetched: dict, now: float, seconds: float) -> bool:
     """Whether a fetch (records per partition, in offset order) is a
     backlog: some partition's newest record is `seconds` old or more by its
-    Kafka timestamp (ms) at `now` (s). A record without a timestamp says nothing."""
+    Kafka timestamp (ms) at `now` (s). A record without a timestamp says
+    nothing; an empty fetch is no backlog."""
     stamps = [records[-1].timestamp for records in fetched.values() if records[-1].timestamp]
     return bool(stamps) and now - min(stamps) / 1000.0 >= seconds
 

@@ -25,3 +25,7 @@ def test_records_without_a_timestamp_say_nothing():
     assert not is_backlog(untimed, NOW, 5.0)
     assert is_backlog({**untimed, 1: [Record(0, b"k", b"{}", (NOW - 30) * 1000)]}, NOW, 5.0)
     assert not is_backlog({**untimed, 1: [Record(0, b"k", b"{}", (NOW - 1) * 1000)]}, NOW, 5.0)
+
+
+def test_an_empty_fetch_is_no_backlog():
+    assert not is_backlog({}, NOW, 5.0)  # the worker's fetch that waited a second and brought nothing
