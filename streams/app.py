@@ -91,7 +91,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             committed_at = time.monotonic()
 
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-        await processor.flush_in_slices(REFRESH_SLICE)
+        await processor.flush_in_slices(REFRESH_SLICE, send=_send_soon)
         await writer.acknowledged(app.producer._ensure_producer())
         return await super()._commit_offsets(offsets, start_new_transaction)
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+from scenario import Scenario
+
+from standards.policy import Policy
+from streams.processor import Processor
 from streams.writer import BatchWriter
 
 
@@ -68,3 +73,28 @@ def test_records_added_during_a_background_round_get_the_next_round_unasked():
         return producer.sent
 
     assert asyncio.run(scenario()) == [("t", 1, [b"a"]), ("t", 1, [b"b"])]
+
+
+def test_a_commit_flush_hands_each_partition_over_before_it_ends():
+    """The worker's commit: flush_in_slices with the worker's send_soon, then
+    the commit's own round. What the flush wrote goes to the broker while the
+    flush goes on, so the commit waits less for acknowledgements."""
+    scenario = Scenario().digital_sales("s-0", 2, "2026-01-10T10:00:00Z", prefix="a")
+    scenario.digital_sales("s-1", 2, "2026-01-10T10:00:00Z", prefix="b")
+
+    async def commit():
+        producer = HeldProducer()
+        producer.gate.set()
+        writer = BatchWriter()
+        processor = Processor(Policy(), writer.add, "state")
+        for topic, raw in scenario.sent:
+            processor.handle(topic, int(orjson.loads(raw)["seller_id"][-1]), 0, None, raw)
+        await processor.flush_in_slices(1, send=lambda: writer.send_soon(producer))
+        during_flush = list(producer.sent)
+        await writer.acknowledged(producer)
+        return during_flush, producer.sent
+
+    during_flush, sent = asyncio.run(commit())
+    state_partitions = {partition for topic, partition, _ in during_flush if topic == "state"}
+    assert state_partitions == {0, 1}
+    assert during_flush == sent  # the commit's own round found nothing left
