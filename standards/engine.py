@@ -415,6 +415,7 @@ class PartitionEngine:
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller
+        stored = seller.unpack_all()  # each item is read by several steps below
         seller.rebuild_live(self.clock, self.policy)
         statuses = seller.live.get("status")
         for i, name in enumerate(STANDARDS):
@@ -428,6 +429,7 @@ class PartitionEngine:
                 for instant, deadline in seller.wakeups(collection, item_id, self.policy):
                     if self.clock is None or instant > self.clock:
                         heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id, deadline))
+        seller.repack(stored)
 
 
 def first_attribution_month(seller: SellerState) -> Optional[int]:

@@ -171,3 +171,25 @@ def test_an_item_stored_as_json_by_an_earlier_version_still_reads():
         assert not value.startswith(b"[")  # MessagePack now
         item = unpack(collection, value)
         assert unpack(collection, orjson.dumps(item.dump())).dump() == item.dump()
+
+
+def test_a_restored_seller_keeps_its_items_packed_and_its_live_totals():
+    """Restoring reads every item several times (live totals, first sale,
+    deadlines) but keeps each at rest as its stored bytes, as written."""
+    changelog = []
+    processor = Processor(POLICY, lambda topic, partition, key, value: changelog.append((key, value))
+                          if topic == "state" else None, "state")
+    for event, line in zip(EVENTS[:2000], LINES[:2000]):
+        processor.handle(event["_topic"], 0, 0, None, line)
+    asyncio.run(processor.flush_in_slices(100))
+    restored = Processor(POLICY, lambda *record: None, "state")
+    restored.restore({0}, changelog)
+    before, after = processor.engines[0], restored.engines[0]
+    assert set(after.sellers) == set(before.sellers)
+    for seller_id, seller in after.sellers.items():
+        items = [value for collection in ("threads", "orders", "reviews", "cases")
+                 for value in getattr(seller, collection).values()]
+        assert items and all(type(value) is bytes for value in items)
+        assert seller.live_totals(after.clock) == before.sellers[seller_id].live_totals(before.clock)
+    # The live heap also keeps the deadlines of timings since changed (skipped when due).
+    assert after._wakeups and set(after._wakeups) <= {w for w in before._wakeups if w[0] > before.clock}
