@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from scenario import Scenario
 
 from standards.policy import Policy
 from streams.processor import Processor
 from streams.writer import BatchWriter
+
+from scenario import Scenario
 
 
 class HeldProducer:
