@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
+import threading
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,6 +36,7 @@ class EmbeddedBroker:
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self._previous_sigterm = None
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
@@ -62,10 +65,26 @@ class EmbeddedBroker:
                 self.process.kill()
 
     def __enter__(self):
-        return self.start()
+        self.start()
+        # The broker runs in a session of its own, so that Ctrl-C in a
+        # terminal does not stop it before the worker's last commit; a
+        # SIGTERM (kill, timeout, a supervisor) would then end this process
+        # and leave the broker running. It is taken for a Ctrl-C instead, and
+        # the with-blocks stop the worker and the broker. (A SIGKILL cannot
+        # be caught: that leaves the broker behind.)
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        return self
 
     def __exit__(self, *exc):
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
         self.stop()
+
+
+def _interrupt(signum, frame):
+    signal.raise_signal(signal.SIGINT)  # as Ctrl-C: asyncio.run then cancels its task and lets it clean up
 
 
 async def _metadata(bootstrap: str) -> None:
