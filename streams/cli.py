@@ -100,12 +100,13 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
                 ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
                 asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
                                                      alive=lambda: process.poll() is None))
+                records = asyncio.run(replaying.evaluations(embedded.bootstrap))
             except Exception:
                 stop_worker(process)
                 click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
                 raise
-            records = asyncio.run(replaying.evaluations(embedded.bootstrap))
-            stop_worker(process)
+            finally:  # also on Ctrl-C or SIGTERM: the worker must not outlive its broker
+                stop_worker(process)
         if evaluations_out:
             _write(evaluations_out, records)
         click.echo(f"{len(records)} evaluation records", err=True)

@@ -1,4 +1,4 @@
-"""The embedded broker does not outlive the command that started it."""
+"""The embedded broker and worker do not outlive the command that started them."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
+from schemas.validate import parse_timestamp
 from streams.broker import free_port
+from streams.simulate import simulate
 
 
 def _children(pid: int) -> set[int]:
@@ -42,3 +46,35 @@ def test_sigterm_to_the_broker_command_stops_the_broker_too():
             command.kill()
         if broker is not None and _alive(broker):
             os.kill(broker, signal.SIGKILL)
+
+
+def test_sigterm_to_replay_stops_its_worker_and_its_broker(tmp_path):
+    events = tmp_path / "events.jsonl"
+    start = parse_timestamp("2026-01-01T00:00:00Z")
+    events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in simulate(100, start, days=90, seed=1)))
+    command = subprocess.Popen([sys.executable, "-m", "streams.cli", "replay", str(events)],
+                               stderr=subprocess.PIPE, text=True)
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(children) < 2 and time.monotonic() < deadline:  # the broker, then the worker
+            children = _children(command.pid)
+            time.sleep(0.1)
+        assert len(children) == 2 and command.poll() is None  # mid-replay
+        (broker,) = [pid for pid in children if "tansu" in Path(f"/proc/{pid}/cmdline").read_text()]
+        (worker,) = children - {broker}
+        os.kill(command.pid, signal.SIGTERM)
+        gone_at: dict[int, float] = {}
+        deadline = time.monotonic() + 60
+        while len(gone_at) < 2 and time.monotonic() < deadline:
+            gone_at.update((pid, time.monotonic()) for pid in children if pid not in gone_at and not _alive(pid))
+            time.sleep(0.01)
+        assert set(gone_at) == children
+        assert gone_at[worker] < gone_at[broker]  # the worker stops (and commits) while its broker still runs
+        assert command.wait(10) == 1  # click's "Aborted!", as after Ctrl-C
+    finally:
+        if command.poll() is None:
+            command.kill()
+        for child in children:
+            if _alive(child):
+                os.kill(child, signal.SIGKILL)
