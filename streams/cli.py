@@ -7,7 +7,9 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 from tqdm import tqdm
@@ -45,8 +47,8 @@ def worker(ctx: click.Context) -> None:
 def broker(port: int) -> None:
     """Run the embedded Kafka-protocol broker in the foreground."""
     with EmbeddedBroker(port) as running:
-        click.echo(f"embedded broker on {running.bootstrap} (Ctrl-C stops it)")
-        try:
+        try:  # from its first line on, a Ctrl-C or SIGTERM is the way to stop it
+            click.echo(f"embedded broker on {running.bootstrap} (Ctrl-C stops it)")
             running.process.wait()
         except KeyboardInterrupt:
             pass
@@ -68,6 +70,19 @@ def stop_worker(process: subprocess.Popen) -> None:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def running_worker(bootstrap: str, app_id: str, data_dir: str,
+                   extra_env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """A worker logging to DATA_DIR/worker.log, stopped however the block
+    ends (an error, Ctrl-C, SIGTERM): it must not outlive its broker."""
+    with open(Path(data_dir) / "worker.log", "wb") as log_file:
+        process = start_worker(bootstrap, app_id, data_dir, extra_env, log_file=log_file)
+        try:
+            yield process
+        finally:
+            stop_worker(process)
 
 
 @main.command()
@@ -94,19 +109,16 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
         asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
                                   compacted=COMPACTED))
         app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
-        with open(Path(data_dir) / "worker.log", "wb") as log_file:
-            process = start_worker(embedded.bootstrap, app_id, data_dir, log_file=log_file)
+        with running_worker(embedded.bootstrap, app_id, data_dir) as process:
             try:
                 ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
                 asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
                                                      alive=lambda: process.poll() is None))
                 records = asyncio.run(replaying.evaluations(embedded.bootstrap))
             except Exception:
-                stop_worker(process)
+                stop_worker(process)  # so that its log ends with its last lines
                 click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
                 raise
-            finally:  # also on Ctrl-C or SIGTERM: the worker must not outlive its broker
-                stop_worker(process)
         if evaluations_out:
             _write(evaluations_out, records)
         click.echo(f"{len(records)} evaluation records", err=True)

@@ -6,7 +6,6 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -89,18 +88,15 @@ async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, dura
 
 
 def run_demo(sellers: int, speed: float, duration: float | None, partitions: int = 4) -> None:
-    from .cli import start_worker, stop_worker
+    from .cli import running_worker
 
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as data_dir:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions, compacted=COMPACTED))
-        with open(Path(data_dir) / "worker.log", "wb") as log_file:
-            worker = start_worker(broker.bootstrap, "seller-standards-demo", data_dir,
-                                  {"PARTITIONS": str(partitions)}, log_file=log_file)
+        with running_worker(broker.bootstrap, "seller-standards-demo", data_dir,
+                            {"PARTITIONS": str(partitions)}) as worker:
             print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; "
                   f"{sellers} sellers, {speed:.0f} simulated seconds per second. Ctrl-C stops.", flush=True)
             try:
                 asyncio.run(_run(broker.bootstrap, partitions, sellers, speed, duration))
             except KeyboardInterrupt:
                 print("\nstopping", flush=True)
-            finally:
-                stop_worker(worker)
