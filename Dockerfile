@@ -3,7 +3,7 @@
 FROM python:3.11.7-slim-bookworm
 RUN useradd --create-home --uid 10001 app
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY streams streams
 COPY agents agents
 COPY schemas schemas
