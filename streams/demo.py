@@ -19,6 +19,8 @@ from .simulate import simulate
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 START = parse_timestamp("2026-01-01T00:00:00Z")
+SHORT_NAMES = {"message_response": "message", "on_time_shipping": "shipping", "review_rating": "reviews",
+               "case_rate": "cases"}
 
 
 class Summary:
@@ -40,13 +42,20 @@ class Summary:
             self.evaluations += 1
 
     def line(self, sim_time: int, published: int) -> str:
-        parts = [f"{format_timestamp(sim_time)[:13]}h  events {published:>7}  sellers {len(self.status):>4}"]
-        for standard in ("message_response", "on_time_shipping", "review_rating", "case_rate"):
+        """Simulated hour, events published, sellers with a scorecard, sellers
+        meeting / not meeting each standard, Star Sellers, violations opened /
+        resolved, evaluation records."""
+        statuses = []
+        for standard, label in SHORT_NAMES.items():
             counts = Counter(s[standard] for s in self.status.values())
-            parts.append(f"{standard.split('_')[0]}: met {counts['met']} not_met {counts['not_met']}")
-        parts.append(f"star {len(self.star)}  violations +{self.violations['violation.opened']}"
-                     f"/-{self.violations['violation.resolved']}  evaluations {self.evaluations}")
-        return "  |  ".join(parts)
+            statuses.append(f"{label} {counts['met']}/{counts['not_met']}")
+        stamp = format_timestamp(sim_time)
+        return " | ".join([
+            f"{stamp[:10]} {stamp[11:13]}h", f"events {published:,}", f"sellers {len(self.status)}",
+            "met/not met: " + " ".join(statuses), f"star {len(self.star)}",
+            f"violations +{self.violations['violation.opened']}/-{self.violations['violation.resolved']}",
+            f"evaluations {self.evaluations}",
+        ])
 
 
 async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, duration: float | None) -> None:
