@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import gc
 import statistics
 import time
 import tracemalloc
@@ -32,6 +33,7 @@ class StateSize:
     seller_bytes: int  # keys + latest values of everything that belongs to a seller (header and items)
     entity_bytes: int  # keys + latest values of the items (threads, orders, reviews, cases) alone
     python_bytes: Optional[int]  # the worker's objects rebuilt from those records (tracemalloc)
+    python_item_bytes: Optional[int]  # what the items add to them: rebuilt without the item records, the rest
     layout: str
     topic: str = "-"
 
@@ -48,9 +50,12 @@ class StateSize:
         return None if self.python_bytes is None else self.python_bytes / max(self.sellers, 1)
 
     @property
-    def python_per_entity(self) -> Optional[float]:
-        """All of the state's objects over the open entities: an upper bound."""
-        return None if self.python_bytes is None else self.python_bytes / max(self.entities, 1)
+    def python_added_per_entity(self) -> Optional[float]:
+        """What an open entity adds to the worker's objects, on average: its
+        stored form, its id, its slot in the seller's collection, and what
+        exists only because a seller has items (collections, live monthly
+        totals, deadlines to wake up at)."""
+        return None if self.python_item_bytes is None else self.python_item_bytes / max(self.entities, 1)
 
 
 async def state_topic(bootstrap: str, app_id: str) -> Optional[str]:
@@ -104,21 +109,34 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
                 n = len(data["t"]) + len(data["o"]) + len(data["r"]) + len(data["c"])
                 entities += n
                 entity_bytes += size * n // max(n, 1)
+    python_bytes = _python_bytes(latest.items(), partitions) if sellers else None
+    python_item_bytes = None
+    if python_bytes is not None and layout == "per item":
+        without_items = _python_bytes(((key, value) for key, value in latest.items() if _is_seller_or_meta(key)),
+                                      partitions)
+        if without_items is not None:
+            python_item_bytes = python_bytes - without_items
     return StateSize(len(sellers), entities, len(latest), seller_bytes, entity_bytes,
-                     _python_bytes(latest, partitions) if sellers else None, layout, topic or "-")
+                     python_bytes, python_item_bytes, layout, topic or "-")
 
 
-def _python_bytes(latest: dict, partitions: int) -> Optional[int]:
-    """What the worker holds for this state: rebuilt with its own restore code."""
+def _is_seller_or_meta(key: bytes) -> bool:
+    """A partition's or a seller's own record, not an item's ([p] or [p, seller])."""
+    return len(orjson.loads(key)) < 3
+
+
+def _python_bytes(records, partitions: int) -> Optional[int]:
+    """What the worker holds for these (key, value) records: rebuilt with its own restore code."""
     try:
         from standards.policy import load_policy
         from streams.processor import Processor
 
+        gc.collect()  # garbage of earlier steps freed now is not counted against this state
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         # Copies made while traced, as a worker's come from its fetches: the
         # state may keep record values as they are (items packed in their bytes).
-        records = [(key, None if value is None else memoryview(value).tobytes()) for key, value in latest.items()]
+        records = [(key, None if value is None else memoryview(value).tobytes()) for key, value in records]
         processor = Processor(load_policy(None), lambda *a: None, "state")
         processor.restore(set(range(partitions)), records)
         del records
