@@ -3,9 +3,8 @@ import orjson
 
 from schemas.validate import parse_timestamp
 from standards.engine import EVALUATIONS, SCORECARDS, VIOLATIONS
+from standards.judge import STANDARDS
 from streams.demo import Summary
-
-STANDARDS = ("message_response", "on_time_shipping", "review_rating", "case_rate")
 
 
 def card(seller, statuses, star=False):
