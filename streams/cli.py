@@ -26,7 +26,8 @@ def main() -> None:
     tune_gc()
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                               "help_option_names": []})  # --help goes to Faust's worker
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run a Faust worker (options as `faust worker`; settings from the environment)."""
