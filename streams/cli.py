@@ -48,7 +48,7 @@ def worker(ctx: click.Context) -> None:
 def broker(port: int) -> None:
     """Run the embedded Kafka-protocol broker in the foreground."""
     with EmbeddedBroker(port) as running:
-        try:  # from its first line on, a Ctrl-C or SIGTERM is the way to stop it
+        try:  # from its first line on, a Ctrl-C, SIGTERM or SIGHUP is the way to stop it
             click.echo(f"embedded broker on {running.bootstrap} (Ctrl-C stops it)")
             running.process.wait()
         except KeyboardInterrupt:
@@ -77,7 +77,7 @@ def stop_worker(process: subprocess.Popen) -> None:
 def running_worker(bootstrap: str, app_id: str, data_dir: str,
                    extra_env: dict | None = None) -> Iterator[subprocess.Popen]:
     """A worker logging to DATA_DIR/worker.log, stopped however the block
-    ends (an error, Ctrl-C, SIGTERM): it must not outlive its broker."""
+    ends (an error, Ctrl-C, SIGTERM, SIGHUP): it must not outlive its broker."""
     with open(Path(data_dir) / "worker.log", "wb") as log_file:
         process = start_worker(bootstrap, app_id, data_dir, extra_env, log_file=log_file)
         try:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from schemas.validate import parse_timestamp
 from streams.broker import free_port
@@ -35,7 +36,9 @@ def _kill(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def test_sigterm_to_the_broker_command_stops_the_broker_too():
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_to_the_broker_command_stops_the_broker_too(signum):
+    # SIGHUP: the terminal that ran it closed
     port = free_port()
     command = subprocess.Popen([sys.executable, "-m", "streams.cli", "broker", "--port", str(port)],
                                stdout=subprocess.PIPE, text=True)
@@ -43,7 +46,7 @@ def test_sigterm_to_the_broker_command_stops_the_broker_too():
     try:
         assert "embedded broker on" in command.stdout.readline()  # it answers on the port
         (broker,) = _children(command.pid)
-        os.kill(command.pid, signal.SIGTERM)
+        os.kill(command.pid, signum)
         assert command.wait(20) == 0  # unwound as for Ctrl-C, not killed by the signal
         deadline = time.monotonic() + 10
         while _alive(broker) and time.monotonic() < deadline:
