@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -33,6 +34,23 @@ def broker_binary() -> str:
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # taken for a Ctrl-C while an EmbeddedBroker is entered
 
+# argv: the parent's pid (0: none), then the command to exec. The parent-death
+# signal is set in a process of its own before exec (preexec_fn is unsafe in a
+# process with threads) and outlives the exec; a parent gone before it was set
+# means no broker is wanted.
+_EXEC_WITH_PARENT_DEATH_SIGNAL = """
+import ctypes, os, signal, sys
+parent = int(sys.argv[1])
+if parent:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):  # not Linux: no parent-death signal
+        pass
+    if os.getppid() != parent:
+        sys.exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
 
 class EmbeddedBroker:
     def __init__(self, port: int | None = None):
@@ -43,15 +61,23 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
+        command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                   "--storage-engine", "memory://tansu/", "--silent"]
+        # Started from the main thread, the broker also ends when this process
+        # does, however it ends (SIGKILL included): Linux sends it SIGTERM
+        # when the thread that started it exits, which for the main thread
+        # is when the process exits.
+        parent = os.getpid() if threading.current_thread() is threading.main_thread() else 0
         self.process = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/", "--silent"],
+            [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(parent), *command],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"embedded broker exited with {self.process.returncode}")
             try:
+                # A plain connection first: aiokafka logs an error for every refused one.
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 asyncio.run(_metadata(self.bootstrap))
                 return self
             except Exception:
@@ -74,8 +100,8 @@ class EmbeddedBroker:
         # SIGTERM (kill, timeout, a supervisor) or a SIGHUP (the terminal
         # closed) would then end this process and leave the broker running.
         # Each is taken for a Ctrl-C instead, and the with-blocks stop the
-        # worker and the broker. (A SIGKILL cannot be caught: that leaves
-        # the broker behind.)
+        # worker and the broker. (A SIGKILL cannot be caught: then the
+        # parent-death signal stops the broker, see start.)
         if threading.current_thread() is threading.main_thread():
             self._previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
         return self
