@@ -7,12 +7,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from .child import in_main_thread, start_child
 
 
 def free_port() -> int:
@@ -34,24 +34,6 @@ def broker_binary() -> str:
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # taken for a Ctrl-C while an EmbeddedBroker is entered
 
-# argv: the parent's pid (0: none), then the command to exec. The parent-death
-# signal is set in a process of its own before exec (preexec_fn is unsafe in a
-# process with threads) and outlives the exec; a parent gone before it was set
-# means no broker is wanted.
-_EXEC_WITH_PARENT_DEATH_SIGNAL = """
-import ctypes, os, signal, sys
-parent = int(sys.argv[1])
-if parent:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (AttributeError, OSError):  # not Linux: no parent-death signal
-        pass
-    if os.getppid() != parent:
-        sys.exit(1)
-os.execv(sys.argv[2], sys.argv[2:])
-"""
-
-
 class EmbeddedBroker:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
@@ -63,14 +45,8 @@ class EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                    "--storage-engine", "memory://tansu/", "--silent"]
-        # Started from the main thread, the broker also ends when this process
-        # does, however it ends (SIGKILL included): Linux sends it SIGTERM
-        # when the thread that started it exits, which for the main thread
-        # is when the process exits.
-        parent = os.getpid() if threading.current_thread() is threading.main_thread() else 0
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, str(parent), *command],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = start_child(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -101,8 +77,8 @@ class EmbeddedBroker:
         # closed) would then end this process and leave the broker running.
         # Each is taken for a Ctrl-C instead, and the with-blocks stop the
         # worker and the broker. (A SIGKILL cannot be caught: then the
-        # parent-death signal stops the broker, see start.)
-        if threading.current_thread() is threading.main_thread():
+        # broker ends with this process, see streams.child.)
+        if in_main_thread():  # signal handlers can only be set there
             self._previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
         return self
 

@@ -15,6 +15,7 @@ import click
 from tqdm import tqdm
 
 from .broker import EmbeddedBroker, create_topics, free_port
+from .child import start_child
 from .config import Settings
 from .gc_tuning import tune_gc
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
@@ -59,9 +60,9 @@ def start_worker(bootstrap: str, app_id: str, data_dir: str, extra_env: dict | N
                  log_file=None) -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "APP_ID": app_id, "DATA_DIR": data_dir,
            "WEB_PORT": str(free_port()), **(extra_env or {})}
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
-                            env=env, stdout=log_file or subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL)
+    return start_child([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
+                       env=env, stdout=log_file or subprocess.DEVNULL,
+                       stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL)
 
 
 def stop_worker(process: subprocess.Popen) -> None:

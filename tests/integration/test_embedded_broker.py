@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,8 @@ def test_a_signal_to_the_broker_command_stops_the_broker_too(signum, returncode)
             _kill(broker)
 
 
-def test_sigterm_to_replay_stops_its_worker_and_its_broker(tmp_path):
+def _replay_under_way(tmp_path) -> tuple[subprocess.Popen, int, int]:
+    """`replay` without --bootstrap, mid-run: (the command, its broker, its worker)."""
     events = tmp_path / "events.jsonl"
     start = parse_timestamp("2026-01-01T00:00:00Z")
     events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in simulate(100, start, days=90, seed=1)))
@@ -80,16 +82,56 @@ def test_sigterm_to_replay_stops_its_worker_and_its_broker(tmp_path):
         assert len(children) == 2 and command.poll() is None  # mid-replay
         (broker,) = [pid for pid in children if "tansu" in Path(f"/proc/{pid}/cmdline").read_text()]
         (worker,) = children - {broker}
+    except BaseException:
+        command.kill()
+        for child in children:
+            _kill(child)
+        raise
+    return command, broker, worker
+
+
+def _gone_at(pids: set[int], timeout: float) -> dict[int, float]:
+    """When each of `pids` was first seen gone (those gone within `timeout`)."""
+    gone_at: dict[int, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(gone_at) < len(pids) and time.monotonic() < deadline:
+        now = time.monotonic()  # several may go between two looks: then they count as gone together
+        gone_at.update((pid, now) for pid in pids if pid not in gone_at and not _alive(pid))
+        time.sleep(0.01)
+    return gone_at
+
+
+def test_sigterm_to_replay_stops_its_worker_and_its_broker(tmp_path):
+    command, broker, worker = _replay_under_way(tmp_path)
+    try:
         os.kill(command.pid, signal.SIGTERM)
-        gone_at: dict[int, float] = {}
-        deadline = time.monotonic() + 60
-        while len(gone_at) < 2 and time.monotonic() < deadline:
-            now = time.monotonic()  # both may go between two looks: then they count as gone together
-            gone_at.update((pid, now) for pid in children if pid not in gone_at and not _alive(pid))
-            time.sleep(0.01)
-        assert set(gone_at) == children
+        gone_at = _gone_at({broker, worker}, 60)
+        assert set(gone_at) == {broker, worker}
         assert gone_at[worker] <= gone_at[broker]  # the worker stops (and commits) while its broker still runs
         assert command.wait(10) == 1  # click's "Aborted!", as after Ctrl-C
+    finally:
+        if command.poll() is None:
+            command.kill()
+        for child in (broker, worker):
+            _kill(child)
+
+
+def test_sigkill_to_the_demo_stops_its_worker_and_its_broker_too():
+    # No clean-up runs in the killed command: both children get their parent-death signal.
+    # (A worker killed while still starting stops by itself once its broker is gone; one
+    # that is processing keeps trying to reach it: so the demo runs until cards come.)
+    command = subprocess.Popen([sys.executable, "-m", "streams.cli", "demo", "--duration", "120"],
+                               stdout=subprocess.PIPE, text=True)
+    children: set[int] = set()
+    try:
+        for line in command.stdout:
+            if re.search(r"\| sellers [1-9]", line):  # the summary counts the worker's scorecards
+                break
+        children = _children(command.pid)
+        assert len(children) == 2 and command.poll() is None
+        os.kill(command.pid, signal.SIGKILL)
+        assert command.wait(10) == -signal.SIGKILL
+        assert set(_gone_at(children, 60)) == children
     finally:
         if command.poll() is None:
             command.kill()
