@@ -87,6 +87,7 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
     sellers: set = set()
     entities = seller_bytes = entity_bytes = 0
     layout = "per item"
+    item_keys = set()
     for key, value in latest.items():
         size = len(key) + len(value)
         try:
@@ -100,6 +101,7 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
             if len(decoded) >= 3:
                 entities += 1
                 entity_bytes += size
+                item_keys.add(key)
         elif not key.startswith(META_PREFIX):  # one record per seller
             layout = "per seller"
             sellers.add(key)
@@ -112,17 +114,12 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
     python_bytes = _python_bytes(latest.items(), partitions) if sellers else None
     python_item_bytes = None
     if python_bytes is not None and layout == "per item":
-        without_items = _python_bytes(((key, value) for key, value in latest.items() if _is_seller_or_meta(key)),
+        without_items = _python_bytes(((key, value) for key, value in latest.items() if key not in item_keys),
                                       partitions)
         if without_items is not None:
             python_item_bytes = python_bytes - without_items
     return StateSize(len(sellers), entities, len(latest), seller_bytes, entity_bytes,
                      python_bytes, python_item_bytes, layout, topic or "-")
-
-
-def _is_seller_or_meta(key: bytes) -> bool:
-    """A partition's or a seller's own record, not an item's ([p] or [p, seller])."""
-    return len(orjson.loads(key)) < 3
 
 
 def _python_bytes(records, partitions: int) -> Optional[int]:
