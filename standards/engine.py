@@ -19,7 +19,7 @@ from .calendar import month_of, month_start
 from .judge import STANDARDS
 from .numbers import contribution
 from .policy import Policy
-from .seller import SellerState, encode, numbers_of, shared
+from .seller import BackfillSeller, SellerState, encode, numbers_of, shared
 
 SCORECARDS = "standards.scorecards"
 VIOLATIONS = "standards.violations"
@@ -44,6 +44,7 @@ class PartitionEngine:
         # live=False (backfill): monthly evaluations only; no live totals,
         # deadline wake-ups, alerts, scorecards or state to persist.
         self.live = live
+        self._seller_class = SellerState if live else BackfillSeller
         # The worker evaluates a month's sellers a slice at a time between
         # batches (evaluate_pending): all at once blocked the event loop for
         # about a second per 30,000 sellers. A seller still to evaluate is
@@ -102,7 +103,7 @@ class PartitionEngine:
             self._settle(seller_id, out)
         seller = self.sellers.get(seller_id)
         if seller is None:
-            seller = self.sellers[seller_id] = SellerState(seller_id, self.partition)
+            seller = self.sellers[seller_id] = self._seller_class(seller_id, self.partition)
         if not self.live:
             seller.apply(event)
             return

@@ -13,6 +13,7 @@ from schemas.validate import format_cents, format_timestamp
 
 from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
 from .entities import Case, Order, Review, Thread
+from .items import PackedItems
 from .judge import STANDARDS, judge_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
 from .numbers import FIELDS, Numbers, contribution, count, first_sale
 from .policy import Policy
@@ -72,8 +73,9 @@ class SellerState:
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
         self.partition = partition
-        # Items by id (an item or its stored bytes); a shared empty mapping
-        # until the first item (most sellers never have a case, half no thread).
+        # Items by id (an item or its stored bytes, packed: standards/items.py);
+        # a shared empty mapping until the first item (most sellers never
+        # have a case, half no thread).
         self.threads: Mapping[str, Thread | bytes] = _NO_ITEMS
         self.orders: Mapping[str, Order | bytes] = _NO_ITEMS
         self.reviews: Mapping[str, Review | bytes] = _NO_ITEMS
@@ -100,6 +102,8 @@ class SellerState:
         # The header (first_sale_floor, last_evaluations, live) changed since it was last written.
         self.header_changed = True
 
+    item_store: type = PackedItems  # what holds a collection's items
+
     def locate(self, event: dict) -> tuple[str, str]:
         """(collection, item id) of the item an event changes."""
         collection, id_field, _ = ROUTES[event["type"]]
@@ -124,10 +128,10 @@ class SellerState:
     # of a few hundred as objects. An item about to change is unpacked in
     # place and packed again when it is next written (take_dirty).
 
-    def _writable(self, collection: str) -> dict:
+    def _writable(self, collection: str) -> PackedItems | dict:
         items = getattr(self, collection)
         if items is _NO_ITEMS:
-            items = {}
+            items = self.item_store()
             setattr(self, collection, items)
         return items
 
@@ -147,25 +151,31 @@ class SellerState:
         """Every item of a collection, to be read."""
         return (unpack(collection, value) for value in getattr(self, collection).values())
 
-    def unpack_all(self) -> list[tuple[str, str, bytes]]:
-        """Unpack every item in place, for a pass that reads each several
-        times; give the stored forms to `repack` afterwards."""
-        stored = []
+    def unpack_all(self) -> list[tuple[str, PackedItems]]:
+        """Each collection as a dict of its items unpacked, for a pass that
+        reads each several times; give what this returns to `repack` after it."""
+        packed = []
         for collection in ITEM_CLASSES:
             items = getattr(self, collection)
-            for item_id, value in items.items():
-                if type(value) is bytes:
-                    stored.append((collection, item_id, value))
-                    items[item_id] = unpack(collection, value)
-        return stored
+            if items:
+                packed.append((collection, items))
+                setattr(self, collection, {item_id: unpack(collection, value) for item_id, value in items.items()})
+        return packed
 
-    def repack(self, stored: list[tuple[str, str, bytes]]) -> None:
-        """Put back the stored forms of items that are still there, unchanged."""
+    def repack(self, packed: list[tuple[str, PackedItems]]) -> None:
+        """The collections `unpack_all` unpacked, packed again with the items
+        changed (touched) since: their packed forms of before are still right
+        for the others."""
         dirty = self.dirty or ()
-        for collection, item_id, value in stored:
-            items = getattr(self, collection)
-            if item_id in items and (collection, item_id) not in dirty:
-                items[item_id] = value
+        for collection, items in packed:
+            unpacked = getattr(self, collection)
+            for changed_collection, item_id in dirty:
+                if changed_collection == collection:
+                    if item_id in unpacked:
+                        items[item_id] = unpacked[item_id]
+                    elif item_id in items:
+                        del items[item_id]
+            setattr(self, collection, items)
 
     def applied(self, collection: str, item_id: str, item) -> None:
         """What a live engine keeps of an applied change: the item to write,
@@ -454,9 +464,20 @@ class SellerState:
         if "progress_day" in live:
             live["progress_day"] = sys.intern(live["progress_day"])
         seller.header_changed = False
+        by_collection: dict[str, dict[str, bytes]] = {}
         for collection, item_id, stored in items:
-            seller._writable(collection)[item_id] = stored
+            by_collection.setdefault(collection, {})[item_id] = stored
+        for collection, stored_forms in by_collection.items():
+            setattr(seller, collection, PackedItems.of(stored_forms))
         return seller
+
+
+class BackfillSeller(SellerState):
+    """A seller in a backfill, which writes no state: its items stay objects
+    in plain dicts (packing them would only cost time; they are dropped when
+    they expire)."""
+    __slots__ = ()
+    item_store = dict
 
 
 ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}
