@@ -258,9 +258,9 @@ def render(results: dict) -> str:
                 f"- as the worker's Python objects (the same records restored by `streams.processor.Processor`, "
                 f"measured with tracemalloc): {_b(st.get('python_per_seller'))} per seller with everything "
                 f"counted against the sellers; an open entity adds {_b(st.get('python_added_per_entity'))} "
-                "(the state restored without the item records, against with them: the item's stored form, its id, "
-                "its slot in the seller's collection, and what a seller has only with items: collections, live "
-                "monthly totals, deadlines to wake up at)"]
+                "(the state restored without the item records, against with them: the item's id and stored form, "
+                "packed in its collection's buckets, its share of them, and what a seller has only with items: "
+                "collections, live monthly totals, deadlines to wake up at)"]
         runs = results.get("project", {}).get("runs", [])
         if runs and runs[-1].get("peak_rss") and runs[-1].get("ready_rss"):
             grown = runs[-1]["peak_rss"] - runs[-1]["ready_rss"]
