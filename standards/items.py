@@ -66,9 +66,7 @@ class PackedItems:
             self._put(at, bucket + _entry(marker, value))
             self._packed += 1
             if self._packed > BUCKET_ITEMS * (1 if at < 0 else len(self._buckets)):
-                self._fill([(packed[key_start:key_end].decode(), packed[start:end])
-                            for packed in self._all_buckets()
-                            for start, key_start, key_end, _, end in _entries(packed)])
+                self._refill()
         elif bucket[found[1]:found[2]] != value:
             self._put(at, b"".join((bucket[:found[0]], _entry(marker, value), bucket[found[2]:])))
 
@@ -79,6 +77,8 @@ class PackedItems:
         if found is not None:
             self._put(at, bucket[:found[0]] + bucket[found[2]:])
             self._packed -= 1
+            if at >= 0 and 4 * self._packed < BUCKET_ITEMS * len(self._buckets):  # most items expired
+                self._refill()
         elif not dropped:
             raise KeyError(item_id)
 
@@ -142,6 +142,11 @@ class PackedItems:
         if not unpacked:
             self._unpacked = None  # an emptied dict keeps its table
         return True
+
+    def _refill(self) -> None:
+        """The entries in as many buckets as they need now."""
+        self._fill([(bucket[key_start:key_end].decode(), bucket[start:end])
+                    for bucket in self._all_buckets() for start, key_start, key_end, _, end in _entries(bucket)])
 
     def _fill(self, entries: list[tuple[str, bytes]]) -> None:
         """Buckets of these (id, entry): as few as hold `BUCKET_ITEMS` each on average."""
