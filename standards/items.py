@@ -170,8 +170,7 @@ def _marker(item_id: str) -> bytes:
     """The id's field, which starts its entry. (Ids come from JSON decoded by
     orjson or msgspec, which refuse lone surrogates: they encode.)"""
     key = item_id.encode()
-    size = len(key)
-    return (_SMALL_LENGTHS[size] if size < 0x80 else _length(size)) + key
+    return _length(len(key)) + key
 
 
 def _entry(marker: bytes, value: bytes) -> bytes:
