@@ -151,7 +151,7 @@ class SellerState:
         """Every item of a collection, to be read."""
         return (unpack(collection, value) for value in getattr(self, collection).values())
 
-    def unpack_all(self) -> list[tuple[str, PackedItems]]:
+    def unpack_all(self) -> list[tuple[str, PackedItems | dict]]:
         """Each collection as a dict of its items unpacked, for a pass that
         reads each several times; give what this returns to `repack` after it."""
         packed = []
@@ -162,12 +162,14 @@ class SellerState:
                 setattr(self, collection, {item_id: unpack(collection, value) for item_id, value in items.items()})
         return packed
 
-    def repack(self, packed: list[tuple[str, PackedItems]]) -> None:
+    def repack(self, packed: list[tuple[str, PackedItems | dict]]) -> None:
         """The collections `unpack_all` unpacked, packed again with the items
         changed (touched) since: their packed forms of before are still right
         for the others."""
         dirty = self.dirty or ()
         for collection, items in packed:
+            if type(items) is dict:  # stored forms by id, as `load` left them
+                items = PackedItems.of(items)
             unpacked = getattr(self, collection)
             for changed_collection, item_id in dirty:
                 if changed_collection == collection:
@@ -453,7 +455,9 @@ class SellerState:
 
     @classmethod
     def load(cls, seller_id: str, partition: int, header: dict, items) -> "SellerState":
-        """From a header and (collection, item id, stored form as bytes) triples."""
+        """From a header and (collection, item id, stored form as bytes)
+        triples. Each collection is a dict of stored forms by id until the
+        pass that follows a load (unpack_all, repack) packs it."""
         seller = cls(seller_id, partition)
         seller.first_sale_floor = header["f"]
         seller.last_evaluations = tuple((m, shared(tuple(runs))) for m, runs in header["e"]) if header["e"] else None
@@ -468,7 +472,7 @@ class SellerState:
         for collection, item_id, stored in items:
             by_collection.setdefault(collection, {})[item_id] = stored
         for collection, stored_forms in by_collection.items():
-            setattr(seller, collection, PackedItems.of(stored_forms))
+            setattr(seller, collection, stored_forms)
         return seller
 
 

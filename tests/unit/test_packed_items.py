@@ -4,6 +4,7 @@ seller's items unpacked (unpack_all, repack) keeps what changed during it."""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import msgpack
 
 from standards.entities import Order, Thread
 from standards.items import BUCKET_ITEMS, PackedItems, _marker
@@ -112,3 +113,13 @@ def test_a_pass_over_unpacked_items_keeps_what_changed_during_it():
     assert written[("orders", "c")] is None
     assert unpack("orders", written[("orders", "b")]).cancelled_at == 20
     assert seller.orders.get("b") == written[("orders", "b")]
+
+
+def test_a_loaded_seller_is_packed_by_the_pass_after_its_load():
+    stored = {"a": msgpack.encode([None, 10, None, None, 0]), "b": msgpack.encode([None, 20, None, None, 0])}
+    seller = SellerState.load("s", 0, {"f": None, "e": None, "l": {}},
+                              [("orders", item_id, value) for item_id, value in stored.items()])
+    packed = seller.unpack_all()
+    assert isinstance(seller.orders, dict) and seller.orders["b"].cancelled_at == 20
+    seller.repack(packed)
+    assert isinstance(seller.orders, PackedItems) and dict(seller.orders.items()) == stored
