@@ -234,7 +234,7 @@ class PartitionEngine:
         if seller is None:
             return
         last_month = self.evaluated_through
-        stored = seller.unpack_all() if self.live else []  # read by each step below; a backfill packs nothing
+        stored = seller.unpack_all()  # read by each step below
         first = first_attribution_month(seller)
         if first is not None:
             after = self._unevaluated_after

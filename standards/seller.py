@@ -166,17 +166,18 @@ class SellerState:
         """The collections `unpack_all` unpacked, packed again with the items
         changed (touched) since: their packed forms of before are still right
         for the others."""
-        dirty = self.dirty or ()
-        for collection, items in packed:
-            if type(items) is dict:  # stored forms by id, as `load` left them
-                items = PackedItems.of(items)
+        packed_by_collection = {collection: PackedItems.of(items) if type(items) is dict else items
+                                for collection, items in packed}  # a dict: stored forms as `load` left them
+        for collection, item_id in self.dirty or ():
+            items = packed_by_collection.get(collection)
+            if items is None:
+                continue
             unpacked = getattr(self, collection)
-            for changed_collection, item_id in dirty:
-                if changed_collection == collection:
-                    if item_id in unpacked:
-                        items[item_id] = unpacked[item_id]
-                    elif item_id in items:
-                        del items[item_id]
+            if item_id in unpacked:
+                items[item_id] = unpacked[item_id]
+            elif item_id in items:
+                del items[item_id]
+        for collection, items in packed_by_collection.items():
             setattr(self, collection, items)
 
     def applied(self, collection: str, item_id: str, item) -> None:
@@ -482,6 +483,9 @@ class BackfillSeller(SellerState):
     they expire)."""
     __slots__ = ()
     item_store = dict
+
+    def unpack_all(self) -> list:
+        return []  # its items are objects already
 
 
 ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}
