@@ -52,9 +52,9 @@ class StateSize:
     @property
     def python_added_per_entity(self) -> Optional[float]:
         """What an open entity adds to the worker's objects, on average: its
-        stored form, its id, its slot in the seller's collection, and what
-        exists only because a seller has items (collections, live monthly
-        totals, deadlines to wake up at)."""
+        id and stored form packed in its collection, its share of the
+        collection, and what exists only because a seller has items (live
+        monthly totals, deadlines to wake up at)."""
         return None if self.python_item_bytes is None else self.python_item_bytes / max(self.entities, 1)
 
 

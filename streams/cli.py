@@ -111,16 +111,15 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
         asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
                                   compacted=COMPACTED))
         app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
-        with running_worker(embedded.bootstrap, app_id, data_dir) as process:
-            try:
+        try:
+            with running_worker(embedded.bootstrap, app_id, data_dir) as process:
                 ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
                 asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
                                                      alive=lambda: process.poll() is None))
                 records = asyncio.run(replaying.evaluations(embedded.bootstrap))
-            except Exception:
-                stop_worker(process)  # so that its log ends with its last lines
-                click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
-                raise
+        except Exception:  # the worker has stopped by now: its log ends with its last lines
+            click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
+            raise
         if evaluations_out:
             _write(evaluations_out, records)
         click.echo(f"{len(records)} evaluation records", err=True)
