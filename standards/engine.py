@@ -108,27 +108,28 @@ class PartitionEngine:
             seller.apply(event)
             return
         collection, item_id = seller.locate(event)
-        seller.hot_item(collection, item_id)  # read before and after, and changed
-        timing_before = seller.timing(collection, item_id)
-        affected = seller.affected(collection, item_id)
-        contribution_before = seller.live_contribution(affected, self.clock, self.policy)
-        item = seller.apply(event)
+        item = seller.hot_item(collection, item_id)  # read before and after, and changed in place
+        timing_before = seller.timing(collection, item)
+        contribution_before = seller.live_contribution(collection, item_id, item, self.clock, self.policy)
+        item = seller.apply_to(collection, item_id, item, event)
         if item is not None:
             seller.applied(collection, item_id, item)
-        seller.add_live(contribution_before, seller.live_contribution(affected, self.clock, self.policy),
+        seller.add_live(contribution_before,
+                        seller.live_contribution(collection, item_id, item, self.clock, self.policy),
                         self._live_first_month)
         self.changed.add(seller_id)
         self.unsaved.add(seller_id)
-        timing = seller.timing(collection, item_id)
+        timing = seller.timing(collection, item)
         if timing == timing_before:  # no deadline moved: nothing to schedule or warn about
             return
         if collection == "threads" and None not in timing and (timing_before is None or None in timing_before):
             self.first_response_seconds.append((timing[1] - timing[0]) / 1_000_000)
-        for instant, deadline in seller.wakeups(collection, item_id, self.policy):
+        for instant, deadline in seller.wakeups(collection, item, self.policy):
             if self.clock is None or instant > self.clock:
                 heapq.heappush(self._wakeups, (instant, seller_id, collection, item_id, deadline))
         if self.clock is not None:
-            out.extend((ALERTS, seller_id, a) for a in seller.due_alerts(collection, item_id, self.clock, self.policy))
+            out.extend((ALERTS, seller_id, a)
+                       for a in seller.due_alerts(collection, item_id, item, self.clock, self.policy))
 
     # -- time ------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class PartitionEngine:
                 self.changed.add(seller_id)
                 passed.add((seller_id, collection, item_id))
                 continue
-            alerts = seller.due_alerts(collection, item_id, new_clock, self.policy)
+            alerts = seller.due_alerts(collection, item_id, seller.item(collection, item_id), new_clock, self.policy)
             if alerts:
                 self.unsaved.add(seller_id)
                 out.extend((ALERTS, seller_id, a) for a in alerts)
@@ -426,8 +427,8 @@ class PartitionEngine:
         for badge in seller.live.get("badges", ()):
             self.badge_counts[badge] = self.badge_counts.get(badge, 0) + 1
         for collection in ("threads", "orders"):
-            for item_id in getattr(seller, collection):
-                for instant, deadline in seller.wakeups(collection, item_id, self.policy):
+            for item_id, item in getattr(seller, collection).items():
+                for instant, deadline in seller.wakeups(collection, item, self.policy):
                     if self.clock is None or instant > self.clock:
                         heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id, deadline))
         seller.repack(stored)

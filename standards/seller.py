@@ -112,13 +112,15 @@ class SellerState:
     def apply(self, event: dict):
         """Apply the event to its item; the item, or None when the event
         changes nothing (then no item is created)."""
-        collection, id_field, cls = ROUTES[event["type"]]
-        item_id = event[id_field]
-        item = self.hot_item(collection, item_id)
+        collection, item_id = self.locate(event)
+        return self.apply_to(collection, item_id, self.hot_item(collection, item_id), event)
+
+    def apply_to(self, collection: str, item_id: str, item, event: dict):
+        """`apply` with the event's item already at hand (`hot_item`)."""
         if item is None:
             if changes_nothing(event):
                 return None
-            item = self._writable(collection)[item_id] = cls()
+            item = self._writable(collection)[item_id] = ROUTES[event["type"]][2]()
         item.apply(event)
         return item
 
@@ -191,19 +193,16 @@ class SellerState:
 
     # -- live totals -------------------------------------------------------------
 
-    def affected(self, collection: str, item_id: str) -> list[tuple[str, str]]:
-        """The items whose contribution a change of this item can change: an
-        order's cases read its total, protection and seller refund."""
-        if collection != "orders":
-            return [(collection, item_id)]
-        return [(collection, item_id)] + [("cases", c) for c in self.cases_by_order.get(item_id, ())]
-
-    def live_contribution(self, keys, clock: Optional[int], policy: Policy) -> list:
-        out = []
-        for collection, item_id in keys:
-            item = self.item(collection, item_id)
-            if item is not None:
-                out += contribution(self, collection, item, None, clock, policy)
+    def live_contribution(self, collection: str, item_id: str, item, clock: Optional[int], policy: Policy) -> list:
+        """What an item (None when absent) and the items whose contribution a
+        change of it can change add to the live totals: an order's cases
+        read its total, protection and seller refund."""
+        out = contribution(self, collection, item, None, clock, policy) if item is not None else []
+        if collection == "orders":
+            for case_id in self.cases_by_order.get(item_id, ()):
+                case = self.item("cases", case_id)
+                if case is not None:
+                    out += contribution(self, "cases", case, None, clock, policy)
         return out
 
     def add_live(self, old: list, new: list, first_month: Optional[int]) -> None:
@@ -268,10 +267,10 @@ class SellerState:
         return (today, self.live_first_sale, *map(sum, zip(*months))) if months else (
             today, self.live_first_sale, *_NO_TOTALS)
 
-    def timing(self, collection: str, item_id: str) -> Optional[tuple]:
-        """What an item's deadlines and alerts depend on: a thread's initial
-        message and response, an order's placing."""
-        item = self.item(collection, item_id)
+    @staticmethod
+    def timing(collection: str, item) -> Optional[tuple]:
+        """What an item's (None when absent) deadlines and alerts depend on:
+        a thread's initial message and response, an order's placing."""
         if item is None:
             return None
         if collection == "threads":
@@ -282,12 +281,13 @@ class SellerState:
 
     # -- time-driven changes -------------------------------------------------
 
-    def wakeups(self, collection: str, item_id: str, policy: Policy) -> Iterator[tuple[int, bool]]:
-        """(instant, passes a deadline) at which this item's alert (False) or
+    @staticmethod
+    def wakeups(collection: str, item, policy: Policy) -> Iterator[tuple[int, bool]]:
+        """(instant, passes a deadline) at which an item's alert (False) or
         outcome (True) may change by time alone: none for a window answered
         in time, nor for an order shipped or cancelled."""
         if collection == "threads":
-            thread = self.item("threads", item_id)
+            thread = item
             initial = thread.initial_at(None)
             if initial is not None:
                 response = thread.response_at(None)
@@ -297,17 +297,18 @@ class SellerState:
                         yield initial + window - lead, False
                         yield initial + window + 1, True
         elif collection == "orders":
-            order = self.item("orders", item_id)
+            order = item
             placed = order.placed
             if placed is not None and not placed[4] and order.shipment is None and order.cancelled_at is None:
                 yield ship_day_alert_at(placed[3], policy), False
                 yield placed[3] + 1, True
 
-    def due_alerts(self, collection: str, item_id: str, clock: int, policy: Policy) -> list[dict]:
-        """Warnings before a miss, each once per item and deadline (SPEC section 6)."""
+    def due_alerts(self, collection: str, item_id: str, item, clock: int, policy: Policy) -> list[dict]:
+        """Warnings before a miss, each once per item (None when absent) and
+        deadline (SPEC section 6)."""
         alerts = []
         if collection == "threads":
-            thread = self.item("threads", item_id)
+            thread = item
             initial = thread.initial_at(None) if thread is not None else None
             if initial is None:
                 return alerts
@@ -324,7 +325,7 @@ class SellerState:
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
         elif collection == "orders":
-            order = self.item("orders", item_id)
+            order = item
             placed = order.placed if order is not None else None
             if (placed is None or placed[4] or order.alerted or order.shipment is not None
                     or order.cancelled_at is not None):

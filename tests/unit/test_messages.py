@@ -131,5 +131,5 @@ def test_a_thread_wakes_the_engine_only_for_windows_not_answered_in_time(reply, 
         sc.seller_msg(S, T, reply)
     seller = sc.engine.sellers[S]
     woken = [f"{format_timestamp(at)} {'deadline' if deadline else 'alert'}"
-             for at, deadline in seller.wakeups("threads", T, sc.engine.policy)]
+             for at, deadline in seller.wakeups("threads", seller.item("threads", T), sc.engine.policy)]
     assert sorted(woken) == expected
