@@ -1,5 +1,5 @@
-"""BatchWriter's rounds, with a producer whose batches leave only when the
-test says so (as aiokafka's while the request before is in flight)."""
+"""BatchWriter's hand-overs, with a producer whose batches leave only when
+the test says so (as aiokafka's while the request before is in flight)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,17 +14,21 @@ from scenario import Scenario
 
 
 class HeldProducer:
-    """send_batch waits until `gate` is set; every batch is acknowledged at once."""
+    """send_batch waits until `gate` is set, and the partition's gate if it
+    has one; every batch is acknowledged at once."""
 
     def __init__(self):
         self.sent: list[tuple[str, int, list]] = []
         self.gate = asyncio.Event()
+        self.partition_gates: dict[int, asyncio.Event] = {}
 
     def create_batch(self):
         return _Batch()
 
     async def send_batch(self, batch, topic, partition):
         await self.gate.wait()
+        if partition in self.partition_gates:
+            await self.partition_gates[partition].wait()
         self.sent.append((topic, partition, batch.values))
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
@@ -99,3 +103,39 @@ def test_a_commit_flush_hands_each_partition_over_before_it_ends():
     state_partitions = {partition for topic, partition, _ in during_flush if topic == "state"}
     assert state_partitions == {0, 1}
     assert during_flush == sent  # the commit's own round found nothing left
+
+
+def test_a_partition_held_up_does_not_hold_up_the_others():
+    """A commit's state records can take several produce requests in a
+    partition: the scorecards of the others go meanwhile."""
+    async def scenario():
+        producer = HeldProducer()
+        producer.gate.set()
+        producer.partition_gates[0] = asyncio.Event()
+        writer = BatchWriter()
+        writer.add("state", 0, b"k", b"s")
+        writer.send_soon(producer)
+        await asyncio.sleep(0)
+        writer.add("cards", 1, b"k", b"c")
+        writer.send_soon(producer)
+        await asyncio.sleep(0.01)
+        return list(producer.sent)
+
+    assert asyncio.run(scenario()) == [("cards", 1, [b"c"])]
+
+
+def test_a_commit_waits_for_a_hand_over_under_way():
+    async def scenario():
+        producer = HeldProducer()
+        writer = BatchWriter()
+        writer.add("t", 0, b"k", b"1")
+        writer.send_soon(producer)  # takes the record: nothing is pending now
+        await asyncio.sleep(0)
+        commit = asyncio.create_task(writer.acknowledged(producer))
+        await asyncio.sleep(0.01)
+        waited = not commit.done()
+        producer.gate.set()
+        await asyncio.wait_for(commit, 1)
+        return waited, producer.sent
+
+    assert asyncio.run(scenario()) == (True, [("t", 0, [b"1"])])
