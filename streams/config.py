@@ -27,7 +27,7 @@ class Settings:
     refresh_interval: float = field(default_factory=lambda: float(_env("SCORECARD_INTERVAL", "0.5")))
     commit_interval: float = field(default_factory=lambda: float(_env("COMMIT_INTERVAL", "2.0")))
     # While the worker works through a backlog (streams.app.BACKLOG_SECONDS).
-    backlog_commit_interval: float = field(default_factory=lambda: float(_env("BACKLOG_COMMIT_INTERVAL", "10.0")))
+    backlog_commit_interval: float = field(default_factory=lambda: float(_env("BACKLOG_COMMIT_INTERVAL", "30.0")))
     rebalance_timeout: float = field(default_factory=lambda: float(_env("BROKER_REBALANCE_TIMEOUT", "4.0")))
     session_timeout: float = field(default_factory=lambda: float(_env("BROKER_SESSION_TIMEOUT", "6.0")))
     heartbeat_interval: float = field(default_factory=lambda: float(_env("BROKER_HEARTBEAT_INTERVAL", "1.0")))

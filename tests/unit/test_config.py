@@ -63,11 +63,11 @@ def test_a_negative_fetch_wait_is_refused_by_name(monkeypatch):
         Settings()
 
 
-def test_a_backlog_commits_every_ten_seconds_by_default_and_settable(monkeypatch):
+def test_a_backlog_commits_every_thirty_seconds_by_default_and_settable(monkeypatch):
     monkeypatch.delenv("BACKLOG_COMMIT_INTERVAL", raising=False)
-    assert Settings().backlog_commit_interval == 10.0
-    monkeypatch.setenv("BACKLOG_COMMIT_INTERVAL", "30")
     assert Settings().backlog_commit_interval == 30.0
+    monkeypatch.setenv("BACKLOG_COMMIT_INTERVAL", "10")
+    assert Settings().backlog_commit_interval == 10.0
 
 
 @pytest.mark.parametrize("name", ["SCORECARD_INTERVAL", "COMMIT_INTERVAL", "BACKLOG_COMMIT_INTERVAL"])
