@@ -17,6 +17,7 @@ import aiohttp
 import psutil
 
 from streams.broker import free_port
+from streams.child import start_child
 from streams.cli import start_worker
 
 from .kafka import Progress
@@ -114,7 +115,8 @@ def spawn(kind: str, bootstrap: str, workdir: Path, partitions: int, app_id: Opt
             cmd = [sys.executable, "-m", "bench.peer_quix"]
         else:
             raise ValueError(kind)
-        process = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=log_file, stderr=subprocess.STDOUT)
+        # as the project's worker: it ends with the benchmark, however that ends
+        process = start_child(cmd, env=env, cwd=str(ROOT), stdout=log_file, stderr=subprocess.STDOUT)
     log_file.close()
     worker = Worker(kind, app_id, data_dir, port, process, log_path, launched, ready_file)
     SPAWNED.append(worker)
