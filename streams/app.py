@@ -41,6 +41,11 @@ policy = load_policy(settings.policy_file)
 
 
 class WorkerConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    # mode waits this long for the consumer's thread to end when the worker
+    # stops (60 s by default): with the broker gone, the thread's consumer
+    # keeps looking for the group coordinator, and a SIGTERM took 61 s.
+    shutdown_timeout = 5.0
+
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
         # Faust hard-codes fetch_max_wait_ms=1500. The broker may hold a fetch

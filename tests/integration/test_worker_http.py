@@ -66,3 +66,32 @@ def test_metrics_count_processed_events_and_dead_letters_by_reason(tmp_path):
     assert reasons == ["bad_value", "not_json"]
     rating = next(orjson.loads(v) for _, v in dead if orjson.loads(v)["code"] == "bad_value")
     assert "rating" in rating["reason"] and rating["topic"] == "marketplace.reviews"
+
+
+def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
+    """An orchestrator stopping a worker during a broker outage: mode waited
+    60 s for the consumer's thread, which kept looking for the coordinator."""
+    port = free_port()
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 1, compacted=COMPACTED))
+        worker = start_worker(broker.bootstrap, "stop-test", str(tmp_path), {"PARTITIONS": "1", "WEB_PORT": str(port)})
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
+                try:
+                    if orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"]:
+                        break
+                except OSError:  # not listening yet, or 503 until recovered
+                    pass
+                time.sleep(0.2)
+            broker.process.kill()
+            broker.process.wait()
+            time.sleep(1)  # the worker notices: its connections close
+            stopping = time.monotonic()
+            worker.terminate()
+            worker.wait(30)
+            stopped_after = time.monotonic() - stopping
+        finally:
+            stop_worker(worker)
+    assert stopped_after < 15, stopped_after
