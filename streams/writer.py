@@ -105,8 +105,9 @@ class BatchWriter:
         """Send what is pending and wait until the broker acknowledged every
         record handed over until then (records added meanwhile are the next
         commit's)."""
-        if self._failed is not None:
+        if self._failed is None:
+            await self.send(producer)
+        if self._failed is not None:  # also one under way that failed meanwhile
             raise self._failed
-        await self.send(producer)
         futures, self._unacknowledged = self._unacknowledged, []
         await asyncio.gather(*futures)

@@ -139,3 +139,38 @@ def test_a_commit_waits_for_a_hand_over_under_way():
         return waited, producer.sent
 
     assert asyncio.run(scenario()) == (True, [("t", 0, [b"1"])])
+
+
+def test_a_commit_fails_when_a_hand_over_under_way_fails():
+    """Records lost by a background hand-over: no commit may cover them."""
+    class FailingOnceProducer(HeldProducer):
+        """Its first batch is refused once the gate opens."""
+
+        def __init__(self):
+            super().__init__()
+            self.refused = False
+
+        async def send_batch(self, batch, topic, partition):
+            if not self.refused:
+                await self.gate.wait()
+                self.refused = True
+                raise RuntimeError("the producer refused the batch")
+            return await super().send_batch(batch, topic, partition)
+
+    async def scenario():
+        producer = FailingOnceProducer()
+        writer = BatchWriter()
+        writer.add("t", 0, b"k", b"1")
+        writer.send_soon(producer)
+        await asyncio.sleep(0)
+        writer.add("t", 0, b"k", b"2")  # the commit's own hand-over goes after the failing one, and succeeds
+        commit = asyncio.create_task(writer.acknowledged(producer))
+        await asyncio.sleep(0)
+        producer.gate.set()
+        try:
+            await asyncio.wait_for(commit, 1)
+        except RuntimeError as error:
+            return str(error)
+        return "committed"
+
+    assert asyncio.run(scenario()) == "the producer refused the batch"
