@@ -44,6 +44,15 @@ class _Batch:
         return object()  # room left
 
 
+async def _hand_over_under_way(producer, topic: str, partition: int, value: bytes) -> BatchWriter:
+    """A writer whose background hand-over of one record has begun."""
+    writer = BatchWriter()
+    writer.add(topic, partition, b"k", value)
+    writer.send_soon(producer)
+    await asyncio.sleep(0)
+    return writer
+
+
 def test_a_commit_does_not_wait_for_records_added_while_it_waits():
     async def scenario():
         producer = HeldProducer()
@@ -67,10 +76,7 @@ def test_a_commit_does_not_wait_for_records_added_while_it_waits():
 def test_records_added_during_a_background_round_get_the_next_round_unasked():
     async def scenario():
         producer = HeldProducer()
-        writer = BatchWriter()
-        writer.add("t", 1, b"k", b"a")
-        writer.send_soon(producer)
-        await asyncio.sleep(0)
+        writer = await _hand_over_under_way(producer, "t", 1, b"a")
         writer.add("t", 1, b"k", b"b")
         writer.send_soon(producer)  # a round is running: nothing more now
         producer.gate.set()
@@ -112,10 +118,7 @@ def test_a_partition_held_up_does_not_hold_up_the_others():
         producer = HeldProducer()
         producer.gate.set()
         producer.partition_gates[0] = asyncio.Event()
-        writer = BatchWriter()
-        writer.add("state", 0, b"k", b"s")
-        writer.send_soon(producer)
-        await asyncio.sleep(0)
+        writer = await _hand_over_under_way(producer, "state", 0, b"s")
         writer.add("cards", 1, b"k", b"c")
         writer.send_soon(producer)
         await asyncio.sleep(0.01)
@@ -127,10 +130,7 @@ def test_a_partition_held_up_does_not_hold_up_the_others():
 def test_a_commit_waits_for_a_hand_over_under_way():
     async def scenario():
         producer = HeldProducer()
-        writer = BatchWriter()
-        writer.add("t", 0, b"k", b"1")
-        writer.send_soon(producer)  # takes the record: nothing is pending now
-        await asyncio.sleep(0)
+        writer = await _hand_over_under_way(producer, "t", 0, b"1")  # nothing is pending now
         commit = asyncio.create_task(writer.acknowledged(producer))
         await asyncio.sleep(0.01)
         waited = not commit.done()
@@ -159,10 +159,7 @@ def test_a_commit_fails_when_a_hand_over_under_way_fails():
 
     async def scenario():
         producer = FailingOnceProducer()
-        writer = BatchWriter()
-        writer.add("t", 0, b"k", b"1")
-        writer.send_soon(producer)
-        await asyncio.sleep(0)
+        writer = await _hand_over_under_way(producer, "t", 0, b"1")
         writer.add("t", 0, b"k", b"2")  # the commit's own hand-over goes after the failing one, and succeeds
         commit = asyncio.create_task(writer.acknowledged(producer))
         await asyncio.sleep(0)
