@@ -235,7 +235,7 @@ def render(results: dict) -> str:
                 " input to processed p50 / p99 | cores: worker / broker / benchmark / stolen | caught up |",
                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for run in results["latency"]:
-            out.append(f"| {run['share']:.0%} of {_rate(_get(results, 'project'))}/s | {_rate(run['achieved_rate'])} | "
+            out.append(f"| {run['share']:.0%} of {_rate(results.get('latency_base') or _get(results, 'project'))}/s | {_rate(run['achieved_rate'])} | "
                        f"{run['cards']:,} | {_ms(run['p50'])} | {_ms(run['p99'])} | {_ms(run['recv_p50'])} | "
                        f"{_ms(run['recv_p99'])} | {_ms(run.get('processing_p50'))} / {_ms(run.get('processing_p99'))} | "
                        f"{_cores(run.get('cores'))} | {'yes' if run['caught_up'] else '**no**'} |")

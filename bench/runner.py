@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="Quix: one dataframe per topic (default) or the five concatenated")
     p.add_argument("--latency-seconds", type=float, default=15.0, help="measured seconds per latency rate")
     p.add_argument("--latency-shares", default="0.25,0.5,0.8")
+    p.add_argument("--latency-base", type=float, default=None,
+                   help="events/s the latency shares are of (default: the worker's measured throughput); "
+                        "a fixed base compares commits at the same offered loads")
     p.add_argument("--worker-timeout", type=float, default=1800.0)
     p.add_argument("--workdir", type=Path, default=None, help="logs and data directories (default: a temp dir)")
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent.parent / "BENCHMARKS.md")
@@ -373,7 +376,7 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         results["restart"] = restarts
 
     if "latency" not in args.skip:
-        rate = results["project"]["median"]
+        rate = args.latency_base or results["project"]["median"]
         base_us = w.end_us + int((w.end_us - w.start_us) * 0.05) + 1_000_000
         needed = int(sum(rate * s * (args.latency_seconds + 3) for s in args.shares)) + 1000
         events = live_events(needed, args.sellers, seed=args.seed + 1000)
@@ -405,6 +408,7 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
                 f"p99 {_ms(runs[-1]['processing_p99'])}; cores used: "
                 + ", ".join(f"{name} {used:.2f}" for name, used in shares.items()))
         results["latency"] = runs
+        results["latency_base"] = rate
     worker.stop()
 
 
