@@ -244,8 +244,8 @@ class SellerState:
             for item in self.items_of(collection):
                 self.add_live([], contribution(self, collection, item, None, clock, policy), first_month)
         self.cases_by_order = _NO_CASES
-        for case_id in self.cases:
-            case = self.item("cases", case_id)
+        for case_id, value in self.cases.items():
+            case = unpack("cases", value)
             if case.opened is not None:
                 self._index_case(case_id, case)
         self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
