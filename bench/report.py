@@ -205,10 +205,11 @@ def render(results: dict) -> str:
             "acknowledgements). Naive Faust and Quix commit every 2 s, so their final commit comes up to 2 s "
             "after the last event; their end is extrapolated from the last commit before the final one at the "
             "rate seen until then. \"To the final commit\" is the conservative figure without that correction. "
-            "This project's worker commits every 30 s while it works through a backlog "
-            "(`BACKLOG_COMMIT_INTERVAL`), so a replay this short has no commit before its final one, which comes "
-            "1-3 s after the last event (a second without records ends the backlog) and recounts and writes "
-            "every seller: its rate is the conservative figure, final commit included. A rate marked >= "
+            f"This project's worker commits every {results.get('backlog_commit_interval', 30.0):g} s while it works "
+            "through a backlog (`BACKLOG_COMMIT_INTERVAL`), so a run shorter than that has no commit before its "
+            "final one, which comes 1-3 s after the last event (a second without records ends the backlog) and "
+            "recounts and writes every seller: its rate is then the conservative figure, final commit included. "
+            "A rate marked >= "
             f"comes from runs shorter than {SHORT_RUN:.0f} s (no commit before the final one): a lower bound; "
             "a larger `--events` measures it better.", "",
             "## Ratios", "", "| ratio | value | target |", "| --- | ---: | --- |"]

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from streams.broker import EmbeddedBroker, create_topics
+from streams.config import Settings
 from streams.gc_tuning import tune_gc
 from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
@@ -125,7 +126,9 @@ def main(argv=None) -> None:
     log(f"work directory {workdir}")
     results: dict = {"command": command.strip(), "machine": machine(), "args": {
         k: (sorted(v) if isinstance(v, set) else str(v) if isinstance(v, Path) else v)
-        for k, v in vars(args).items()}}
+        for k, v in vars(args).items()},
+        # what the project's workers commit by while they work through a backlog (their environment is this one's)
+        "backlog_commit_interval": Settings().backlog_commit_interval}
 
     log(f"generating {args.events:,} events for {args.sellers:,} sellers")
     w = generate(args.events, args.sellers, args.days, args.partitions, args.seed)
