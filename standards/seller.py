@@ -62,13 +62,21 @@ def numbers_of(live_totals: tuple) -> Numbers:
 # An order is kept this long after it was placed, so that a case opened and
 # closed long after the sale still finds the order's total and protection.
 ORDER_RETENTION = 400 * DAY
+# How many months a late event of an item is still recognized: an item that
+# left state (no evaluation covers it any more) leaves its id in `gone` for
+# this long, and a later event of that id changes nothing, as it would with
+# the item kept (an exact duplicate, a buyer writing again in an old thread,
+# an old review edited); an item that nothing attributes yet (a case not
+# closed, an order not placed, a thread with spam marks only) is kept this
+# long after its first event, for the event that attributes it.
+FORGET_MONTHS = 12
 
 
 class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
                  "first_sale_floor", "last_evaluations", "live", "dirty",
                  "monthly", "cases_by_order", "live_first_sale", "first_sale_stale", "card_signature",
-                 "header_changed")
+                 "header_changed", "gone")
 
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
@@ -80,6 +88,9 @@ class SellerState:
         self.orders: Mapping[str, Order | bytes] = _NO_ITEMS
         self.reviews: Mapping[str, Review | bytes] = _NO_ITEMS
         self.cases: Mapping[str, Case | bytes] = _NO_ITEMS
+        # Ids of items that left state ("<collection>/<id>": the month the id
+        # is forgotten, as its stored form), see FORGET_MONTHS.
+        self.gone: Mapping[str, bytes] = _NO_ITEMS
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
         # [month, [consecutive months not met per standard]] of the last two records.
@@ -118,7 +129,7 @@ class SellerState:
     def apply_to(self, collection: str, item_id: str, item, event: dict):
         """`apply` with the event's item already at hand (`hot_item`)."""
         if item is None:
-            if changes_nothing(event):
+            if changes_nothing(event) or (self.gone and f"{collection}/{item_id}" in self.gone):
                 return None
             item = self._writable(collection)[item_id] = ROUTES[event["type"]][2]()
         item.apply(event)
@@ -401,15 +412,25 @@ class SellerState:
     def prune(self, evaluated_month: int, policy: Policy) -> None:
         """Drop items that no evaluation after `evaluated_month` can cover
         (SPEC section 3: kept until the evaluation three months after their
-        attribution month, here with allowed_lateness added to it)."""
+        attribution month, here with allowed_lateness added to it), leaving
+        their ids in `gone`; and ids and unattributed items past FORGET_MONTHS."""
         lateness = policy.allowed_lateness
         last_window = max(policy.windows)
+        gone = self.gone
+        for key, value in list(gone.items()):
+            if _decode_item(value) <= evaluated_month:
+                del gone[key]
+                self.touch("gone", key)
+        forgotten_at = _encode_item(evaluated_month + FORGET_MONTHS)
         for collection in ("threads", "orders", "reviews", "cases"):
             items = getattr(self, collection)
             for item_id, value in list(items.items()):
                 item = unpack(collection, value)
-                horizon = _horizon(collection, item, last_window)
-                if month_of(horizon + lateness) + 3 > evaluated_month:
+                horizon, attributed = _horizon(collection, item, last_window)
+                if attributed:
+                    if month_of(horizon + lateness) + 3 > evaluated_month:
+                        continue
+                elif month_of(horizon) + FORGET_MONTHS > evaluated_month:
                     continue
                 if collection == "orders" and item.placed and item.cancelled_at is None and (
                         self.first_sale_floor is None or item.placed[0] < self.first_sale_floor):
@@ -417,11 +438,15 @@ class SellerState:
                     self.header_changed = True
                 del items[item_id]
                 self.touch(collection, item_id)
+                if attributed:
+                    key = f"{collection}/{item_id}"
+                    self._writable("gone")[key] = forgotten_at
+                    self.touch("gone", key)
 
     def is_empty(self) -> bool:
         """Nothing left that a later record or output could need (the first
         sale is needed for tenure for ever)."""
-        return not (self.threads or self.orders or self.reviews or self.cases
+        return not (self.threads or self.orders or self.reviews or self.cases or self.gone
                     or self.live.get("open") or self.first_sale_floor is not None)
 
     # -- persistence -------------------------------------------------------------
@@ -474,7 +499,8 @@ class SellerState:
         for collection, item_id, stored in items:
             by_collection.setdefault(collection, {})[item_id] = stored
         for collection, stored_forms in by_collection.items():
-            setattr(seller, collection, stored_forms)
+            # The items are packed by the pass after the load; the ids gone now.
+            setattr(seller, collection, PackedItems.of(stored_forms) if collection == "gone" else stored_forms)
         return seller
 
 
@@ -509,24 +535,26 @@ def unpack(collection: str, value):
     return value
 
 
-def _horizon(collection: str, item, last_window: int) -> int:
-    """The latest instant an item can be attributed to (its last event when it
-    has no attribution yet)."""
+def _horizon(collection: str, item, last_window: int) -> tuple[int, bool]:
+    """(the latest instant the item can be attributed to, True), or, when
+    no event attributes it yet, (its first event, False)."""
     if collection == "threads":
         if item.buyer_at is not None:
-            return item.buyer_at + last_window
-        return max([t for t in (item.seller_at,) if t is not None] + [m[0] for m in item.spam_marks or ()])
+            return item.buyer_at + last_window, True
+        if item.seller_at is not None:  # opened by the seller: never counted, whatever comes later
+            return max([item.seller_at] + [m[0] for m in item.spam_marks or ()]), True
+        return min(m[0] for m in item.spam_marks), False
     if collection == "orders":
         if item.placed:
             shipped = [item.shipment[0]] if item.shipment else []
-            return max([item.placed[0] + ORDER_RETENTION, item.placed[3]] + shipped)
-        return max(t for t in (item.cancelled_at, item.seller_refund_at, item.shipment and item.shipment[0])
-                   if t is not None)
-    if collection == "reviews":
-        return item.postings[0][0] if item.postings else item.removed_at
+            return max([item.placed[0] + ORDER_RETENTION, item.placed[3]] + shipped), True
+        return min(t for t in (item.cancelled_at, item.seller_refund_at, item.shipment and item.shipment[0])
+                   if t is not None), False
+    if collection == "reviews":  # a removal is for good; an edit keeps the first posting's day
+        return (item.postings[0][0] if item.postings else item.removed_at), True
     if item.closes:
-        return item.closes[-1][0]
-    return item.opened[0]
+        return item.closes[-1][0], True
+    return item.opened[0], False
 
 
 def changes_nothing(event: dict) -> bool:

@@ -285,14 +285,24 @@ def test_a_backfill_engine_keeps_nothing_to_write_of_what_it_drops():
     send(ORDERS, "order.placed", "2025-01-10T10:00:00Z", seller="s-2", order_id="o1", total="10", currency="EUR",
          ship_by="2025-01-12T10:00:00Z", digital=False, purchase_protected=False, tracking_required=False)
     evaluations = []
-    for month in range(2, 10):  # heartbeats on every topic, month by month to 2025-09
+
+    def heartbeats_to(year, month):
         for topic in INPUT_TOPICS:
-            evaluations += [o for o in send(topic, "clock.heartbeat", f"2025-{month:02d}-03T00:00:00Z", seller="-")
-                            if o[0] == EVALUATIONS]
+            evaluations.extend(o for o in send(topic, "clock.heartbeat", f"{year}-{month:02d}-03T00:00:00Z",
+                                               seller="-") if o[0] == EVALUATIONS)
+
+    for month in range(2, 10):  # month by month to 2025-09
+        heartbeats_to(2025, month)
     # 2025-02 .. 2025-04 cover the thread of January (s-1) and the order (s-2)
     assert sorted((key, record["month"]) for _, key, record in evaluations) == [
         ("s-1", "2025-02"), ("s-1", "2025-03"), ("s-1", "2025-04"),
         ("s-2", "2025-02"), ("s-2", "2025-03"), ("s-2", "2025-04")]
     assert engine.unsaved == set() and engine._dropped == []
     assert all(seller.dirty is None for seller in engine.sellers.values())
-    assert "s-1" not in engine.sellers  # nothing left that a later record could need
+    # The thread left at 2025-04's evaluation; its id stays 12 months (FORGET_MONTHS)
+    seller = engine.sellers["s-1"]
+    assert not seller.threads and list(seller.gone) == ["threads/t1"]
+    heartbeats_to(2026, 3)
+    assert "s-1" in engine.sellers
+    heartbeats_to(2026, 4)  # 2025-04 + 12 months: nothing left that a later record could need
+    assert "s-1" not in engine.sellers and engine.unsaved == set()

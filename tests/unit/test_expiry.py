@@ -1,7 +1,10 @@
 """Item state is kept until the last evaluation that covers it (SPEC section 3)."""
 from __future__ import annotations
 
+import orjson
 from scenario import Scenario
+
+from standards.seller import encode
 
 S = "s-1"
 
@@ -32,3 +35,51 @@ def test_first_sale_survives_the_expiry_of_its_order():
     record = sc.record(S, "2027-06")
     assert record["sales"] == {"orders": 1, "amount": "60.00", "first_sale_at": "2026-01-05T10:00:00Z"}
     assert record["star_seller"]["criteria"]["tenure"]["holds"] is True
+
+
+def _restored(sc: Scenario, changelog: dict) -> Scenario:
+    """A new engine restored from everything the scenario's engine wrote so far."""
+    changelog.update((tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved())
+    restored = Scenario()
+    restored.engine.restore(dict(changelog))
+    return restored
+
+
+def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_nothing():
+    # Thread t: buyer 2026-01-10, answered in 2 h; it leaves state at April's
+    # evaluation (its deadline month January + 3). The buyer writes in it again
+    # on May 20: a follow-up, never counted (SPEC 4), also after a restart.
+    # Review r, posted January 10, leaves with it; its exact duplicate on May 21
+    # changes nothing (SPEC 2), nor does an edit to 1 star (its first posting
+    # stays in January).
+    sc = Scenario().digital_sales(S, 5, "2026-01-05T10:00:00Z").buyer(S, "t", "2026-01-10T10:00:00Z")
+    sc.seller_msg(S, "t", "2026-01-10T12:00:00Z").review(S, "r", "2026-01-10T10:00:00Z", event_id="post-r")
+    sc.digital_sales(S, 5, "2026-05-05T10:00:00Z", prefix="m").evaluate("2026-04")
+    changelog: dict = {}
+    sc = _restored(sc, changelog)
+    seller = sc.engine.sellers[S]
+    assert not seller.threads and not seller.reviews
+    assert sorted(seller.gone) == ["reviews/r", "threads/t"]
+    sc.buyer(S, "t", "2026-05-20T10:00:00Z").review(S, "r", "2026-01-10T10:00:00Z", event_id="post-r")
+    sc.review(S, "r", "2026-05-21T10:00:00Z", rating=1).evaluate("2026-06")
+    assert sc.standard(S, "message_response", "2026-06")["denominator"] == 0
+    assert sc.standard(S, "review_rating", "2026-06")["denominator"] == 0
+    # Twelve months after they left (April 2027's evaluation) the ids go too.
+    sc = _restored(sc, changelog)
+    sc.evaluate("2027-03")
+    assert sorted(sc.engine.sellers[S].gone) == ["reviews/r", "threads/t"]
+    sc.evaluate("2027-04")
+    records = dict(sc.engine.take_unsaved())
+    assert records[encode([0, S, "gone", "threads/t"])] is None
+    assert records[encode([0, S, "gone", "reviews/r"])] is None
+
+
+def test_a_case_not_closed_stays_a_year_for_its_close():
+    # Opened 2026-01-20 on a 60.00 order, closed refunded by the seller on
+    # 2026-06-25: counted in July's evaluation (June is in its period), as
+    # SPEC 4 attributes a case to the day it was closed.
+    sc = Scenario().digital_sales(S, 5, "2026-06-05T10:00:00Z").order(S, "o", "2026-01-10T10:00:00Z", digital=True)
+    sc.case_opened(S, "c", "o", "2026-01-20T10:00:00Z").evaluate("2026-06")
+    assert "c" in sc.engine.sellers[S].cases
+    sc.case_closed(S, "c", "2026-06-25T10:00:00Z").evaluate("2026-07")
+    assert sc.standard(S, "case_rate", "2026-07")["numerator"] == 1
