@@ -1,0 +1,360 @@
+"""Independent reference implementation of the monthly evaluation (SPEC 3-6.1).
+
+Written from the contract (../shared/SPEC.md) alone, as a test oracle: plain, slow and
+meant to be obviously correct.  Every month M is computed from scratch, using
+only the (deduplicated) events with ``occurred_at < E(M)``, where
+``E(M) = first instant of M + 24 h`` (the default ``evaluation_delay``).
+
+Entry point: ``evaluate(events, T)`` -> list of evaluation records (dicts
+shaped as SPEC 6.1), for every seller and every month M with ``E(M) <= T``.
+``events`` are the valid events as published (dicts, timestamps as RFC 3339
+strings); ``T`` is the final heartbeat time (string or aware datetime).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
+
+UTC = dt.timezone.utc
+HOUR = dt.timedelta(hours=1)
+
+# ---- default policy numbers (SPEC section 1 and section 3) ----------------
+POLICY_NAME = "service-standards"
+EVALUATION_DELAY = dt.timedelta(hours=24)
+RESPONSE_WINDOW_STANDARD_H = 48
+RESPONSE_WINDOW_STAR_H = 24
+MESSAGE_STANDARD_PCT = 80          # >= 80 % answered within 48 h
+SHIPPING_STANDARD_PCT = 80         # >= 80 % shipped by ship-by
+REVIEW_SMALL_LIMIT = 40            # < 40 reviews: at most 4 low
+REVIEW_SMALL_MAX_LOW = 4
+REVIEW_LARGE_PCT = 10              # >= 40 reviews: at most 10 % low
+LOW_RATING = 3                     # low review: rating <= 3
+CASE_SMALL_LIMIT = 300             # < 300 completed orders: at most 3 cases
+CASE_SMALL_MAX = 3
+CASE_LARGE_PCT = 1                 # >= 300: at most 1 %
+STAR_MESSAGE_PCT = 95
+STAR_SHIPPING_PCT = 95
+STAR_AVG_RATING_X10 = 48           # average >= 4.8
+STAR_MIN_ORDERS = 5
+STAR_MIN_AMOUNT = Decimal("300.00")
+STAR_TENURE = dt.timedelta(days=90)
+MIN_SALES = 5                      # fewer than 5 sales -> not_enough_data
+CASE_MAX_TOTAL = Decimal("250.00")
+
+STANDARDS = ("message_response", "on_time_shipping", "review_rating", "case_rate")
+
+_TS = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+)
+
+
+def parse_ts(s) -> dt.datetime:
+    """RFC 3339 (as SPEC 2 restricts it) -> aware UTC datetime."""
+    if isinstance(s, dt.datetime):
+        return s.astimezone(UTC)
+    m = _TS.match(s)
+    if not m:
+        raise ValueError(f"bad timestamp {s!r}")
+    y, mo, d, h, mi, se, frac, z, sign, oh, om = m.groups()
+    us = int((frac or "").ljust(6, "0")) if frac else 0
+    local = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(se), us)
+    if z:
+        off = dt.timedelta(0)
+    else:
+        off = dt.timedelta(hours=int(oh), minutes=int(om))
+        if sign == "-":
+            off = -off
+    return (local - off).replace(tzinfo=UTC)
+
+
+def fmt_ts(t: dt.datetime) -> str:
+    """UTC with Z, fraction only when not zero, trailing zeros dropped."""
+    t = t.astimezone(UTC)
+    s = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        s += "." + f"{t.microsecond:06d}".rstrip("0")
+    return s + "Z"
+
+
+def fmt_money(x: Decimal) -> str:
+    return str(x.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+
+
+def month_first(y: int, m: int) -> dt.datetime:
+    return dt.datetime(y, m, 1, tzinfo=UTC)
+
+
+def add_months(y: int, m: int, k: int) -> tuple[int, int]:
+    i = y * 12 + (m - 1) + k
+    return i // 12, i % 12 + 1
+
+
+def key(e) -> tuple:
+    """Order for "earliest"/"latest": occurred_at, then event_id by code point."""
+    return (e["_t"], e["event_id"])
+
+
+class _Ctx:
+    pass
+
+
+def _evaluate_month(evs_seller: list, y: int, m: int):
+    """Numbers of one seller for month (y, m), or None when no record is due."""
+    first = month_first(y, m)
+    E = first + EVALUATION_DELAY
+    ps_y, ps_m = add_months(y, m, -3)
+    pstart = month_first(ps_y, ps_m)
+
+    def in_period(t: dt.datetime) -> bool:
+        # the UTC day of t is in months M-3 .. M-1
+        return pstart <= t < first
+
+    evs = [e for e in evs_seller if e["_t"] < E]
+    by_type: dict[str, list] = {}
+    for e in evs:
+        by_type.setdefault(e["type"], []).append(e)
+    for lst in by_type.values():
+        lst.sort(key=key)
+
+    # ---------------- message response ----------------
+    msgs_by_thread: dict[str, list] = {}
+    for e in by_type.get("message.sent", []):
+        if e["sender_role"] == "platform":
+            continue  # ignored entirely
+        msgs_by_thread.setdefault(e["thread_id"], []).append(e)
+    spam_by_thread: dict[str, list] = {}
+    for e in by_type.get("thread.spam_marked", []) + by_type.get("thread.spam_unmarked", []):
+        spam_by_thread.setdefault(e["thread_id"], []).append(e)
+
+    counted = {48: 0, 24: 0}
+    answered = {48: 0, 24: 0}
+    for tid, msgs in msgs_by_thread.items():
+        buyers = sorted((x for x in msgs if x["sender_role"] == "buyer"), key=key)
+        if not buyers:
+            continue
+        initial = buyers[0]["_t"]
+        sellers = [x for x in msgs if x["sender_role"] in ("seller", "auto_reply")]
+        if any(x["_t"] < initial for x in sellers):
+            continue  # seller-opened
+        marks = sorted(spam_by_thread.get(tid, []), key=key)
+        if marks and marks[-1]["type"] == "thread.spam_marked":
+            continue
+        responses = [x["_t"] for x in sellers if x["_t"] >= initial]
+        response = min(responses) if responses else None
+        for w in (48, 24):
+            deadline = initial + w * HOUR
+            if in_period(deadline):
+                counted[w] += 1
+                if response is not None and response <= deadline:
+                    answered[w] += 1
+
+    # ---------------- orders ----------------
+    placed: dict[str, dict] = {}
+    for e in by_type.get("order.placed", []):  # sorted: first one wins
+        placed.setdefault(e["order_id"], e)
+    cancelled = {e["order_id"] for e in by_type.get("order.cancelled", [])}
+    first_ship: dict[str, dict] = {}
+    for e in by_type.get("shipment.shipped", []):
+        first_ship.setdefault(e["order_id"], e)
+
+    sales_orders = 0
+    sales_amount = Decimal(0)
+    first_sale = None
+    ship_counted = ship_on_time = ship_tracked = 0
+    completed = 0
+    for oid, o in placed.items():
+        if oid in cancelled:
+            continue
+        pt = o["_t"]
+        if first_sale is None or pt < first_sale:
+            first_sale = pt
+        if in_period(pt):
+            sales_orders += 1
+            sales_amount += Decimal(o["total"])
+        sh = first_ship.get(oid)
+        if o["digital"]:
+            if in_period(pt):
+                completed += 1
+            continue
+        if sh is not None and in_period(sh["_t"]):
+            completed += 1
+        ship_by = parse_ts(o["ship_by"])
+        if in_period(ship_by):
+            ship_counted += 1
+            if sh is not None and sh["_t"] <= ship_by:
+                ship_on_time += 1
+                tn = sh.get("tracking_number")
+                if (not o["tracking_required"]) or (isinstance(tn, str) and tn != "") \
+                        or sh["label_purchased"]:
+                    ship_tracked += 1
+
+    # ---------------- reviews ----------------
+    removed = {e["review_id"] for e in by_type.get("review.removed", [])}
+    posts: dict[str, list] = {}
+    for e in by_type.get("review.posted", []):
+        posts.setdefault(e["review_id"], []).append(e)
+    rev_count = rev_low = rev_sum = 0
+    for rid, lst in posts.items():
+        if rid in removed:
+            continue
+        lst = sorted(lst, key=key)
+        if not in_period(lst[0]["_t"]):
+            continue
+        rating = lst[-1]["rating"]
+        rev_count += 1
+        rev_sum += rating
+        if rating <= LOW_RATING:
+            rev_low += 1
+
+    # ---------------- cases ----------------
+    opens: dict[str, dict] = {}
+    for e in by_type.get("case.opened", []):
+        opens.setdefault(e["case_id"], e)
+    last_close: dict[str, dict] = {}
+    for e in by_type.get("case.closed", []):
+        last_close[e["case_id"]] = e  # sorted ascending: last wins
+    seller_refunds = [e for e in by_type.get("refund.issued", []) if e["source"] == "seller"]
+    cases = 0
+    for cid, op in opens.items():
+        cl = last_close.get(cid)
+        if cl is None or cl["resolution"] != "refunded_by_seller":
+            continue
+        o = placed.get(op["order_id"])
+        if o is None or o["purchase_protected"]:
+            continue
+        if Decimal(o["total"]) > CASE_MAX_TOTAL:
+            continue
+        if any(r["order_id"] == op["order_id"] and r["_t"] < op["_t"] for r in seller_refunds):
+            continue
+        if in_period(cl["_t"]):
+            cases += 1
+
+    if not (sales_orders or counted[48] or counted[24] or ship_counted or rev_count or completed):
+        return None
+
+    # ---------------- judging ----------------
+    enough = sales_orders >= MIN_SALES
+
+    def status(den: int, ok: bool) -> str:
+        if not enough:
+            return "not_enough_data"
+        if den == 0:
+            return "not_applicable"
+        return "met" if ok else "not_met"
+
+    if rev_count < REVIEW_SMALL_LIMIT:
+        review_ok = rev_low <= REVIEW_SMALL_MAX_LOW
+    else:
+        review_ok = REVIEW_LARGE_PCT * rev_count >= 100 * rev_low
+    if completed < CASE_SMALL_LIMIT:
+        case_ok = cases <= CASE_SMALL_MAX
+    else:
+        case_ok = 100 * cases <= CASE_LARGE_PCT * completed
+
+    st = {
+        "message_response": (answered[48], counted[48],
+                             status(counted[48], 100 * answered[48] >= MESSAGE_STANDARD_PCT * counted[48])),
+        "on_time_shipping": (ship_on_time, ship_counted,
+                             status(ship_counted, 100 * ship_on_time >= SHIPPING_STANDARD_PCT * ship_counted)),
+        "review_rating": (rev_low, rev_count, status(rev_count, review_ok)),
+        "case_rate": (cases, completed, status(completed, case_ok)),
+    }
+
+    msg_holds = counted[24] == 0 or 100 * answered[24] >= STAR_MESSAGE_PCT * counted[24]
+    ship_holds = ship_counted == 0 or 100 * ship_tracked >= STAR_SHIPPING_PCT * ship_counted
+    rev_holds = rev_count == 0 or 10 * rev_sum >= STAR_AVG_RATING_X10 * rev_count
+    vol_holds = sales_orders >= STAR_MIN_ORDERS and sales_amount >= STAR_MIN_AMOUNT
+    tenure_holds = first_sale is not None and first_sale <= first - STAR_TENURE
+    eligible = msg_holds and ship_holds and rev_holds and case_ok and vol_holds and tenure_holds
+
+    badges = []
+    if enough:
+        if msg_holds and counted[24] >= 1:
+            badges.append("speedy_replies")
+        if ship_holds and ship_counted >= 1:
+            badges.append("smooth_shipping")
+        if rev_holds and rev_count >= 1:
+            badges.append("rave_reviews")
+
+    pe_y, pe_m = add_months(y, m, -1)
+    period_end = (first - dt.timedelta(days=1)).date()
+    assert (period_end.year, period_end.month) == (pe_y, pe_m)
+    fs = fmt_ts(first_sale) if first_sale is not None else None
+    amount = fmt_money(sales_amount)
+    return {
+        "month": f"{y:04d}-{m:02d}",
+        "period": {"start": pstart.date().isoformat(), "end": period_end.isoformat()},
+        "policy": POLICY_NAME,
+        "sales": {"orders": sales_orders, "amount": amount, "first_sale_at": fs},
+        "_standards": st,
+        "star_seller": {
+            "eligible": eligible,
+            "criteria": {
+                "message_response": {"numerator": answered[24], "denominator": counted[24],
+                                     "holds": msg_holds},
+                "shipping": {"numerator": ship_tracked, "denominator": ship_counted,
+                             "holds": ship_holds},
+                "reviews": {"rating_sum": rev_sum, "count": rev_count, "holds": rev_holds},
+                "case_rate": {"holds": case_ok},
+                "volume": {"orders": sales_orders, "amount": amount, "holds": vol_holds},
+                "tenure": {"first_sale_at": fs, "holds": tenure_holds},
+            },
+        },
+        "badges": badges,
+    }
+
+
+def evaluate(events: list, T) -> list:
+    """All evaluation records (SPEC 6.1) for months M with E(M) <= T."""
+    T = parse_ts(T)
+    seen = set()
+    evs = []
+    for e in events:
+        if e["event_id"] in seen:
+            continue  # duplicate: changes nothing
+        seen.add(e["event_id"])
+        if e["type"] == "clock.heartbeat":
+            continue
+        e2 = dict(e)
+        e2["_t"] = parse_ts(e["occurred_at"])
+        evs.append(e2)
+
+    by_seller: dict[str, list] = {}
+    for e in evs:
+        by_seller.setdefault(e["seller_id"], []).append(e)
+
+    out = []
+    for seller in sorted(by_seller):
+        sevs = by_seller[seller]
+        times = [e["_t"] for e in sevs]
+        times += [parse_ts(e["ship_by"]) for e in sevs if e["type"] == "order.placed"]
+        t0 = min(times)
+        y, m = t0.year, t0.month
+        prev = None  # (y, m, record) of the previous calendar month, if any
+        while month_first(y, m) + EVALUATION_DELAY <= T:
+            r = _evaluate_month(sevs, y, m)
+            if r is not None:
+                st = r.pop("_standards")
+                prev_rec = prev if prev is not None and prev[0:2] == add_months(y, m, -1) else None
+                standards = {}
+                for name in STANDARDS:
+                    num, den, s = st[name]
+                    run = 0
+                    if s == "not_met":
+                        run = 1
+                        if prev_rec is not None:
+                            run += prev_rec[2]["standards"][name]["consecutive_months_not_met"]
+                    standards[name] = {"numerator": num, "denominator": den, "status": s,
+                                       "consecutive_months_not_met": run}
+                rec = {"seller_id": seller}
+                rec.update(r)
+                rec["standards"] = standards
+                # keep SPEC 6.1 key order
+                rec = {k: rec[k] for k in ("seller_id", "month", "period", "policy", "sales",
+                                           "standards", "star_seller", "badges")}
+                out.append(rec)
+                prev = (y, m, rec)
+            y, m = add_months(y, m, 1)
+    return out
