@@ -7,6 +7,7 @@ evaluation record is compared field by field with the independent oracle.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -17,9 +18,13 @@ import orjson
 import pytest
 
 from schemas.validate import TOPIC_OF_TYPE
+from standards.engine import EVALUATIONS
 from standards.policy import Policy
 from streams.backfill import backfill
+from streams.processor import Processor
+from streams.replay import latest_evaluations
 
+from test_backfill import published
 from spec_reference import (
     EVALUATION_DELAY, UTC, add_months, evaluate, month_first, parse_ts,
 )
@@ -677,6 +682,50 @@ def test_the_generator_makes_every_edge_case_it_is_meant_to():
         "long_gap_case_close", "long_gap_review_edit", "long_gap_thread_followup",
     }
     assert sorted(name for name in expected if not STATS.get(name)) == []
+
+
+def run_worker_processor(lines, flush_every=300, crash_every=700):
+    """The live worker's Processor over the records `replay` publishes: sellers
+    evaluated a few at a time between records, state written every
+    `flush_every` records (a commit), and every `crash_every` records a crash:
+    a new Processor restored from what was written, reading again from the
+    record after the last commit. The latest record per seller and month."""
+    changelog, evaluations = [], []
+
+    def write(topic, partition, key, value):
+        if topic == "state":
+            changelog.append((key, value))
+        elif topic == EVALUATIONS:
+            evaluations.append((None, value))
+
+    records = published(lines, 8)
+    processor, committed, offset, crashes = Processor(Policy(), write, "state"), 0, 0, 0
+    while offset < len(records):
+        topic, partition, value = records[offset]
+        processor.handle(topic, partition, offset, None, value)
+        offset += 1
+        if offset % 50 == 0:
+            processor.refresh(3)
+        if offset % flush_every == 0:
+            asyncio.run(processor.flush_in_slices(3))
+            committed = offset
+        if offset % crash_every == 0 and offset > crashes * crash_every:
+            crashes += 1
+            processor = Processor(Policy(), write, "state")
+            processor.restore(set(range(8)), list(changelog))
+            offset = committed
+    asyncio.run(processor.flush_in_slices(3))
+    return [orjson.loads(value) for value in latest_evaluations(evaluations)]
+
+
+@pytest.mark.parametrize("seed", [3, 11, 1001, 1004])
+def test_the_workers_processor_through_crashes_matches_reference(seed):
+    """The live engines (packed items, evaluations in slices, state written
+    and restored, input read again after a crash) give the oracle's records too."""
+    h = History(seed, long_gaps=seed >= 1000).build()
+    lines, valid = h.lines()
+    problems = compare(evaluate(valid, h.T), run_worker_processor(lines), h.T)
+    assert not problems, problems[:6]
 
 
 # ---------------- hand-built edge cases ----------------
