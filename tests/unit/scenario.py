@@ -16,9 +16,13 @@ import json
 from datetime import datetime, timedelta
 from typing import Optional
 
-from schemas.validate import decode_event
+import orjson
+
+from schemas.validate import decode_event, format_timestamp
 from standards.engine import EVALUATIONS, SCORECARDS, PartitionEngine
 from standards.policy import Policy
+from streams.backfill import partition_for
+from streams.replay import route
 from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REFUNDS, REVIEWS, SHIPMENTS
 
 
@@ -156,3 +160,22 @@ def judged(seller: str, steps, month: str = "2026-04") -> Scenario:
     for step in steps:
         step(sc)
     return sc.evaluate(month)
+
+
+def published(lines: list[bytes], partitions: int) -> list[tuple[str, int, bytes]]:
+    """(topic, partition, value) as `replay` publishes a file: keyed by seller_id,
+    then a heartbeat at the file's last heartbeat time on every topic and partition."""
+    records, last = [], None
+    for line in lines:
+        if not line.strip():
+            continue
+        topic, key, heartbeat_at = route(line)
+        if heartbeat_at is not None:
+            last = max(last or heartbeat_at, heartbeat_at)
+        records.append((topic, partition_for(key, partitions) if key is not None else 0, line))
+    for topic in INPUT_TOPICS:
+        for partition in range(partitions):
+            beat = {"event_id": f"replay-end/{topic}/{partition}", "type": "clock.heartbeat",
+                    "seller_id": f"replay-end-{partition}", "occurred_at": format_timestamp(last)}
+            records.append((topic, partition, orjson.dumps(beat)))
+    return records

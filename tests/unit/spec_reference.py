@@ -96,10 +96,6 @@ def key(e) -> tuple:
     return (e["_t"], e["event_id"])
 
 
-class _Ctx:
-    pass
-
-
 def _evaluate_month(evs_seller: list, y: int, m: int):
     """Numbers of one seller for month (y, m), or None when no record is due."""
     first = month_first(y, m)

@@ -7,8 +7,9 @@ import gc
 
 import orjson
 import pytest
+from scenario import published
 
-from schemas.validate import format_timestamp, parse_timestamp
+from schemas.validate import parse_timestamp
 from standards.engine import EVALUATIONS
 from standards.policy import Policy
 from streams.backfill import backfill, backfill_records, partition_for
@@ -147,25 +148,6 @@ def test_backfill_leaves_the_garbage_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
-
-
-def published(lines: list[bytes], partitions: int) -> list[tuple[str, int, bytes]]:
-    """(topic, partition, value) as `replay` publishes a file: keyed by seller_id,
-    then a heartbeat at the file's last heartbeat time on every topic and partition."""
-    records, last = [], None
-    for line in lines:
-        if not line.strip():
-            continue
-        topic, key, heartbeat_at = route(line)
-        if heartbeat_at is not None:
-            last = max(last or heartbeat_at, heartbeat_at)
-        records.append((topic, partition_for(key, partitions) if key is not None else 0, line))
-    for topic in INPUT_TOPICS:
-        for partition in range(partitions):
-            beat = {"event_id": f"replay-end/{topic}/{partition}", "type": "clock.heartbeat",
-                    "seller_id": f"replay-end-{partition}", "occurred_at": format_timestamp(last)}
-            records.append((topic, partition, orjson.dumps(beat)))
-    return records
 
 
 def test_topic_records_as_replay_publishes_them_give_the_same_records():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
 import random
 from decimal import Decimal
@@ -24,7 +23,7 @@ from streams.backfill import backfill
 from streams.processor import Processor
 from streams.replay import latest_evaluations
 
-from test_backfill import published
+from scenario import published
 from spec_reference import (
     EVALUATION_DELAY, UTC, add_months, evaluate, month_first, parse_ts,
 )
@@ -288,9 +287,7 @@ class History:
                 digital = ev2["digital"]
                 ship_by = parse_ts(ev2["ship_by"])
         # cancellation
-        cancelled = False
         if rng.random() < 0.07 and not force_valid:
-            cancelled = True
             t = placed + rng.choice([H, 2 * D, 6 * D, 40 * D, -H, ship_by - placed + US])
             ce = {"type": "order.cancelled", "seller_id": sid, "order_id": oid}
             cb = rng.random()
@@ -548,7 +545,6 @@ class History:
                 b = bucket(ev["_t"]) + lag[topic] + rng.choice([dt.timedelta(0), 3 * D, 40 * D])
                 keyed.append(((b, rng.random()), topic, ev, None))
             else:
-                before = ev["_before"]
                 b = bucket(ev["_t"]) + lag[topic]
                 keyed.append(((b, -1.0), topic, ev, ev["_raw"]))  # invalid first in its bucket
         keyed.sort(key=lambda x: x[0])
