@@ -88,8 +88,8 @@ class SellerState:
         self.orders: Mapping[str, Order | bytes] = _NO_ITEMS
         self.reviews: Mapping[str, Review | bytes] = _NO_ITEMS
         self.cases: Mapping[str, Case | bytes] = _NO_ITEMS
-        # Ids of items that left state ("<collection>/<id>": the month the id
-        # is forgotten, as its stored form), see FORGET_MONTHS.
+        # Ids of items that left state (gone_key: the month the id is
+        # forgotten, as its stored form), see FORGET_MONTHS.
         self.gone: Mapping[str, bytes] = _NO_ITEMS
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
@@ -129,7 +129,7 @@ class SellerState:
     def apply_to(self, collection: str, item_id: str, item, event: dict):
         """`apply` with the event's item already at hand (`hot_item`)."""
         if item is None:
-            if changes_nothing(event) or (self.gone and f"{collection}/{item_id}" in self.gone):
+            if changes_nothing(event) or (self.gone and gone_key(collection, item_id) in self.gone):
                 return None
             item = self._writable(collection)[item_id] = ROUTES[event["type"]][2]()
         item.apply(event)
@@ -439,7 +439,7 @@ class SellerState:
                 del items[item_id]
                 self.touch(collection, item_id)
                 if attributed:
-                    key = f"{collection}/{item_id}"
+                    key = gone_key(collection, item_id)
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
 
@@ -499,7 +499,7 @@ class SellerState:
         for collection, item_id, stored in items:
             by_collection.setdefault(collection, {})[item_id] = stored
         for collection, stored_forms in by_collection.items():
-            # The items are packed by the pass after the load; the ids gone now.
+            # Items are packed by the pass that follows; the ids gone, which it does not read, now.
             setattr(seller, collection, PackedItems.of(stored_forms) if collection == "gone" else stored_forms)
         return seller
 
@@ -555,6 +555,11 @@ def _horizon(collection: str, item, last_window: int) -> tuple[int, bool]:
     if item.closes:
         return item.closes[-1][0], True
     return item.opened[0], False
+
+
+def gone_key(collection: str, item_id: str) -> str:
+    """The key of an item's id in `SellerState.gone`."""
+    return f"{collection}/{item_id}"
 
 
 def changes_nothing(event: dict) -> bool:
