@@ -8,7 +8,8 @@ from typing import Callable, Iterable, Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+
+from streams.reading import CommittedOffsets
 
 
 async def load(bootstrap: str, records: Iterable[tuple[str, bytes, bytes]],
@@ -75,41 +76,8 @@ async def raw_consume(bootstrap: str, ends: dict[TopicPartition, int], tuned: bo
         await consumer.stop()
 
 
-class Progress:
-    """Reads a consumer group's committed offsets (a consumer of the group that
-    never joins it: Tansu answers OffsetFetch in a version aiokafka's admin
-    client cannot decode)."""
-
-    def __init__(self, bootstrap: str, group: str):
-        self.bootstrap, self.group = bootstrap, group
-        self.reader: Optional[AIOKafkaConsumer] = None
-
-    async def __aenter__(self) -> "Progress":
-        self.reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group,
-                                       enable_auto_commit=False)
-        await self.reader.start()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.reader.stop()
-
-    async def done(self, ends: dict[TopicPartition, int]) -> int:
-        """Committed events, up to the end offsets, summed over the partitions:
-        one OffsetFetch for all of them (aiokafka's committed() asks per partition)."""
-        try:
-            committed = await self.reader._coordinator.fetch_committed_offsets(list(ends))
-        except KafkaError:  # the group may not exist yet
-            return 0
-        except AttributeError:  # aiokafka internals moved
-            committed = {}
-            for tp in ends:
-                try:
-                    offset = await self.reader.committed(tp)
-                except KafkaError:
-                    offset = None
-                if offset is not None:
-                    committed[tp] = type("C", (), {"offset": offset})()
-        return sum(min(max(committed[tp].offset, 0), end) for tp, end in ends.items() if tp in committed)
+class Progress(CommittedOffsets):
+    """A consumer group's committed progress, and waiting for it."""
 
     async def wait(self, ends: dict[TopicPartition, int], timeout: float, alive: Callable[[], bool],
                    every: float = 0.1, on_sample: Optional[Callable[[], None]] = None,

@@ -10,6 +10,7 @@ import time
 from typing import Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 
 async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
@@ -54,3 +55,36 @@ async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
                 raise TimeoutError(f"reading {topic} did not reach its end in {timeout:.0f} s")
     finally:
         await consumer.stop()
+
+
+class CommittedOffsets:
+    """A consumer group's committed offsets, read by a consumer of the group
+    that never joins it (Tansu answers OffsetFetch in a version aiokafka's
+    admin client cannot decode). `options`: aiokafka security settings."""
+
+    def __init__(self, bootstrap: str, group: str, options: Optional[dict] = None):
+        self._reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                        **(options or {}))
+
+    async def __aenter__(self) -> "CommittedOffsets":
+        await self._reader.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._reader.stop()
+
+    async def of(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The committed offset of each partition that has one; none while
+        the group does not exist. One OffsetFetch for all of them (aiokafka's
+        public committed() asks per partition)."""
+        partitions = list(partitions)
+        try:
+            committed = await self._reader._coordinator.fetch_committed_offsets(partitions)
+        except KafkaError:
+            return {}
+        return {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+
+    async def done(self, ends: dict[TopicPartition, int]) -> int:
+        """Records committed up to the end offsets, summed over the partitions."""
+        committed = await self.of(ends)
+        return sum(min(committed.get(tp, 0), end) for tp, end in ends.items())

@@ -6,14 +6,13 @@ import time
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer, TopicPartition
 from tqdm import tqdm
 
 from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, format_timestamp, normalize
 
 from .output_json import dumps_sorted
-from .reading import read_topic
+from .reading import CommittedOffsets, read_topic
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
 
 
@@ -90,22 +89,11 @@ async def publish(path: Path, bootstrap: str, partitions: int, options: dict | N
 async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, int],
                          timeout: float, alive=lambda: True, options: dict | None = None) -> None:
     """Wait until the worker group has committed every input offset."""
-    # A consumer of the worker's group that never joins it, only reads its
-    # committed offsets (Tansu answers OffsetFetch in a version aiokafka's
-    # admin client cannot decode).
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                              **(options or {}))
-    await reader.start()
     deadline = time.monotonic() + timeout
-    try:
+    async with CommittedOffsets(bootstrap, group, options) as committed:
         with tqdm(total=sum(ends.values()), desc="processing", unit="ev", mininterval=1.0) as bar:
             while True:
-                done = 0
-                for tp, end in ends.items():
-                    try:
-                        done += min(await reader.committed(tp) or 0, end)
-                    except KafkaError:  # the group may not exist yet
-                        pass
+                done = await committed.done(ends)
                 bar.update(done - bar.n)
                 if done >= sum(ends.values()):
                     return
@@ -114,8 +102,6 @@ async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, 
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"worker processed {done} of {sum(ends.values())} events in {timeout:.0f} s")
                 await asyncio.sleep(0.5)
-    finally:
-        await reader.stop()
 
 
 def latest_evaluations(records) -> list[bytes]:

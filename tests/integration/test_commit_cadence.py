@@ -7,10 +7,11 @@ import asyncio
 import time
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams.broker import EmbeddedBroker, create_topics
 from streams.cli import start_worker, stop_worker
+from streams.reading import CommittedOffsets
 from streams.topics import COMPACTED, INPUT_TOPICS, ORDERS, OUTPUT_TOPICS
 
 GROUP = "cadence"
@@ -30,25 +31,23 @@ async def _trickle(bootstrap: str, seconds: float, age: float, first: int) -> tu
     offset of the partition. The offset of the first order sent, and the
     offsets the worker committed, in order, each once."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP, enable_auto_commit=False)
     await producer.start()
-    await reader.start()
     committed, first_offset = [], None
     try:
-        i, end = first, time.monotonic() + seconds
-        while time.monotonic() < end:
-            sent = await producer.send_and_wait(ORDERS, _order(i), key=f"s{i % 50}".encode(), partition=0,
-                                                timestamp_ms=int((time.time() - age) * 1000))
-            if first_offset is None:
-                first_offset = sent.offset
-            i += 1
-            offset = await reader.committed(ORDERS_0)
-            if offset is not None and (not committed or offset != committed[-1]):
-                committed.append(offset)
-            await asyncio.sleep(0.1)
+        async with CommittedOffsets(bootstrap, GROUP) as reader:
+            i, end = first, time.monotonic() + seconds
+            while time.monotonic() < end:
+                sent = await producer.send_and_wait(ORDERS, _order(i), key=f"s{i % 50}".encode(), partition=0,
+                                                    timestamp_ms=int((time.time() - age) * 1000))
+                if first_offset is None:
+                    first_offset = sent.offset
+                i += 1
+                offset = (await reader.of([ORDERS_0])).get(ORDERS_0)
+                if offset is not None and (not committed or offset != committed[-1]):
+                    committed.append(offset)
+                await asyncio.sleep(0.1)
     finally:
         await producer.stop()
-        await reader.stop()
     return first_offset, committed
 
 

@@ -10,7 +10,6 @@ import signal
 import time
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from schemas.validate import parse_timestamp
 from standards.calendar import month_of, month_start
@@ -19,7 +18,7 @@ from streams import replay
 from streams.backfill import backfill
 from streams.broker import EmbeddedBroker, create_topics
 from streams.cli import start_worker, stop_worker
-from streams.reading import read_topic
+from streams.reading import CommittedOffsets, read_topic
 from streams.simulate import simulate
 from streams.topics import COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS
 
@@ -30,12 +29,8 @@ EXPECTED, _ = backfill(LINES, PARTITIONS, Policy())
 
 
 async def _committed(bootstrap: str, group: str, ends) -> int:
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await reader.start()
-    try:
-        return sum([(await reader.committed(tp)) or 0 for tp in ends])
-    finally:
-        await reader.stop()
+    async with CommittedOffsets(bootstrap, group) as committed:
+        return await committed.done(ends)
 
 
 def _wait_committed(bootstrap, group, ends, fraction, timeout=120):
