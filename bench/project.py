@@ -36,6 +36,7 @@ class StateSize:
     python_item_bytes: Optional[int]  # what the items add to them: rebuilt without the item records, the rest
     layout: str
     topic: str = "-"
+    gone_ids: int = 0  # ids of items that left state, kept to ignore their late events (in seller_bytes only)
 
     @property
     def bytes_per_seller(self) -> float:
@@ -80,12 +81,13 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
     """Sizes of the latest record of every key of the worker's state topic.
 
     Keys are JSON arrays ([p] partition meta, [p, seller] seller header,
-    [p, seller, collection, item] one item), or (older layout) a seller id
+    [p, seller, collection, item] one item, [p, seller, "gone", id] the id
+    of an item that left state: no open entity), or (older layout) a seller id
     with the whole seller as the value."""
     topic = await state_topic(bootstrap, app_id)
     latest = await latest_values(bootstrap, topic) if topic else {}
     sellers: set = set()
-    entities = seller_bytes = entity_bytes = 0
+    entities = seller_bytes = entity_bytes = gone_ids = 0
     layout = "per item"
     item_keys = set()
     for key, value in latest.items():
@@ -98,7 +100,9 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
             if len(decoded) >= 2:
                 sellers.add(decoded[1])
                 seller_bytes += size
-            if len(decoded) >= 3:
+            if len(decoded) >= 3 and decoded[2] == "gone":
+                gone_ids += 1
+            elif len(decoded) >= 3:
                 entities += 1
                 entity_bytes += size
                 item_keys.add(key)
@@ -119,7 +123,7 @@ async def state_size(bootstrap: str, app_id: str, partitions: int) -> StateSize:
         if without_items is not None:
             python_item_bytes = python_bytes - without_items
     return StateSize(len(sellers), entities, len(latest), seller_bytes, entity_bytes,
-                     python_bytes, python_item_bytes, layout, topic or "-")
+                     python_bytes, python_item_bytes, layout, topic or "-", gone_ids)
 
 
 def _python_bytes(records, partitions: int) -> Optional[int]:

@@ -257,7 +257,8 @@ def render(results: dict) -> str:
         out += ["", "## State", "",
                 f"- {st['sellers']:,} sellers in the state topic `{st.get('topic', '-')}` ({st['layout']} records, latest value "
                 f"per key), {st['entities']:,} open entities (threads, orders, reviews, cases), "
-                f"{st['changelog_keys']:,} keys.",
+                f"{st.get('gone_ids', 0):,} ids of items that left state (counted with the sellers, not as "
+                f"entities), {st['changelog_keys']:,} keys.",
                 f"- serialized (key + value, as in the state topic): {st['bytes_per_seller']:,.0f} B per seller "
                 f"(header and items), {st['bytes_per_entity']:,.0f} B per open entity",
                 f"- as the worker's Python objects (the same records restored by `streams.processor.Processor`, "
