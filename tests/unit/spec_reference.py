@@ -5,10 +5,14 @@ meant to be obviously correct.  Every month M is computed from scratch, using
 only the (deduplicated) events with ``occurred_at < E(M)``, where
 ``E(M) = first instant of M + 24 h`` (the default ``evaluation_delay``).
 
-Entry point: ``evaluate(events, T)`` -> list of evaluation records (dicts
-shaped as SPEC 6.1), for every seller and every month M with ``E(M) <= T``.
+Entry points:
+- ``evaluate(events, T)`` -> list of evaluation records (dicts shaped as SPEC
+  6.1), for every seller and every month M with ``E(M) <= T``;
+- ``scorecards(events, T)`` -> seller_id -> the live scorecard numbers of the
+  period to date at partition clock T (see its docstring).
 ``events`` are the valid events as published (dicts, timestamps as RFC 3339
 strings); ``T`` is the final heartbeat time (string or aware datetime).
+Both count with the one function ``_count``.
 """
 from __future__ import annotations
 
@@ -96,20 +100,28 @@ def key(e) -> tuple:
     return (e["_t"], e["event_id"])
 
 
-def _evaluate_month(evs_seller: list, y: int, m: int):
-    """Numbers of one seller for month (y, m), or None when no record is due."""
-    first = month_first(y, m)
-    E = first + EVALUATION_DELAY
-    ps_y, ps_m = add_months(y, m, -3)
-    pstart = month_first(ps_y, ps_m)
+def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
+           clock: dt.datetime, tenure_anchor: dt.datetime) -> dict:
+    """Numbers and judgement of one seller over one period (SPEC 4, 5, 6.1).
+
+    ``evs_seller``: the (deduplicated, non-heartbeat) events used, all of one seller.
+    ``pstart`` .. ``pend``: the period, the first instant of its first month up to
+    (excluding) the first instant of the month after its last one; an item counts when
+    its attribution instant t has ``pstart <= t < pend`` (its UTC day is in the period).
+    ``clock``: decides pending items (a deadline is passed when ``clock > deadline``).
+    ``tenure_anchor``: tenure holds when the first sale is at least 90 days before it.
+
+    The monthly evaluation of M uses (events with occurred_at < E, first of M-3, first
+    of M, E, first of M); the live scorecard at clock C uses (all events, first of C's
+    month - 2, first of the month after C's, C, first of the month after C's).
+    """
 
     def in_period(t: dt.datetime) -> bool:
-        # the UTC day of t is in months M-3 .. M-1
-        return pstart <= t < first
+        # SPEC 4: "An item counts in the month of its attribution day."
+        return pstart <= t < pend
 
-    evs = [e for e in evs_seller if e["_t"] < E]
     by_type: dict[str, list] = {}
-    for e in evs:
+    for e in evs_seller:
         by_type.setdefault(e["type"], []).append(e)
     for lst in by_type.values():
         lst.sort(key=key)
@@ -141,10 +153,16 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
         response = min(responses) if responses else None
         for w in (48, 24):
             deadline = initial + w * HOUR
-            if in_period(deadline):
+            if not in_period(deadline):
+                continue
+            if response is not None and response <= deadline:
+                # "answered when the response is at or before the deadline"
                 counted[w] += 1
-                if response is not None and response <= deadline:
-                    answered[w] += 1
+                answered[w] += 1
+            elif clock > deadline:
+                # "missed when the clock passes the deadline with no such response"
+                counted[w] += 1
+            # else: "pending (not counted) before that"
 
     # ---------------- orders ----------------
     placed: dict[str, dict] = {}
@@ -178,13 +196,18 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
             completed += 1
         ship_by = parse_ts(o["ship_by"])
         if in_period(ship_by):
-            ship_counted += 1
             if sh is not None and sh["_t"] <= ship_by:
+                # "on_time when its first shipment.shipped has occurred_at <= ship_by"
+                ship_counted += 1
                 ship_on_time += 1
                 tn = sh.get("tracking_number")
                 if (not o["tracking_required"]) or (isinstance(tn, str) and tn != "") \
                         or sh["label_purchased"]:
                     ship_tracked += 1
+            elif sh is not None or clock > ship_by:
+                # "late when shipped after, or when the clock passes ship_by with no shipment"
+                ship_counted += 1
+            # else: unshipped and ship_by not passed yet: pending (not counted)
 
     # ---------------- reviews ----------------
     removed = {e["review_id"] for e in by_type.get("review.removed", [])}
@@ -227,9 +250,6 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
         if in_period(cl["_t"]):
             cases += 1
 
-    if not (sales_orders or counted[48] or counted[24] or ship_counted or rev_count or completed):
-        return None
-
     # ---------------- judging ----------------
     enough = sales_orders >= MIN_SALES
 
@@ -262,7 +282,7 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
     ship_holds = ship_counted == 0 or 100 * ship_tracked >= STAR_SHIPPING_PCT * ship_counted
     rev_holds = rev_count == 0 or 10 * rev_sum >= STAR_AVG_RATING_X10 * rev_count
     vol_holds = sales_orders >= STAR_MIN_ORDERS and sales_amount >= STAR_MIN_AMOUNT
-    tenure_holds = first_sale is not None and first_sale <= first - STAR_TENURE
+    tenure_holds = first_sale is not None and first_sale <= tenure_anchor - STAR_TENURE
     eligible = msg_holds and ship_holds and rev_holds and case_ok and vol_holds and tenure_holds
 
     badges = []
@@ -274,15 +294,14 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
         if rev_holds and rev_count >= 1:
             badges.append("rave_reviews")
 
-    pe_y, pe_m = add_months(y, m, -1)
-    period_end = (first - dt.timedelta(days=1)).date()
-    assert (period_end.year, period_end.month) == (pe_y, pe_m)
     fs = fmt_ts(first_sale) if first_sale is not None else None
     amount = fmt_money(sales_amount)
     return {
-        "month": f"{y:04d}-{m:02d}",
-        "period": {"start": pstart.date().isoformat(), "end": period_end.isoformat()},
-        "policy": POLICY_NAME,
+        # SPEC 6 (standards.evaluations): a record is due for a seller with at least one
+        # sale, counted thread (48 h or 24 h), counted order, counted review or completed
+        # order in the period (a counted case alone gives none)
+        "_any": bool(sales_orders or counted[48] or counted[24] or ship_counted or rev_count
+                     or completed),
         "sales": {"orders": sales_orders, "amount": amount, "first_sale_at": fs},
         "_standards": st,
         "star_seller": {
@@ -302,11 +321,37 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
     }
 
 
-def evaluate(events: list, T) -> list:
-    """All evaluation records (SPEC 6.1) for months M with E(M) <= T."""
-    T = parse_ts(T)
+def _evaluate_month(evs_seller: list, y: int, m: int):
+    """Numbers of one seller for month (y, m), or None when no record is due."""
+    first = month_first(y, m)
+    E = first + EVALUATION_DELAY
+    ps_y, ps_m = add_months(y, m, -3)
+    pstart = month_first(ps_y, ps_m)
+    # SPEC 3: "it uses exactly the events with occurred_at < E"; period M-3 .. M-1;
+    # "A monthly evaluation is as of E"; tenure: "before the first instant of M"
+    evs = [e for e in evs_seller if e["_t"] < E]
+    c = _count(evs, pstart, first, E, first)
+    if not c.pop("_any"):
+        return None
+
+    pe_y, pe_m = add_months(y, m, -1)
+    period_end = (first - dt.timedelta(days=1)).date()
+    assert (period_end.year, period_end.month) == (pe_y, pe_m)
+    return {
+        "month": f"{y:04d}-{m:02d}",
+        "period": {"start": pstart.date().isoformat(), "end": period_end.isoformat()},
+        "policy": POLICY_NAME,
+        "sales": c["sales"],
+        "_standards": c["_standards"],
+        "star_seller": c["star_seller"],
+        "badges": c["badges"],
+    }
+
+
+def _by_seller(events: list) -> dict:
+    """Valid events -> seller_id -> its events (deduplicated, heartbeats dropped, with _t)."""
     seen = set()
-    evs = []
+    by_seller: dict[str, list] = {}
     for e in events:
         if e["event_id"] in seen:
             continue  # duplicate: changes nothing
@@ -315,11 +360,57 @@ def evaluate(events: list, T) -> list:
             continue
         e2 = dict(e)
         e2["_t"] = parse_ts(e["occurred_at"])
-        evs.append(e2)
+        by_seller.setdefault(e2["seller_id"], []).append(e2)
+    return by_seller
 
-    by_seller: dict[str, list] = {}
-    for e in evs:
-        by_seller.setdefault(e["seller_id"], []).append(e)
+
+def rate(num: int, den: int):
+    """100 * num / den rounded down to one decimal, exactly ("78.9"); None when den is 0."""
+    if den == 0:
+        return None
+    tenths = (1000 * num) // den  # num, den >= 0: floor division rounds down
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def scorecards(events: list, T) -> dict:
+    """seller_id -> the live scorecard numbers of the period to date at partition clock T.
+
+    SPEC 3: "The evaluation period for day D is the calendar month of D and the two
+    months before it ("period to date")."  Items are attributed as in the monthly
+    evaluation and count when their attribution day is in those three months (days of
+    T's month after T included).  Every valid deduplicated event is used, whatever its
+    occurred_at.  Pending items (deadline not passed by T, no answer / no shipment) are
+    not counted.  Tenure is anchored at the first instant of the month after T's month.
+    One entry per seller with at least one non-heartbeat valid event.
+    """
+    C = parse_ts(T)
+    ps_y, ps_m = add_months(C.year, C.month, -2)
+    pstart = month_first(ps_y, ps_m)
+    pend = month_first(*add_months(C.year, C.month, 1))
+    out = {}
+    for seller, sevs in sorted(_by_seller(events).items()):
+        c = _count(sevs, pstart, pend, C, pend)
+        standards = {}
+        for name in STANDARDS:
+            num, den, s = c["_standards"][name]
+            standards[name] = {"numerator": num, "denominator": den, "rate": rate(num, den),
+                               "status": s}
+        out[seller] = {
+            "seller_id": seller,
+            "period": {"start": pstart.date().isoformat(), "end": C.date().isoformat()},
+            "policy": POLICY_NAME,
+            "sales": c["sales"],
+            "standards": standards,
+            "star_seller": c["star_seller"],
+            "badges": c["badges"],
+        }
+    return out
+
+
+def evaluate(events: list, T) -> list:
+    """All evaluation records (SPEC 6.1) for months M with E(M) <= T."""
+    T = parse_ts(T)
+    by_seller = _by_seller(events)
 
     out = []
     for seller in sorted(by_seller):
