@@ -236,10 +236,13 @@ class PartitionEngine:
             return
         last_month = self.evaluated_through
         stored = seller.unpack_all()  # read by each step below
-        first = first_attribution_month(seller)
-        if first is not None:
-            after = self._unevaluated_after
-            start = first + 1 if after is None else max(first + 1, after + 1)
+        after = self._unevaluated_after
+        if after is None:  # the partition's first instant: from the seller's earliest possible month
+            first = first_attribution_month(seller)
+            start = None if first is None else first + 1
+        else:  # the months since the last instant (one with nothing attributed to it gives no record)
+            start = after + 1
+        if start is not None:
             for month in range(start, last_month + 1):
                 record = seller.evaluation(month, self.policy)
                 if record is not None:
