@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from schemas.validate import TOPIC_OF_TYPE
-from standards.engine import EVALUATIONS, SCORECARDS
+from standards.engine import BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 from standards.policy import Policy
 from streams.backfill import backfill
 from streams.processor import Processor
@@ -684,22 +684,43 @@ def test_the_generator_makes_every_edge_case_it_is_meant_to():
     assert sorted(name for name in expected if not STATS.get(name)) == []
 
 
-def run_worker_processor(lines, flush_every=300, crash_every=700):
-    """The live worker's Processor over the records `replay` publishes: sellers
-    evaluated a few at a time between records, state written every
-    `flush_every` records (a commit), and every `crash_every` records a crash:
-    a new Processor restored from what was written, reading again from the
-    record after the last commit. The latest record per seller and month."""
-    changelog, evaluations = [], []
+class LiveRun:
+    """What the live worker's Processor wrote over a history (see run_live)."""
 
-    def write(topic, partition, key, value):
+    def __init__(self):
+        self.changelog: list = []
+        self.evaluations: list = []
+        self.cards: dict = {}  # seller -> latest scorecard
+        self.violations: list = []  # in the order written, repeats after a crash included
+        self.badge_changes: list = []
+        self.in_state: set = set()
+        self.clocks: set = set()
+
+    def write(self, topic, partition, key, value):
         if topic == "state":
-            changelog.append((key, value))
+            self.changelog.append((key, value))
         elif topic == EVALUATIONS:
-            evaluations.append((None, value))
+            self.evaluations.append((None, value))
+        elif topic == SCORECARDS:
+            self.cards[key.decode()] = orjson.loads(value)
+        elif topic == VIOLATIONS:
+            self.violations.append(orjson.loads(value))
+        elif topic == BADGES and orjson.loads(value)["type"] == "badge.eligibility_changed":
+            self.badge_changes.append(orjson.loads(value))
 
+    def latest_evaluations(self) -> list:
+        return [orjson.loads(value) for value in latest_evaluations(self.evaluations)]
+
+
+def run_live(lines, flush_every=300, crash_every=None) -> LiveRun:
+    """The live worker's Processor over the records `replay` publishes:
+    scorecards recounted and sellers evaluated a few at a time every 50
+    records, state written every `flush_every` records (a commit), and every
+    `crash_every` records a crash: a new Processor restored from what was
+    written, reading again from the record after the last commit."""
+    run = LiveRun()
     records = published(lines, 8)
-    processor, committed, offset, crashes = Processor(Policy(), write, "state"), 0, 0, 0
+    processor, committed, offset, crashes = Processor(Policy(), run.write, "state"), 0, 0, 0
     while offset < len(records):
         topic, partition, value = records[offset]
         processor.handle(topic, partition, offset, None, value)
@@ -709,13 +730,15 @@ def run_worker_processor(lines, flush_every=300, crash_every=700):
         if offset % flush_every == 0:
             asyncio.run(processor.flush_in_slices(3))
             committed = offset
-        if offset % crash_every == 0 and offset > crashes * crash_every:
+        if crash_every and offset % crash_every == 0 and offset > crashes * crash_every:
             crashes += 1
-            processor = Processor(Policy(), write, "state")
-            processor.restore(set(range(8)), list(changelog))
+            processor = Processor(Policy(), run.write, "state")
+            processor.restore(set(range(8)), list(run.changelog))
             offset = committed
     asyncio.run(processor.flush_in_slices(3))
-    return [orjson.loads(value) for value in latest_evaluations(evaluations)]
+    run.in_state = {seller for engine in processor.engines.values() for seller in engine.sellers}
+    run.clocks = {engine.clock for engine in processor.engines.values()}
+    return run
 
 
 @pytest.mark.parametrize("seed", [3, 11, 1001, 1004])
@@ -724,7 +747,7 @@ def test_the_workers_processor_through_crashes_matches_reference(seed):
     and restored, input read again after a crash) give the oracle's records too."""
     h = History(seed, long_gaps=seed >= 1000).build()
     lines, valid = h.lines()
-    problems = compare(evaluate(valid, h.T), run_worker_processor(lines), h.T)
+    problems = compare(evaluate(valid, h.T), run_live(lines, crash_every=700).latest_evaluations(), h.T)
     assert not problems, problems[:6]
 
 
@@ -753,29 +776,6 @@ def cut_at(lines, valid, at: dt.datetime):
     beat = {"event_id": "hb-cut", "type": "clock.heartbeat", "seller_id": "any",
             "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
     return kept(lines) + [orjson.dumps(beat)], kept(valid) + [beat]
-
-
-def run_live_scorecards(lines):
-    """The live worker's Processor over the records `replay` publishes,
-    scorecards recounted a few sellers at a time every 50 records and state
-    written every 300 (a commit), then a last commit: the latest scorecard
-    of each seller, the sellers still in state, and the partition clocks."""
-    cards = {}
-
-    def write(topic, partition, key, value):
-        if topic == SCORECARDS:
-            cards[key.decode()] = orjson.loads(value)
-
-    processor = Processor(Policy(), write, "state")
-    for offset, (topic, partition, value) in enumerate(published(lines, 8), 1):
-        processor.handle(topic, partition, offset, None, value)
-        if offset % 50 == 0:
-            processor.refresh(3)
-        if offset % 300 == 0:
-            asyncio.run(processor.flush_in_slices(3))
-    asyncio.run(processor.flush_in_slices(3))
-    in_state = {seller for engine in processor.engines.values() for seller in engine.sellers}
-    return cards, in_state, {engine.clock for engine in processor.engines.values()}
 
 
 def scorecard_problems(valid, at: dt.datetime, cards, in_state):
@@ -820,10 +820,72 @@ def test_the_live_scorecards_match_reference(seed):
     span = (h.T - h.t0).total_seconds()
     at = h.t0 + dt.timedelta(seconds=int(span * random.Random(seed).uniform(0.3, 0.95)), microseconds=1)
     for lines_to, valid_to, clock in ((lines, valid, h.T), (*cut_at(lines, valid, at), at)):
-        cards, in_state, clocks = run_live_scorecards(lines_to)
-        assert clocks == {(clock - EPOCH) // US}, (seed, clocks)
-        problems = scorecard_problems(valid_to, clock, cards, in_state)
+        run = run_live(lines_to, crash_every=700 if seed % 2 else None)
+        assert run.clocks == {(clock - EPOCH) // US}, (seed, run.clocks)
+        problems = scorecard_problems(valid_to, clock, run.cards, run.in_state)
         assert not problems, (seed, clock.isoformat(), problems[:6])
+
+
+def output_problems(run: LiveRun, expected: dict, crashed: bool) -> list:
+    """Violations and badge changes as a consumer sees them (SPEC 6: one
+    event per change; after a crash a repeated violation_id is dropped, as
+    docs/reliability.md tells consumers to), against the final statuses and
+    badges of the oracle's scorecards. A change sent again after a crash is
+    the same change (id and type); its numbers and as_of are those of the
+    recount that found it again, which may come at another point of the input."""
+    problems = []
+    first_of: dict = {}  # violation_id -> its first record
+    for record in run.violations:
+        first = first_of.setdefault(record["violation_id"], record)
+        if first is not record and (not crashed or first["type"] != record["type"]):
+            problems.append((record["violation_id"], "repeated", first, record))
+    by_standard: dict = {}
+    for violation_id, record in first_of.items():
+        seller, standard, n = violation_id.rsplit("/", 2)
+        if (seller, standard) != (record["seller_id"], record["standard"]):
+            problems.append((violation_id, "names", seller, standard))
+        by_standard.setdefault((seller, standard), []).append((int(n), record["type"]))
+    for (seller, standard), changes in sorted(by_standard.items()):
+        changes.sort()
+        # ids 1, 2, 3, ...: opened, resolved, opened, ...
+        want = [(n, "violation.opened" if n % 2 else "violation.resolved") for n in range(1, len(changes) + 1)]
+        if changes != want:
+            problems.append((seller, standard, "sequence", changes))
+    for seller, card in expected.items():
+        for standard, numbers in card["standards"].items():
+            is_open = len(by_standard.get((seller, standard), ())) % 2 == 1
+            if numbers["status"] == "not_met" and not is_open or numbers["status"] == "met" and is_open:
+                problems.append((seller, standard, "open" if is_open else "closed", numbers["status"]))
+    changes_of: dict = {}
+    for record in run.badge_changes:
+        changes_of.setdefault((record["seller_id"], record["badge"]), []).append(record["eligible"])
+    for (seller, badge), values in sorted(changes_of.items()):
+        # a change each: earned, lost, earned, ... (a crash may send one again)
+        distinct = [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
+        if distinct != [i % 2 == 0 for i in range(len(distinct))] or (not crashed and distinct != values):
+            problems.append((seller, badge, "changes", values))
+    for seller, card in expected.items():
+        earned = {"star_seller"} if card["star_seller"]["eligible"] else set()
+        earned |= set(card["badges"])
+        for badge in ("star_seller", "speedy_replies", "smooth_shipping", "rave_reviews"):
+            values = changes_of.get((seller, badge), [False])
+            if values[-1] != (badge in earned):
+                problems.append((seller, badge, "eligible", values[-1], badge in earned))
+    return problems
+
+
+@pytest.mark.parametrize("seed", range(N_SCORECARD_SEEDS))
+def test_violations_and_badge_changes_follow_the_scorecards_through_crashes(seed):
+    """Each (seller, standard) gets violation ids 1, 2, 3, ... alternating
+    opened and resolved, ending open exactly when the oracle's final status
+    is not_met (closed when met); each badge's changes alternate and end at
+    the oracle's final eligibility. Through crashes, only whole repeats."""
+    h = History(seed, long_gaps=seed % 4 == 3).build()
+    lines, valid = h.lines()
+    expected = scorecards(valid, h.T)
+    for crash_every in (None, 700, 233):
+        problems = output_problems(run_live(lines, crash_every=crash_every), expected, crash_every is not None)
+        assert not problems, (seed, crash_every, problems[:6])
 
 
 # ---------------- hand-built edge cases ----------------
