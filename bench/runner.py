@@ -339,7 +339,8 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
                                        "python_per_seller": size.python_per_seller,
                                        "python_added_per_entity": size.python_added_per_entity}
     log(f"state ({size.topic}, {size.layout}): {size.sellers:,} sellers, {size.entities:,} open entities, "
-        f"{size.gone_ids:,} gone ids, {size.bytes_per_seller:,.0f} B/seller and {size.bytes_per_entity:,.0f} B/entity in the changelog; "
+        f"{size.gone_ids:,} gone ids, {size.bytes_per_seller:,.0f} B/seller and "
+        f"{size.bytes_per_entity:,.0f} B/entity in the changelog; "
         f"as the worker's objects {report._b(size.python_per_seller)}/seller")
 
     chunks = _chunks(w.tail, 2 * args.reps + 1)
