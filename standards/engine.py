@@ -143,29 +143,31 @@ class PartitionEngine:
             if self.live:
                 self.changed.update(self.sellers)  # the period to date moved to other months
         wakeups = self._wakeups
-        passed = set()
+        passed: dict = {}  # (seller, collection, item id) -> the item, pending until a deadline now passed
         while wakeups and wakeups[0][0] <= new_clock:
-            _, seller_id, collection, item_id, deadline = heapq.heappop(wakeups)
+            instant, seller_id, collection, item_id, deadline = heapq.heappop(wakeups)
             if self._unevaluated:
                 self._settle(seller_id, out)
             seller = self.sellers.get(seller_id)
             if seller is None:
                 continue
+            item = seller.item(collection, item_id)
             if deadline:
-                self.changed.add(seller_id)
-                passed.add((seller_id, collection, item_id))
+                # Most are moot by now (the thread was answered, the order
+                # shipped), and one the item no longer has changes no number.
+                if item is not None and (instant, True) in seller.wakeups(collection, item, self.policy):
+                    self.changed.add(seller_id)
+                    passed[seller_id, collection, item_id] = item
                 continue
-            alerts = seller.due_alerts(collection, item_id, seller.item(collection, item_id), new_clock, self.policy)
+            alerts = seller.due_alerts(collection, item_id, item, new_clock, self.policy)
             if alerts:
                 self.unsaved.add(seller_id)
                 out.extend((ALERTS, seller_id, a) for a in alerts)
         first_month = self._live_first_month
-        for seller_id, collection, item_id in passed:  # pending items the clock decided
+        for (seller_id, collection, _), item in passed.items():  # pending items the clock decided
             seller = self.sellers[seller_id]
-            item = seller.item(collection, item_id)
-            if item is not None:
-                seller.add_live(contribution(seller, collection, item, None, old, self.policy),
-                                contribution(seller, collection, item, None, new_clock, self.policy), first_month)
+            seller.add_live(contribution(seller, collection, item, None, old, self.policy),
+                            contribution(seller, collection, item, None, new_clock, self.policy), first_month)
         self._evaluate(month_of(new_clock - self.policy.evaluation_delay), out)
 
     def _enter_month(self, clock: Optional[int]) -> None:
