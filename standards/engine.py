@@ -65,6 +65,7 @@ class PartitionEngine:
         self.changed: set[str] = set()  # scorecards to recompute
         self.unsaved: set[str] = set()  # sellers to persist (absent: deleted)
         self._dropped: list = []  # (seller_id, its last dirty items) of sellers deleted from state
+        self._releasable: dict[str, int] = {}  # seller -> how many of its held transitions are written (release)
         self.meta_unsaved = False
         self.first_response_seconds: list[float] = []  # drained by the metrics
         self.status_counts: dict[tuple[str, str], int] = {}
@@ -297,8 +298,8 @@ class PartitionEngine:
         out.append((SCORECARDS, seller.seller_id, card))
         self._daily_progress(seller, card, numbers, out)
         self._track_statuses(seller, card)
-        self._violations(seller, card, out)
-        self._badge_changes(seller, card, out)
+        self._violations(seller, card)
+        self._badge_changes(seller, card)
 
     def _daily_progress(self, seller: SellerState, card: dict, numbers, out: list) -> None:
         """At most once per seller and UTC day of the clock, on the days its
@@ -330,7 +331,7 @@ class PartitionEngine:
             counts[(name, statuses[i])] = counts.get((name, statuses[i]), 0) + 1
         seller.live["status"] = statuses
 
-    def _violations(self, seller: SellerState, card: dict, out: list) -> None:
+    def _violations(self, seller: SellerState, card: dict) -> None:
         live = seller.live
         open_ = live.get("open", ())  # created on the first violation: most sellers never have one
         for name in STANDARDS:
@@ -349,15 +350,15 @@ class PartitionEngine:
             self._header_changed(seller)
             numerator, denominator = standard["numerator"], standard["denominator"]
             first, second = EVIDENCE[name]
-            out.append((VIOLATIONS, seller.seller_id, {
+            self._hold(seller, VIOLATIONS, {
                 "type": kind, "violation_id": f"{seller.seller_id}/{name}/{sequence[name]}",
                 "seller_id": seller.seller_id, "standard": name,
                 "numerator": numerator, "denominator": denominator, "rate": standard["rate"],
                 "threshold": standard["threshold"], "period": card["period"],
                 "evidence": {first: numerator, second: denominator - numerator}, "as_of": card["as_of"],
-            }))
+            })
 
-    def _badge_changes(self, seller: SellerState, card: dict, out: list) -> None:
+    def _badge_changes(self, seller: SellerState, card: dict) -> None:
         earned = shared((("star_seller",) if card["star_seller"]["eligible"] else ()) + tuple(card["badges"]))
         before = seller.live.get("badges", ())
         if earned == before:
@@ -366,10 +367,42 @@ class PartitionEngine:
         self._header_changed(seller)
         for badge in sorted(set(earned) ^ set(before)):
             self.badge_counts[badge] = self.badge_counts.get(badge, 0) + (1 if badge in earned else -1)
-            out.append((BADGES, seller.seller_id, {
+            self._hold(seller, BADGES, {
                 "type": "badge.eligibility_changed", "seller_id": seller.seller_id, "badge": badge,
                 "eligible": badge in earned, "criteria": card["star_seller"]["criteria"],
-                "period": card["period"], "as_of": card["as_of"]}))
+                "period": card["period"], "as_of": card["as_of"]})
+
+    # A transition (a violation opened or resolved, a badge's eligibility
+    # changed) is sent only once the state that holds it is written and
+    # acknowledged: sent at once, a crash before that write left consumers
+    # told of a change the restored state did not have, and the recount
+    # after the restart, at another point of the input, could find no change
+    # to send (a violation resolved, then not met again with no opening
+    # sent). Held in the seller's header until then (`held`), it is sent
+    # after the commit's acknowledgements or, after a crash, once the state is
+    # read back: at least once, always the same record.
+
+    def _hold(self, seller: SellerState, topic: str, record: dict) -> None:
+        seller.live.setdefault("held", []).append([topic, record])
+        self._header_changed(seller)
+
+    def release(self) -> list[Output]:
+        """The held transitions of the state last taken (take_unsaved) or
+        restored, to send now that the broker has it; gone from the state
+        at its next write."""
+        out: list[Output] = []
+        for seller_id, written in self._releasable.items():
+            seller = self.sellers.get(seller_id)
+            held = seller.live.get("held") if seller is not None else None
+            if not held:
+                continue
+            out += [(topic, seller_id, record) for topic, record in held[:written]]
+            del held[:written]
+            if not held:
+                del seller.live["held"]
+            self._header_changed(seller)
+        self._releasable = {}
+        return out
 
     # -- persistence ---------------------------------------------------------------
 
@@ -396,6 +429,8 @@ class PartitionEngine:
             if seller.header_changed:
                 records.append((encode([p, seller_id]), encode(seller.header())))
                 seller.header_changed = False
+                if seller.live.get("held"):
+                    self._releasable[seller_id] = len(seller.live["held"])
         if self.meta_unsaved:
             records.append((encode([p]), encode(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
@@ -419,6 +454,8 @@ class PartitionEngine:
                 items.setdefault(key[1], []).append((key[2], key[3], value))
         for seller_id, header in headers.items():
             self._load_seller(SellerState.load(seller_id, self.partition, header, items.get(seller_id, ())))
+            if header["l"].get("held"):  # written, perhaps not sent before the worker stopped
+                self._releasable[seller_id] = len(header["l"]["held"])
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller

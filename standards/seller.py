@@ -447,7 +447,7 @@ class SellerState:
         """Nothing left that a later record or output could need (the first
         sale is needed for tenure for ever)."""
         return not (self.threads or self.orders or self.reviews or self.cases or self.gone
-                    or self.live.get("open") or self.first_sale_floor is not None)
+                    or self.live.get("open") or self.live.get("held") or self.first_sale_floor is not None)
 
     # -- persistence -------------------------------------------------------------
 

@@ -98,6 +98,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
         await processor.flush_in_slices(REFRESH_SLICE, send=_send_soon)
         await writer.acknowledged(app.producer._ensure_producer())
+        processor.release()  # the state holding them is on the broker: violations and badge changes go
+        _send_soon()
         return await super()._commit_offsets(offsets, start_new_transaction)
 
     def _new_consumer_thread(self):

@@ -212,6 +212,13 @@ class Processor:
             await asyncio.sleep(0)
         self.update_gauges()
 
+    def release(self) -> None:
+        """Send the transitions (violations, badge changes) of the state
+        written by the last flush, once the broker acknowledged it
+        (PartitionEngine.release)."""
+        for partition, engine in self.engines.items():
+            self._emit(partition, engine.release())
+
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         records = engine.take_unsaved()
         for key, value in records:
@@ -230,6 +237,7 @@ class Processor:
         for partition, partition_records in latest.items():
             engine = self.engines[partition] = self._new_engine(partition)
             engine.restore(partition_records)
+            self._emit(partition, engine.release())  # held by a worker that stopped before sending them
         log.info("restored partitions %s: %d sellers", sorted(latest),
                  sum(len(self.engines[p].sellers) for p in latest))
 

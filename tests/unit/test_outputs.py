@@ -34,6 +34,12 @@ def _of(outputs, topic):
     return [value for t, _, value in outputs if t == topic]
 
 
+def _written(engine):
+    """The state written (a commit) and acknowledged: the transitions it holds, sent now."""
+    engine.take_unsaved()
+    return engine.release()
+
+
 def test_a_thread_unanswered_4_hours_before_each_deadline_is_warned_once_per_deadline():
     engine = _engine()
     _clock(engine, "2026-01-10T00:00:00Z")
@@ -86,16 +92,18 @@ def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread
           thread_id="t", message_id="m1", sender_role="buyer")
     _clock(engine, "2026-01-12T10:00:01Z")  # past the 48 h deadline with no reply: 0 of 1 answered
     out = engine.refresh()
+    assert _of(out, VIOLATIONS) == []  # held until the state that holds it is written
+    out += _written(engine)
     (opened,) = _of(out, VIOLATIONS)
     assert (opened["type"], opened["standard"], opened["numerator"], opened["denominator"],
             opened["evidence"]) == ("violation.opened", "message_response", 0, 1, {"answered": 0, "missed": 1})
     assert _of(out, SCORECARDS)[0]["standards"]["message_response"]["rate"] == "0.0"
     _clock(engine, "2026-01-12T11:00:00Z")
-    assert _of(engine.refresh(), VIOLATIONS) == []  # nothing changed: not repeated
+    assert _of(engine.refresh() + _written(engine), VIOLATIONS) == []  # nothing changed: not repeated
     # The reply, sent within 48 h, arrives late (within allowed lateness).
     _send(engine, "marketplace.messages", "message.sent", "2026-01-12T09:00:00Z",
           thread_id="t", message_id="m2", sender_role="seller")
-    (resolved,) = _of(engine.refresh(), VIOLATIONS)
+    (resolved,) = _of(engine.refresh() + _written(engine), VIOLATIONS)
     assert (resolved["type"], resolved["numerator"], resolved["denominator"]) == ("violation.resolved", 1, 1)
     assert resolved["violation_id"] != opened["violation_id"]
 
@@ -168,3 +176,34 @@ def test_a_scorecard_is_sent_when_the_numbers_or_the_month_change_not_on_every_r
     (card,) = _of(engine.refresh(), SCORECARDS)
     assert (card["period"], card["as_of"]) == ({"start": "2025-12-01", "end": "2026-02-01"}, "2026-02-01T00:00:00Z")
     assert card["sales"]["orders"] == 1
+
+
+def test_a_violation_is_sent_once_its_state_is_written_and_again_after_a_crash_before_that():
+    """A transition goes out after the commit that writes the state holding
+    it (else a crash could leave consumers told of a change the restored
+    state never had); a worker that stopped before sending it sends the
+    same record once the state is read back."""
+    engine = _engine()
+    _clock(engine, "2026-01-01T00:00:00Z")
+    for i in range(5):  # 5 sales: standards are judged
+        _send(engine, "marketplace.orders", "order.placed", f"2026-01-0{i + 2}T10:00:00Z", order_id=f"o{i}",
+              total="10.00", currency="EUR", ship_by="2026-03-01T00:00:00Z", digital=True,
+              purchase_protected=False, tracking_required=False)
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
+          thread_id="t", message_id="m1", sender_role="buyer")
+    _clock(engine, "2026-01-12T10:00:01Z")  # 48 h passed with no reply: message_response 0 of 1, not met
+    assert _of(engine.refresh(), VIOLATIONS) == []
+    assert engine.release() == []  # nothing written yet
+    written = dict(engine.take_unsaved())
+    # The worker stops here, before the acknowledgements: nothing was sent.
+    restored = _engine()
+    restored.restore({tuple(orjson.loads(key)): value for key, value in written.items()})
+    (again,) = _of(restored.release(), VIOLATIONS)
+    assert (again["violation_id"], again["type"], again["numerator"], again["denominator"]) == (
+        "s/message_response/1", "violation.opened", 0, 1)
+    assert _of(restored.release(), VIOLATIONS) == []  # sent once
+    # The worker that did not stop sends the same record after its acknowledgements.
+    (sent,) = _of(engine.release(), VIOLATIONS)
+    assert sent == again
+    assert _of(_written(engine), VIOLATIONS) == []
+    assert "held" not in orjson.loads(dict(restored.take_unsaved())[orjson.dumps([0, "s"])])["l"]
