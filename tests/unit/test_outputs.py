@@ -81,7 +81,9 @@ def test_an_unshipped_order_is_warned_at_the_start_of_its_ship_by_day():
     assert _of(_clock(engine, "2026-01-12T01:00:00Z"), ALERTS) == []
 
 
-def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread_answered():
+def _unanswered_thread_of_a_seller_with_5_sales():
+    """An engine whose seller has 5 sales (its standards are judged) and a
+    buyer's thread of 2026-01-10 10:00 still unanswered."""
     engine = _engine()
     _clock(engine, "2026-01-01T00:00:00Z")
     for i in range(5):  # 5 sales: standards are judged
@@ -90,6 +92,11 @@ def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread
               purchase_protected=False, tracking_required=False)
     _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
           thread_id="t", message_id="m1", sender_role="buyer")
+    return engine
+
+
+def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread_answered():
+    engine = _unanswered_thread_of_a_seller_with_5_sales()
     _clock(engine, "2026-01-12T10:00:01Z")  # past the 48 h deadline with no reply: 0 of 1 answered
     out = engine.refresh()
     assert _of(out, VIOLATIONS) == []  # held until the state that holds it is written
@@ -183,14 +190,7 @@ def test_a_violation_is_sent_once_its_state_is_written_and_again_after_a_crash_b
     it (else a crash could leave consumers told of a change the restored
     state never had); a worker that stopped before sending it sends the
     same record once the state is read back."""
-    engine = _engine()
-    _clock(engine, "2026-01-01T00:00:00Z")
-    for i in range(5):  # 5 sales: standards are judged
-        _send(engine, "marketplace.orders", "order.placed", f"2026-01-0{i + 2}T10:00:00Z", order_id=f"o{i}",
-              total="10.00", currency="EUR", ship_by="2026-03-01T00:00:00Z", digital=True,
-              purchase_protected=False, tracking_required=False)
-    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
-          thread_id="t", message_id="m1", sender_role="buyer")
+    engine = _unanswered_thread_of_a_seller_with_5_sales()
     _clock(engine, "2026-01-12T10:00:01Z")  # 48 h passed with no reply: message_response 0 of 1, not met
     assert _of(engine.refresh(), VIOLATIONS) == []
     assert engine.release() == []  # nothing written yet
