@@ -66,6 +66,9 @@ class PartitionEngine:
         self.unsaved: set[str] = set()  # sellers to persist (absent: deleted)
         self._dropped: list = []  # (seller_id, its last dirty items) of sellers deleted from state
         self._releasable: dict[str, int] = {}  # seller -> how many of its held transitions are written (release)
+        # Sellers whose state holds transitions, or whose state written last
+        # still did (sent since): their header is to be written (holds_transitions).
+        self.holding: set[str] = set()
         self.meta_unsaved = False
         self.first_response_seconds: list[float] = []  # drained by the metrics
         self.status_counts: dict[tuple[str, str], int] = {}
@@ -384,6 +387,7 @@ class PartitionEngine:
 
     def _hold(self, seller: SellerState, topic: str, record: dict) -> None:
         seller.live.setdefault("held", []).append([topic, record])
+        self.holding.add(seller.seller_id)
         self._header_changed(seller)
 
     def release(self) -> list[Output]:
@@ -424,6 +428,7 @@ class PartitionEngine:
             seller = self.sellers.get(seller_id)
             if seller is None:
                 records.append((encode([p, seller_id]), None))
+                self.holding.discard(seller_id)
                 continue
             records += [(encode([p, seller_id, c, i]), stored) for c, i, stored in seller.take_dirty()]
             if seller.header_changed:
@@ -431,6 +436,8 @@ class PartitionEngine:
                 seller.header_changed = False
                 if seller.live.get("held"):
                     self._releasable[seller_id] = len(seller.live["held"])
+                else:
+                    self.holding.discard(seller_id)
         if self.meta_unsaved:
             records.append((encode([p]), encode(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
@@ -456,6 +463,7 @@ class PartitionEngine:
             self._load_seller(SellerState.load(seller_id, self.partition, header, items.get(seller_id, ())))
             if header["l"].get("held"):  # written, perhaps not sent before the worker stopped
                 self._releasable[seller_id] = len(header["l"]["held"])
+                self.holding.add(seller_id)
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller

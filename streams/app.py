@@ -93,14 +93,22 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             if load.backlog and time.monotonic() - committed_at < settings.backlog_commit_interval:
                 continue
             await self.commit()
+            if processor.holds_transitions():  # with no input to commit too (a wall clock's deadlines)
+                await _write_state_and_release()
             committed_at = time.monotonic()
 
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-        await processor.flush_in_slices(REFRESH_SLICE, send=_send_soon)
-        await writer.acknowledged(app.producer._ensure_producer())
-        processor.release()  # the state holding them is on the broker: violations and badge changes go
-        _send_soon()
+        await _write_state_and_release()
         return await super()._commit_offsets(offsets, start_new_transaction)
+
+    async def on_stop(self) -> None:
+        await super().on_stop()  # the last commit, whose transitions were sent after it
+        if processor.holds_transitions():  # the state without them: a next worker does not send them again
+            try:
+                await _write_state_and_release()
+                await writer.acknowledged(app.producer._ensure_producer())
+            except NotReady:  # the producer stopped first: a next worker sends them again
+                log.warning("state written before the stop still holds transitions already sent")
 
     def _new_consumer_thread(self):
         return WorkerConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -290,6 +298,16 @@ async def _revoked(app, revoked, **kwargs) -> None:
     metrics.READY.set(0)
     metrics.REBALANCES.inc()
     metrics.CONSUMER_LAG.clear()
+
+
+async def _write_state_and_release() -> None:
+    """Write the changed state, wait until the broker has it and every
+    record before it, then send the violations and badge changes it holds
+    (PartitionEngine.release)."""
+    await processor.flush_in_slices(REFRESH_SLICE, send=_send_soon)
+    await writer.acknowledged(app.producer._ensure_producer())
+    processor.release()
+    _send_soon()
 
 
 def _send_soon() -> None:

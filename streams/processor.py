@@ -219,6 +219,12 @@ class Processor:
         for partition, engine in self.engines.items():
             self._emit(partition, engine.release())
 
+    def holds_transitions(self) -> bool:
+        """Whether some state holds transitions, or was written last with
+        transitions sent since: a write (and a release) is due even with no
+        input to commit."""
+        return any(engine.holding for engine in self.engines.values())
+
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         records = engine.take_unsaved()
         for key, value in records:

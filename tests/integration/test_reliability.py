@@ -20,7 +20,7 @@ from streams.broker import EmbeddedBroker, create_topics
 from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
 from streams.simulate import simulate
-from streams.topics import COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS
+from streams.topics import COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS, VIOLATIONS
 
 PARTITIONS = 4
 LINES = [orjson.dumps(e) for e in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=130, seed=5,
@@ -40,13 +40,13 @@ def _wait_committed(bootstrap, group, ends, fraction, timeout=120):
         time.sleep(0.05)
 
 
-def _run(tmp_path, group: str, steps) -> list:
+def _run(tmp_path, group: str, steps) -> dict:
     """Publish the workload to one worker; at each (fraction of input
     committed, action) step: "crash" kills the oldest running worker with
     SIGKILL and starts a new one, "stop" stops it with SIGTERM and starts a
     new one, "add" starts one more worker, "kill" kills the oldest with SIGKILL
-    and leaves the rest to take over. Returns the raw
-    evaluation records once every input offset is committed."""
+    and leaves the rest to take over. Returns the raw evaluation and
+    violation records (by topic) once every input offset is committed."""
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join(LINES) + b"\n")
     workers = []
@@ -79,19 +79,26 @@ def _run(tmp_path, group: str, steps) -> list:
                     start()
             asyncio.run(replay.wait_processed(broker.bootstrap, group, ends, 180,
                                               alive=lambda: any(w.poll() is None for w in workers)))
-            return asyncio.run(read_topic(broker.bootstrap, EVALUATIONS))
+            return {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in (EVALUATIONS, VIOLATIONS)}
         finally:
             for worker in workers:
                 stop_worker(worker)
 
 
-def _assert_same_evaluations(raw) -> None:
+def _assert_same_evaluations(out: dict) -> None:
     # A record made again after a crash (outputs are at least once) must be the same record.
     first = {}
+    raw = out[EVALUATIONS]
     for _, value in raw:
         record = orjson.loads(value)
         assert first.setdefault((record["seller_id"], record["month"]), record) == record
     assert replay.latest_evaluations(raw) == EXPECTED
+    # So must a violation sent again (held in the state until sent: docs/reliability.md).
+    violations = {}
+    for _, value in out[VIOLATIONS]:
+        record = orjson.loads(value)
+        assert violations.setdefault(record["violation_id"], record) == record
+    assert violations, "the workload opens no violation: nothing checked"
 
 
 def test_the_workload_spans_several_evaluated_months():
@@ -176,7 +183,9 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
 def test_sigterm_mid_replay_commits_cleanly_and_emits_each_evaluation_once(tmp_path):
     """A graceful stop finishes in-flight work and commits with its state, so
     the worker that resumes re-makes nothing."""
-    raw = _run(tmp_path, "sigterm", [(0.5, "stop")])
-    keys = [(orjson.loads(v)["seller_id"], orjson.loads(v)["month"]) for _, v in raw]
+    out = _run(tmp_path, "sigterm", [(0.5, "stop")])
+    keys = [(orjson.loads(v)["seller_id"], orjson.loads(v)["month"]) for _, v in out[EVALUATIONS]]
     assert len(keys) == len(set(keys))
-    _assert_same_evaluations(raw)
+    ids = [orjson.loads(v)["violation_id"] for _, v in out[VIOLATIONS]]
+    assert len(ids) == len(set(ids))
+    _assert_same_evaluations(out)

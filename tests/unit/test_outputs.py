@@ -205,5 +205,7 @@ def test_a_violation_is_sent_once_its_state_is_written_and_again_after_a_crash_b
     # The worker that did not stop sends the same record after its acknowledgements.
     (sent,) = _of(engine.release(), VIOLATIONS)
     assert sent == again
+    assert engine.holding == {"s"}  # its state written last still holds it: to be written again
     assert _of(_written(engine), VIOLATIONS) == []
+    assert engine.holding == set()
     assert "held" not in orjson.loads(dict(restored.take_unsaved())[orjson.dumps([0, "s"])])["l"]
