@@ -300,14 +300,21 @@ async def _revoked(app, revoked, **kwargs) -> None:
     metrics.CONSUMER_LAG.clear()
 
 
+# One write at a time: the commit tick's write runs outside Faust's commits
+# (one at a time among themselves), and a release after one write's
+# acknowledgements must not send what a write begun meanwhile holds.
+_state_write = asyncio.Lock()
+
+
 async def _write_state_and_release() -> None:
     """Write the changed state, wait until the broker has it and every
     record before it, then send the violations and badge changes it holds
     (PartitionEngine.release)."""
-    await processor.flush_in_slices(REFRESH_SLICE, send=_send_soon)
-    await writer.acknowledged(app.producer._ensure_producer())
-    processor.release()
-    _send_soon()
+    async with _state_write:
+        await processor.flush_in_slices(REFRESH_SLICE, send=_send_soon)
+        await writer.acknowledged(app.producer._ensure_producer())
+        processor.release()
+        _send_soon()
 
 
 def _send_soon() -> None:
