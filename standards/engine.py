@@ -390,6 +390,17 @@ class PartitionEngine:
         self.holding.add(seller.seller_id)
         self._header_changed(seller)
 
+    def _header_stored(self, seller: SellerState) -> None:
+        """The seller's header as it is now is on the state topic: the
+        transitions it holds may be released, and with none left the
+        seller needs no write for them."""
+        held = seller.live.get("held")
+        if held:
+            self._releasable[seller.seller_id] = len(held)
+            self.holding.add(seller.seller_id)
+        else:
+            self.holding.discard(seller.seller_id)
+
     def release(self) -> list[Output]:
         """The held transitions of the state last taken (take_unsaved) or
         restored, to send now that the broker has it; gone from the state
@@ -434,10 +445,7 @@ class PartitionEngine:
             if seller.header_changed:
                 records.append((encode([p, seller_id]), encode(seller.header())))
                 seller.header_changed = False
-                if seller.live.get("held"):
-                    self._releasable[seller_id] = len(seller.live["held"])
-                else:
-                    self.holding.discard(seller_id)
+                self._header_stored(seller)
         if self.meta_unsaved:
             records.append((encode([p]), encode(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
@@ -460,10 +468,9 @@ class PartitionEngine:
             else:
                 items.setdefault(key[1], []).append((key[2], key[3], value))
         for seller_id, header in headers.items():
-            self._load_seller(SellerState.load(seller_id, self.partition, header, items.get(seller_id, ())))
-            if header["l"].get("held"):  # written, perhaps not sent before the worker stopped
-                self._releasable[seller_id] = len(header["l"]["held"])
-                self.holding.add(seller_id)
+            seller = SellerState.load(seller_id, self.partition, header, items.get(seller_id, ()))
+            self._load_seller(seller)
+            self._header_stored(seller)  # what it holds was written, perhaps not sent before the worker stopped
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller
