@@ -705,8 +705,10 @@ class LiveRun:
             self.cards[key.decode()] = orjson.loads(value)
         elif topic == VIOLATIONS:
             self.violations.append(orjson.loads(value))
-        elif topic == BADGES and orjson.loads(value)["type"] == "badge.eligibility_changed":
-            self.badge_changes.append(orjson.loads(value))
+        elif topic == BADGES:
+            record = orjson.loads(value)
+            if record["type"] == "badge.eligibility_changed":
+                self.badge_changes.append(record)
 
     def latest_evaluations(self) -> list:
         return [orjson.loads(value) for value in latest_evaluations(self.evaluations)]
@@ -762,22 +764,15 @@ def cut_at(lines, valid, at: dt.datetime):
     """The history as published up to `at`: the lines and valid events with
     occurred_at before it (a line that cannot be read is left out: it is a
     dead letter either way), in the same order, then a heartbeat at `at`."""
-    def before(raw_or_event):
-        event = orjson.loads(raw_or_event) if isinstance(raw_or_event, bytes) else raw_or_event
-        try:
+    def before(raw_or_event) -> bool:
+        try:  # orjson.JSONDecodeError is a ValueError
+            event = orjson.loads(raw_or_event) if isinstance(raw_or_event, bytes) else raw_or_event
             return parse_ts(event["occurred_at"]) < at
         except (KeyError, TypeError, ValueError):
             return False
 
     def kept(items):
-        out = []
-        for item in items:
-            try:
-                if before(item):
-                    out.append(item)
-            except orjson.JSONDecodeError:
-                pass
-        return out
+        return [item for item in items if before(item)]
 
     beat = {"event_id": "hb-cut", "type": "clock.heartbeat", "seller_id": "any",
             "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
