@@ -46,10 +46,10 @@ def _records(broker, topic):
 
 
 def _start(broker, tmp_path, name, commit_interval):
-    return start_worker(broker.bootstrap, GROUP, str(tmp_path / name),
-                        {"PARTITIONS": "1", "COMMIT_INTERVAL": commit_interval,
-                         "BACKLOG_COMMIT_INTERVAL": commit_interval},
-                        log_file=open(tmp_path / f"{name}.log", "wb"))
+    with open(tmp_path / f"{name}.log", "wb") as log:  # the worker writes to its own copy
+        return start_worker(broker.bootstrap, GROUP, str(tmp_path / name),
+                            {"PARTITIONS": "1", "COMMIT_INTERVAL": commit_interval,
+                             "BACKLOG_COMMIT_INTERVAL": commit_interval}, log_file=log)
 
 
 def test_a_violation_held_at_a_graceful_stop_is_sent_once_and_not_again_by_the_next_worker(tmp_path):
