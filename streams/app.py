@@ -103,12 +103,17 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
 
     async def on_stop(self) -> None:
         await super().on_stop()  # the last commit, whose transitions were sent after it
-        if processor.holds_transitions():  # the state without them: a next worker does not send them again
-            try:
+        # Then the state without them, so that a next worker does not send
+        # them again. Two writes when that commit had no offsets to commit
+        # (and so wrote nothing): one that holds them (then sent), one without.
+        try:
+            for _ in range(2):
+                if not processor.holds_transitions():
+                    break
                 await _write_state_and_release()
-                await writer.acknowledged(app.producer._ensure_producer())
-            except NotReady:  # the producer stopped first: a next worker sends them again
-                log.warning("state written before the stop still holds transitions already sent")
+                await writer.acknowledged(app.producer._ensure_producer())  # what the release sent too
+        except NotReady:  # the producer stopped first: a next worker sends them again
+            log.warning("state written before the stop still holds transitions already sent")
 
     def _new_consumer_thread(self):
         return WorkerConsumerThread(self, loop=self.loop, beacon=self.beacon)
