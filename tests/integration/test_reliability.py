@@ -85,7 +85,7 @@ def _run(tmp_path, group: str, steps) -> dict:
                 stop_worker(worker)
 
 
-def _assert_same_evaluations(out: dict) -> None:
+def _assert_same_outputs(out: dict) -> None:
     # A record made again after a crash (outputs are at least once) must be the same record.
     first = {}
     raw = out[EVALUATIONS]
@@ -106,11 +106,11 @@ def test_the_workload_spans_several_evaluated_months():
 
 
 def test_kill_9_twice_mid_replay_with_restarts_gives_the_uninterrupted_evaluations(tmp_path):
-    _assert_same_evaluations(_run(tmp_path, "crash", [(0.3, "crash"), (0.7, "crash")]))
+    _assert_same_outputs(_run(tmp_path, "crash", [(0.3, "crash"), (0.7, "crash")]))
 
 
 def test_a_worker_added_and_a_worker_killed_mid_replay_give_the_uninterrupted_evaluations(tmp_path):
-    _assert_same_evaluations(_run(tmp_path, "rebalance", [(0.2, "add"), (0.6, "kill")]))
+    _assert_same_outputs(_run(tmp_path, "rebalance", [(0.2, "add"), (0.6, "kill")]))
 
 
 def _hostile(event: dict) -> list[bytes]:
@@ -188,4 +188,4 @@ def test_sigterm_mid_replay_commits_cleanly_and_emits_each_evaluation_once(tmp_p
     assert len(keys) == len(set(keys))
     ids = [orjson.loads(v)["violation_id"] for _, v in out[VIOLATIONS]]
     assert len(ids) == len(set(ids))
-    _assert_same_evaluations(out)
+    _assert_same_outputs(out)
