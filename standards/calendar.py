@@ -1,12 +1,14 @@
-"""UTC calendar arithmetic on integer microseconds.
+"""Calendar arithmetic on integer microseconds: UTC, or a policy's time zone.
 
 A month is identified by its index ``year * 12 + month - 1`` so that month
-arithmetic (``m - 3``) is integer arithmetic.
+arithmetic (``m - 3``) is integer arithmetic. Instants are UTC microseconds
+since the epoch; days and months are those of a `Calendar`'s zone.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 SECOND = 1_000_000
 HOUR = 3600 * SECOND
@@ -32,7 +34,7 @@ def month_of(us: int) -> int:
 
 @lru_cache(maxsize=4096)
 def month_start(month: int) -> int:
-    """First instant (microseconds) of a month index."""
+    """First instant (microseconds) of a month index, in UTC."""
     year, m0 = divmod(month, 12)
     return (date(year, m0 + 1, 1) - _EPOCH).days * DAY
 
@@ -60,3 +62,79 @@ def last_day(month: int) -> str:
 
 def to_datetime(us: int) -> datetime:
     return _EPOCH_DT + timedelta(microseconds=us)
+
+
+def _instant(local: datetime) -> int:
+    """An aware datetime as UTC microseconds since the epoch."""
+    return (local - _EPOCH_DT) // timedelta(microseconds=1)
+
+
+_UNKNOWN = object()
+
+
+class Calendar:
+    """Days and months in one time zone (SPEC 3: "All calendar arithmetic is
+    UTC unless the policy names a time zone"): UTC's are plain division; a
+    zone's come from its offset at the instant (the tz database, zoneinfo),
+    cached per hour of time.
+
+    A day that starts in a gap (a daylight-saving jump at midnight) starts at
+    the jump; in a repeated hour, an instant belongs to the date its local
+    time shows (zoneinfo's reading of both).
+    """
+
+    def __init__(self, zone_name: str = "UTC"):
+        self.zone_name = zone_name
+        self._zone: tzinfo = timezone.utc if zone_name == "UTC" else ZoneInfo(zone_name)
+        # hour (us // HOUR) -> the zone's offset over the whole hour, None when it changes within it
+        self._offsets: dict[int, int | None] = {}
+        self._month_starts: dict[int, int] = {}
+        self._hour_instants: dict[tuple[int, int], int] = {}
+        if zone_name == "UTC":  # the hot paths without a method call
+            self.month_of, self.month_start = month_of, month_start
+
+    def offset(self, us: int) -> int:
+        """Local time minus UTC at the instant, in microseconds."""
+        hour = us // HOUR
+        offset = self._offsets.get(hour, _UNKNOWN)
+        if offset is _UNKNOWN:
+            first, last = self._offset_at(hour * HOUR), self._offset_at((hour + 1) * HOUR - 1)
+            if len(self._offsets) >= 100_000:
+                self._offsets.clear()
+            offset = self._offsets[hour] = first if first == last else None
+        return self._offset_at(us) if offset is None else offset
+
+    def _offset_at(self, us: int) -> int:
+        return to_datetime(us).astimezone(self._zone).utcoffset() // timedelta(microseconds=1)
+
+    def local_day(self, us: int) -> int:
+        """Days since 1970-01-01 of the local date of the instant."""
+        return (us + self.offset(us)) // DAY
+
+    def month_of(self, us: int) -> int:
+        """Month index of the local date of the instant."""
+        return _month_of_day(self.local_day(us))
+
+    def month_start(self, month: int) -> int:
+        """First instant of the month's first local day."""
+        start = self._month_starts.get(month)
+        if start is None:
+            year, m0 = divmod(month, 12)
+            start = self._month_starts[month] = _instant(datetime(year, m0 + 1, 1, tzinfo=self._zone))
+        return start
+
+    def day_name(self, us: int) -> str:
+        """The local date of the instant, "YYYY-MM-DD"."""
+        return (_EPOCH + timedelta(days=self.local_day(us))).isoformat()
+
+    def at_hour(self, us: int, hour: int) -> int:
+        """The instant of local time hour:00 on the local date of ``us``
+        (in a gap: the jump)."""
+        key = (self.local_day(us), hour)
+        instant = self._hour_instants.get(key)
+        if instant is None:
+            if len(self._hour_instants) >= 100_000:
+                self._hour_instants.clear()
+            day = _EPOCH + timedelta(days=key[0])
+            instant = self._hour_instants[key] = _instant(datetime.combine(day, time(hour), tzinfo=self._zone))
+        return instant

@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 
 import orjson
 
-from .calendar import month_of, month_start
+from .calendar import Calendar
 from .judge import STANDARDS
 from .numbers import contribution
 from .policy import Policy
@@ -172,15 +172,16 @@ class PartitionEngine:
             seller = self.sellers[seller_id]
             seller.add_live(contribution(seller, collection, item, None, old, self.policy),
                             contribution(seller, collection, item, None, new_clock, self.policy), first_month)
-        self._evaluate(month_of(new_clock - self.policy.evaluation_delay), out)
+        self._evaluate(self.policy.calendar.month_of(new_clock - self.policy.evaluation_delay), out)
 
     def _enter_month(self, clock: Optional[int]) -> None:
         """The clock is in a new month (or unknown): what is derived from its month."""
         if clock is None:
             self._live_first_month, self._next_month_at = None, -1
         else:
-            month = month_of(clock)
-            self._live_first_month, self._next_month_at = month - 2, month_start(month + 1)
+            calendar = self.policy.calendar
+            month = calendar.month_of(clock)
+            self._live_first_month, self._next_month_at = month - 2, calendar.month_start(month + 1)
 
     def _evaluate(self, last_month: int, out: list) -> None:
         """Every monthly evaluation whose instant E the clock has now reached
@@ -244,7 +245,7 @@ class PartitionEngine:
         stored = seller.unpack_all()  # read by each step below
         after = self._unevaluated_after
         if after is None:  # the partition's first instant: from the seller's earliest possible month
-            first = first_attribution_month(seller)
+            first = first_attribution_month(seller, self.policy.calendar)
             start = None if first is None else first + 1
         else:  # the months since the last instant (one with nothing attributed to it gives no record)
             start = after + 1
@@ -292,7 +293,7 @@ class PartitionEngine:
 
     def _refresh_seller(self, seller: SellerState, out: list) -> None:
         """A scorecard when the seller's numbers (or the period's months) changed."""
-        signature = seller.live_totals(self.clock)
+        signature = seller.live_totals(self.policy.calendar.month_of(self.clock))
         if signature == seller.card_signature:
             return
         seller.card_signature = signature
@@ -491,7 +492,7 @@ class PartitionEngine:
         seller.repack(stored)
 
 
-def first_attribution_month(seller: SellerState) -> Optional[int]:
+def first_attribution_month(seller: SellerState, calendar: Calendar) -> Optional[int]:
     """Earliest month any of the seller's items could be attributed to."""
     instants = []
     for thread in seller.items_of("threads"):
@@ -508,4 +509,4 @@ def first_attribution_month(seller: SellerState) -> Optional[int]:
     for case in seller.items_of("cases"):
         if case.closes:
             instants.append(case.closes[0][0])
-    return month_of(min(instants)) if instants else None
+    return calendar.month_of(min(instants)) if instants else None

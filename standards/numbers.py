@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .calendar import month_of
 from .entities import before, latest_before, stamp_before
 from .policy import Policy
 
@@ -59,6 +58,7 @@ def thread_contribution(thread, as_of: Optional[int], clock: Optional[int], poli
     if initial is None:
         return []
     response = thread.response_at(as_of)
+    month_of = policy.calendar.month_of
     out = []
     for w, window in enumerate(policy.windows):
         deadline = initial + window
@@ -70,7 +70,7 @@ def thread_contribution(thread, as_of: Optional[int], clock: Optional[int], poli
     return out
 
 
-def order_contribution(order, as_of: Optional[int], clock: Optional[int]) -> Contribution:
+def order_contribution(order, as_of: Optional[int], clock: Optional[int], month_of) -> Contribution:
     placed = stamp_before(order.placed, as_of)
     if placed is None or before(order.cancelled_at, as_of) is not None:
         return []
@@ -93,7 +93,7 @@ def order_contribution(order, as_of: Optional[int], clock: Optional[int]) -> Con
     return out
 
 
-def review_contribution(review, as_of: Optional[int], low_at_most: int) -> Contribution:
+def review_contribution(review, as_of: Optional[int], low_at_most: int, month_of) -> Contribution:
     postings = review.postings
     if before(review.removed_at, as_of) is not None or not postings:
         return []
@@ -104,7 +104,7 @@ def review_contribution(review, as_of: Optional[int], low_at_most: int) -> Contr
     return [(month, REVIEWS, 1), (month, RATING_SUM, rating), (month, REVIEWS_LOW, int(rating <= low_at_most))]
 
 
-def case_contribution(case, seller, as_of: Optional[int], max_total: int) -> Contribution:
+def case_contribution(case, seller, as_of: Optional[int], max_total: int, month_of) -> Contribution:
     opened = stamp_before(case.opened, as_of)
     close = latest_before(case.closes, as_of)
     if opened is None or close is None or close[2] != "refunded_by_seller":
@@ -123,10 +123,10 @@ def contribution(seller, collection: str, item, as_of: Optional[int], clock: Opt
     if collection == "threads":
         return thread_contribution(item, as_of, clock, policy)
     if collection == "orders":
-        return order_contribution(item, as_of, clock)
+        return order_contribution(item, as_of, clock, policy.calendar.month_of)
     if collection == "reviews":
-        return review_contribution(item, as_of, policy.review_rating.low_rating_at_most)
-    return case_contribution(item, seller, as_of, policy.max_order_total_cents)
+        return review_contribution(item, as_of, policy.review_rating.low_rating_at_most, policy.calendar.month_of)
+    return case_contribution(item, seller, as_of, policy.max_order_total_cents, policy.calendar.month_of)
 
 
 def first_sale(seller, as_of: Optional[int]) -> Optional[int]:

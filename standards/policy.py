@@ -11,9 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from .calendar import DAY, HOUR
+from .calendar import DAY, HOUR, Calendar
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -32,6 +34,18 @@ def _money(value: Decimal) -> Decimal:
 
 
 Money = Annotated[Decimal, AfterValidator(_money)]
+
+
+def _zone_name(value: str) -> str:
+    if value != "UTC":
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be UTC or an IANA time zone name such as America/Sao_Paulo") from exc
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
 
 class MessageResponse(_Section):
@@ -74,6 +88,9 @@ class Alerts(_Section):
 
 class Policy(_Section):
     name: str = "service-standards"
+    # The zone of every day and month: attribution days, periods, evaluation
+    # instants, ship-by days of alerts, days of daily progress.
+    time_zone: ZoneName = "UTC"
     min_sales_for_data: int = Field(5, ge=0)
     allowed_lateness_hours: int = Field(7 * 24, ge=0)
     evaluation_delay_hours: int = Field(24, ge=0)
@@ -85,6 +102,10 @@ class Policy(_Section):
     alerts: Alerts = Alerts()
 
     # Derived, integer forms used on the hot path, computed once (the model is frozen).
+    @cached_property
+    def calendar(self) -> Calendar:
+        return Calendar(self.time_zone)
+
     @cached_property
     def evaluation_delay(self) -> int:
         return self.evaluation_delay_hours * HOUR

@@ -11,7 +11,7 @@ import orjson
 
 from schemas.validate import format_cents, format_timestamp
 
-from .calendar import DAY, HOUR, first_day, last_day, month_name, month_of, month_start
+from .calendar import DAY, HOUR, Calendar, first_day, last_day, month_name
 from .entities import Case, Order, Review, Thread
 from .items import PackedItems
 from .judge import STANDARDS, judge_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
@@ -249,7 +249,7 @@ class SellerState:
             self.first_sale_stale = True  # the first sale was cancelled: look again
 
     def rebuild_live(self, clock: Optional[int], policy: Policy) -> None:
-        first_month = month_of(clock) - 2 if clock is not None else None
+        first_month = policy.calendar.month_of(clock) - 2 if clock is not None else None
         self.monthly = ()
         for collection in ("threads", "orders", "reviews", "cases"):
             for item in self.items_of(collection):
@@ -261,10 +261,9 @@ class SellerState:
                 self._index_case(case_id, case)
         self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
 
-    def live_totals(self, clock: int) -> tuple:
-        """(month of the clock, first sale, *totals of the period to date):
-        everything a scorecard depends on, cheap to compare."""
-        today = month_of(clock)
+    def live_totals(self, today: int) -> tuple:
+        """(today (the month of the clock), first sale, *totals of the period
+        to date): everything a scorecard depends on, cheap to compare."""
         monthly = self.monthly
         if len(monthly) > 3 * _MONTH_STRIDE:  # months before the period are never read again
             monthly = self.monthly = [value for at in range(0, len(monthly), _MONTH_STRIDE) if monthly[at] >= today - 2
@@ -358,7 +357,7 @@ class SellerState:
 
     def evaluation(self, month: int, policy: Policy) -> Optional[dict]:
         """The monthly evaluation record of SPEC 6.1 for month M, made as of E."""
-        as_of = month_start(month) + policy.evaluation_delay
+        as_of = policy.calendar.month_start(month) + policy.evaluation_delay
         n = count(self, month - 3, month - 1, as_of, as_of, policy)
         if not n.has_activity():
             return None
@@ -381,8 +380,8 @@ class SellerState:
     def scorecard(self, n: Numbers, clock: int, policy: Policy) -> dict:
         """The period to date of the partition clock's day (SPEC section 6),
         of the seller's live numbers `n`."""
-        today = month_of(clock)
-        as_of, day = _clock_text(clock)
+        today = policy.calendar.month_of(clock)
+        as_of, day = _clock_text(clock, policy.calendar)
         record = self._summary(n, today + 1, first_day(today - 2), day, scorecard_standards(n, policy), policy)
         record["as_of"] = as_of
         return record
@@ -391,7 +390,7 @@ class SellerState:
                  policy: Policy) -> dict:
         quality = quality_card(n, policy)
         volume = volume_holds(n, policy)
-        tenure = tenure_holds(n, month_start(evaluated_month), policy)
+        tenure = tenure_holds(n, policy.calendar.month_start(evaluated_month), policy)
         first_sale = format_timestamp(n.first_sale_at) if n.first_sale_at is not None else None
         amount = format_cents(n.sales_cents)
         shown = {**quality.shown,
@@ -416,6 +415,7 @@ class SellerState:
         their ids in `gone`; and ids and unattributed items past FORGET_MONTHS."""
         lateness = policy.allowed_lateness
         last_window = max(policy.windows)
+        month_of = policy.calendar.month_of
         gone = self.gone
         for key, value in list(gone.items()):
             if _decode_item(value) <= evaluated_month:
@@ -570,12 +570,11 @@ def changes_nothing(event: dict) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _clock_text(clock: int) -> tuple[str, str]:
-    """(as_of, UTC day) of a partition clock, as shown: the same for every
-    scorecard of one refresh."""
-    as_of = format_timestamp(clock)
-    return as_of, as_of[:10]
+def _clock_text(clock: int, calendar: Calendar) -> tuple[str, str]:
+    """(as_of, the calendar's day) of a partition clock, as shown: the same
+    for every scorecard of one refresh."""
+    return format_timestamp(clock), calendar.day_name(clock)
 
 
 def ship_day_alert_at(ship_by: int, policy: Policy) -> int:
-    return ship_by - ship_by % DAY + policy.alerts.ship_day_alert_hour * HOUR
+    return policy.calendar.at_hour(ship_by, policy.alerts.ship_day_alert_hour)

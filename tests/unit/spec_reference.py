@@ -4,11 +4,14 @@ Written from the contract (../shared/SPEC.md) alone, as a test oracle: plain, sl
 meant to be obviously correct.  Every month M is computed from scratch, using
 only the (deduplicated) events with ``occurred_at < E(M)``, where
 ``E(M) = first instant of M + 24 h`` (the default ``evaluation_delay``).
+Days and months are UTC's, or those of the ``zone`` given (a policy's
+``time_zone``; SPEC 3: "All calendar arithmetic is UTC unless the policy
+names a time zone"), read by the datetime module from the tz database.
 
 Entry points:
-- ``evaluate(events, T)`` -> list of evaluation records (dicts shaped as SPEC
+- ``evaluate(events, T, zone)`` -> list of evaluation records (dicts shaped as SPEC
   6.1), for every seller and every month M with ``E(M) <= T``;
-- ``scorecards(events, T)`` -> seller_id -> the live scorecard numbers of the
+- ``scorecards(events, T, zone)`` -> seller_id -> the live scorecard numbers of the
   period to date at partition clock T (see its docstring).
 ``events`` are the valid events as published (dicts, timestamps as RFC 3339
 strings); ``T`` is the final heartbeat time (string or aware datetime).
@@ -86,8 +89,9 @@ def fmt_money(x: Decimal) -> str:
     return str(x.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
 
 
-def month_first(y: int, m: int) -> dt.datetime:
-    return dt.datetime(y, m, 1, tzinfo=UTC)
+def month_first(y: int, m: int, zone: dt.tzinfo = UTC) -> dt.datetime:
+    """The first instant of the month in the zone, in UTC."""
+    return dt.datetime(y, m, 1, tzinfo=zone).astimezone(UTC)
 
 
 def add_months(y: int, m: int, k: int) -> tuple[int, int]:
@@ -107,7 +111,7 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
     ``evs_seller``: the (deduplicated, non-heartbeat) events used, all of one seller.
     ``pstart`` .. ``pend``: the period, the first instant of its first month up to
     (excluding) the first instant of the month after its last one; an item counts when
-    its attribution instant t has ``pstart <= t < pend`` (its UTC day is in the period).
+    its attribution instant t has ``pstart <= t < pend`` (its day is in the period).
     ``clock``: decides pending items (a deadline is passed when ``clock > deadline``).
     ``tenure_anchor``: tenure holds when the first sale is at least 90 days before it.
 
@@ -321,12 +325,12 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
     }
 
 
-def _evaluate_month(evs_seller: list, y: int, m: int):
+def _evaluate_month(evs_seller: list, y: int, m: int, zone: dt.tzinfo):
     """Numbers of one seller for month (y, m), or None when no record is due."""
-    first = month_first(y, m)
+    first = month_first(y, m, zone)
     E = first + EVALUATION_DELAY
     ps_y, ps_m = add_months(y, m, -3)
-    pstart = month_first(ps_y, ps_m)
+    pstart = month_first(ps_y, ps_m, zone)
     # SPEC 3: "it uses exactly the events with occurred_at < E"; period M-3 .. M-1;
     # "A monthly evaluation is as of E"; tenure: "before the first instant of M"
     evs = [e for e in evs_seller if e["_t"] < E]
@@ -335,11 +339,11 @@ def _evaluate_month(evs_seller: list, y: int, m: int):
         return None
 
     pe_y, pe_m = add_months(y, m, -1)
-    period_end = (first - dt.timedelta(days=1)).date()
+    period_end = dt.date(y, m, 1) - dt.timedelta(days=1)
     assert (period_end.year, period_end.month) == (pe_y, pe_m)
     return {
         "month": f"{y:04d}-{m:02d}",
-        "period": {"start": pstart.date().isoformat(), "end": period_end.isoformat()},
+        "period": {"start": dt.date(ps_y, ps_m, 1).isoformat(), "end": period_end.isoformat()},
         "policy": POLICY_NAME,
         "sales": c["sales"],
         "_standards": c["_standards"],
@@ -372,7 +376,7 @@ def rate(num: int, den: int):
     return f"{tenths // 10}.{tenths % 10}"
 
 
-def scorecards(events: list, T) -> dict:
+def scorecards(events: list, T, zone: dt.tzinfo = UTC) -> dict:
     """seller_id -> the live scorecard numbers of the period to date at partition clock T.
 
     SPEC 3: "The evaluation period for day D is the calendar month of D and the two
@@ -384,9 +388,10 @@ def scorecards(events: list, T) -> dict:
     One entry per seller with at least one non-heartbeat valid event.
     """
     C = parse_ts(T)
-    ps_y, ps_m = add_months(C.year, C.month, -2)
-    pstart = month_first(ps_y, ps_m)
-    pend = month_first(*add_months(C.year, C.month, 1))
+    local = C.astimezone(zone)  # its day and month
+    ps_y, ps_m = add_months(local.year, local.month, -2)
+    pstart = month_first(ps_y, ps_m, zone)
+    pend = month_first(*add_months(local.year, local.month, 1), zone)
     out = {}
     for seller, sevs in sorted(_by_seller(events).items()):
         c = _count(sevs, pstart, pend, C, pend)
@@ -397,7 +402,7 @@ def scorecards(events: list, T) -> dict:
                                "status": s}
         out[seller] = {
             "seller_id": seller,
-            "period": {"start": pstart.date().isoformat(), "end": C.date().isoformat()},
+            "period": {"start": dt.date(ps_y, ps_m, 1).isoformat(), "end": local.date().isoformat()},
             "policy": POLICY_NAME,
             "sales": c["sales"],
             "standards": standards,
@@ -407,7 +412,7 @@ def scorecards(events: list, T) -> dict:
     return out
 
 
-def evaluate(events: list, T) -> list:
+def evaluate(events: list, T, zone: dt.tzinfo = UTC) -> list:
     """All evaluation records (SPEC 6.1) for months M with E(M) <= T."""
     T = parse_ts(T)
     by_seller = _by_seller(events)
@@ -418,10 +423,10 @@ def evaluate(events: list, T) -> list:
         times = [e["_t"] for e in sevs]
         times += [parse_ts(e["ship_by"]) for e in sevs if e["type"] == "order.placed"]
         t0 = min(times)
-        y, m = t0.year, t0.month
+        y, m = t0.astimezone(zone).year, t0.astimezone(zone).month
         prev = None  # (y, m, record) of the previous calendar month, if any
-        while month_first(y, m) + EVALUATION_DELAY <= T:
-            r = _evaluate_month(sevs, y, m)
+        while month_first(y, m, zone) + EVALUATION_DELAY <= T:
+            r = _evaluate_month(sevs, y, m, zone)
             if r is not None:
                 st = r.pop("_standards")
                 prev_rec = prev if prev is not None and prev[0:2] == add_months(y, m, -1) else None

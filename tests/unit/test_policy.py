@@ -29,6 +29,9 @@ def test_a_file_overrides_only_its_keys(tmp_path):
     ("[message_response]\nwindow_hours = \"two days\"\n", "message_response.window_hours"),
     ("[on_time_shipping]\nmin_percent = 101\n", "on_time_shipping.min_percent"),
     ("evaluation_delay_hours = -1\n", "evaluation_delay_hours"),
+    ('time_zone = "Mars/Olympus_Mons"\n', "time_zone"),
+    ('time_zone = "../../etc/passwd"\n', "time_zone"),
+    ('time_zone = "-03:00"\n', "time_zone"),
 ])
 def test_a_bad_key_is_refused_with_its_path(tmp_path, text, key):
     path = tmp_path / "p.toml"

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import random
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -54,7 +55,7 @@ STATS = Stats()
 class History:
     """One generated history: valid events (for the oracle) and input lines (for the project)."""
 
-    def __init__(self, seed: int, long_gaps: bool = False):
+    def __init__(self, seed: int, long_gaps: bool = False, zone: dt.tzinfo = UTC):
         self.rng = rng = random.Random(seed)
         self.seed = seed
         self.long_gaps = long_gaps  # events on an item 2-7 months after it (state expiry)
@@ -62,11 +63,11 @@ class History:
                            (2025, 6), (2025, 10), (2026, 2)])
         self.n_months = rng.randint(4, 7)
         self.y0, self.m0 = y, m
-        self.t0 = month_first(y, m)
+        self.t0 = month_first(y, m, zone)
         ly, lm = add_months(y, m, self.n_months)
-        self.E_last = month_first(ly, lm) + EVALUATION_DELAY
+        self.E_last = month_first(ly, lm, zone) + EVALUATION_DELAY
         self.T = self.E_last + rng.choice([dt.timedelta(0), dt.timedelta(0), 5 * H, 2 * D + 7 * H])
-        self.firsts = [month_first(*add_months(y, m, k)) for k in range(-1, self.n_months + 3)]
+        self.firsts = [month_first(*add_months(y, m, k), zone) for k in range(-1, self.n_months + 3)]
         self.Es = [f + EVALUATION_DELAY for f in self.firsts]
         self.items = []       # (topic, event dict or None, raw bytes or None, valid)
         self.counter = 0
@@ -590,13 +591,13 @@ def diff(path, a, b, out):
         out.append((path, a, b))
 
 
-def compare(oracle_recs, project_recs, T):
+def compare(oracle_recs, project_recs, T, zone: dt.tzinfo = UTC):
     T = parse_ts(T) if isinstance(T, str) else T
     ours = {(r["seller_id"], r["month"]): r for r in oracle_recs}
     theirs = {}
     for r in project_recs:
         y, m = map(int, r["month"].split("-"))
-        if month_first(y, m) + EVALUATION_DELAY <= T:
+        if month_first(y, m, zone) + EVALUATION_DELAY <= T:
             theirs[(r["seller_id"], r["month"])] = r
     problems = []
     for k in sorted(set(ours) | set(theirs)):
@@ -611,8 +612,8 @@ def compare(oracle_recs, project_recs, T):
     return problems
 
 
-def run_project(lines):
-    out, _dead = backfill(lines, 8, Policy())
+def run_project(lines, policy: Policy = Policy()):
+    out, _dead = backfill(lines, 8, policy)
     return [orjson.loads(x) for x in out]
 
 
@@ -653,6 +654,31 @@ def test_random_histories_with_long_gaps_match_reference():
     """Same, plus events on an item 3-7 months after it: a buyer writing again in an old
     thread, a review re-posted, a case closed long after its opening."""
     failures, _ = _run_seeds(range(1000, 1000 + N_LONG_GAP_SEEDS), long_gaps=True)
+    assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}"
+                                    for s, p in failures.items())
+
+
+# Zones with and without daylight saving, a 30-minute shift (Lord Howe) and
+# a 45-minute offset (Kathmandu).
+ZONES = ("America/Sao_Paulo", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu")
+N_ZONE_SEEDS = int(os.environ.get("SPEC_REF_ZONE_SEEDS", "12"))
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+def test_random_histories_in_a_policy_time_zone_match_reference(zone_name):
+    """With the policy's time_zone, days and months are the zone's (SPEC 3):
+    attribution months, periods, evaluation instants and tenure. The
+    generator puts its edge instants at the zone's month boundaries."""
+    zone, policy = ZoneInfo(zone_name), Policy(time_zone=zone_name)
+    failures = {}
+    for seed in range(2000, 2000 + N_ZONE_SEEDS):
+        h = History(seed, long_gaps=seed % 3 == 0, zone=zone).build()
+        lines, valid = h.lines()
+        records = evaluate(valid, h.T, zone)
+        assert records, f"seed {seed}: generator produced no evaluation at all"
+        problems = compare(records, run_project(lines, policy), h.T, zone)
+        if problems:
+            failures[seed] = problems
     assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}"
                                     for s, p in failures.items())
 
@@ -714,7 +740,7 @@ class LiveRun:
         return [orjson.loads(value) for value in latest_evaluations(self.evaluations)]
 
 
-def run_live(lines, flush_every=300, crash_every=None) -> LiveRun:
+def run_live(lines, flush_every=300, crash_every=None, policy: Policy = Policy()) -> LiveRun:
     """The live worker's Processor over the records `replay` publishes:
     scorecards recounted and sellers evaluated a few at a time every 50
     records, state written every `flush_every` records (a commit, then its
@@ -724,7 +750,7 @@ def run_live(lines, flush_every=300, crash_every=None) -> LiveRun:
     is written and before its transitions are released)."""
     run = LiveRun()
     records = published(lines, 8)
-    processor, committed, offset, crashes = Processor(Policy(), run.write, "state"), 0, 0, 0
+    processor, committed, offset, crashes = Processor(policy, run.write, "state"), 0, 0, 0
     while offset < len(records):
         topic, partition, value = records[offset]
         processor.handle(topic, partition, offset, None, value)
@@ -739,7 +765,7 @@ def run_live(lines, flush_every=300, crash_every=None) -> LiveRun:
                 processor.release()
         if crash:
             crashes += 1
-            processor = Processor(Policy(), run.write, "state")
+            processor = Processor(policy, run.write, "state")
             processor.restore(set(range(8)), list(run.changelog))
             offset = committed
     asyncio.run(processor.flush_in_slices(3))
@@ -779,11 +805,11 @@ def cut_at(lines, valid, at: dt.datetime):
     return kept(lines) + [orjson.dumps(beat)], kept(valid) + [beat]
 
 
-def scorecard_problems(valid, at: dt.datetime, cards, in_state):
+def scorecard_problems(valid, at: dt.datetime, cards, in_state, zone: dt.tzinfo = UTC):
     """Fields of the oracle's scorecards that the project's latest cards miss
     or differ in, for the sellers in state; a seller that left state must
     have nothing counted in the period to date."""
-    expected = scorecards(valid, at)
+    expected = scorecards(valid, at, zone)
     problems = [(seller, "card", "<none>", "present") for seller in sorted(set(cards) - set(expected))]
     for seller, card in sorted(expected.items()):
         if seller not in in_state:
@@ -797,8 +823,9 @@ def scorecard_problems(valid, at: dt.datetime, cards, in_state):
             continue
         # The latest card is of the last recount that changed its numbers:
         # its as_of (and the day ending its period) may be earlier in T's month.
-        if not (got["as_of"][:10] == got["period"]["end"] and parse_ts(got["as_of"]) <= at
-                and parse_ts(got["as_of"]).strftime("%Y-%m") == at.strftime("%Y-%m")):
+        as_of = parse_ts(got["as_of"])
+        if not (as_of.astimezone(zone).date().isoformat() == got["period"]["end"] and as_of <= at
+                and as_of.astimezone(zone).strftime("%Y-%m") == at.astimezone(zone).strftime("%Y-%m")):
             problems.append((seller, "as_of / period.end", at.isoformat(), (got["as_of"], got["period"]["end"])))
         card = dict(card, period={"start": card["period"]["start"]})
         found = []
@@ -816,14 +843,25 @@ def test_the_live_scorecards_match_reference(seed):
     every event and deadline, recounted in slices, state written between)
     against the oracle's period to date from scratch: at the end of a
     history, and cut at an instant inside it (a thread or order still pending)."""
-    h = History(seed, long_gaps=seed % 4 == 3).build()
+    _check_live_scorecards(seed, Policy(), UTC)
+
+
+@pytest.mark.parametrize("seed, zone_name", [(2001 + i, zone_name) for i, zone_name in enumerate(ZONES)])
+def test_the_live_scorecards_in_a_policy_time_zone_match_reference(seed, zone_name):
+    """The same with the policy's time_zone: the period to date is of the
+    zone's day of the clock, and `period.end` is that day."""
+    _check_live_scorecards(seed, Policy(time_zone=zone_name), ZoneInfo(zone_name))
+
+
+def _check_live_scorecards(seed: int, policy: Policy, zone: dt.tzinfo) -> None:
+    h = History(seed, long_gaps=seed % 4 == 3, zone=zone).build()
     lines, valid = h.lines()
     span = (h.T - h.t0).total_seconds()
     at = h.t0 + dt.timedelta(seconds=int(span * random.Random(seed).uniform(0.3, 0.95)), microseconds=1)
     for lines_to, valid_to, clock in ((lines, valid, h.T), (*cut_at(lines, valid, at), at)):
-        run = run_live(lines_to, crash_every=700 if seed % 2 else None)
+        run = run_live(lines_to, crash_every=700 if seed % 2 else None, policy=policy)
         assert run.clocks == {(clock - EPOCH) // US}, (seed, run.clocks)
-        problems = scorecard_problems(valid_to, clock, run.cards, run.in_state)
+        problems = scorecard_problems(valid_to, clock, run.cards, run.in_state, zone)
         assert not problems, (seed, clock.isoformat(), problems[:6])
 
 
