@@ -10,7 +10,6 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -40,7 +39,7 @@ def _zone_name(value: str) -> str:
     if value != "UTC":
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory such as "America"
             raise ValueError("must be UTC or an IANA time zone name such as America/Sao_Paulo") from exc
     return value
 

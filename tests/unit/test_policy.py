@@ -32,6 +32,7 @@ def test_a_file_overrides_only_its_keys(tmp_path):
     ('time_zone = "Mars/Olympus_Mons"\n', "time_zone"),
     ('time_zone = "../../etc/passwd"\n', "time_zone"),
     ('time_zone = "-03:00"\n', "time_zone"),
+    ('time_zone = "America"\n', "time_zone"),
 ])
 def test_a_bad_key_is_refused_with_its_path(tmp_path, text, key):
     path = tmp_path / "p.toml"
