@@ -846,7 +846,8 @@ def test_the_live_scorecards_match_reference(seed):
     _check_live_scorecards(seed, Policy(), UTC)
 
 
-@pytest.mark.parametrize("seed, zone_name", [(2001 + i, zone_name) for i, zone_name in enumerate(ZONES)])
+@pytest.mark.parametrize("seed, zone_name", [(2001 + i, ZONES[i % len(ZONES)]) for i in range(
+    int(os.environ.get("SPEC_REF_ZONE_SCORECARD_SEEDS", len(ZONES))))])
 def test_the_live_scorecards_in_a_policy_time_zone_match_reference(seed, zone_name):
     """The same with the policy's time_zone: the period to date is of the
     zone's day of the clock, and `period.end` is that day."""
