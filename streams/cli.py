@@ -16,12 +16,28 @@ from tqdm import tqdm
 
 from .broker import EmbeddedBroker, create_topics, free_port
 from .child import start_child
-from .config import Settings
+from .config import Settings, SettingsError
 from .gc_tuning import tune_gc
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 
-@click.group()
+class _Commands(click.Group):
+    """A setting or policy file that cannot be used ends the command with
+    its message (naming the variable or key) and exit status 1, not a
+    traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ValueError as exc:
+            from standards.policy import PolicyError  # pydantic: only when something went wrong
+
+            if isinstance(exc, (SettingsError, PolicyError)):
+                raise click.ClickException(str(exc)) from None
+            raise
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Seller customer-service standards on Kafka."""
     tune_gc()

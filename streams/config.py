@@ -7,34 +7,46 @@ import ssl
 from dataclasses import dataclass, field
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names its variable."""
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _number(name: str, default: str, kind: type):
+    text = _env(name, default)
+    try:
+        return kind(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
 
 
 @dataclass(frozen=True)
 class Settings:
     app_id: str = field(default_factory=lambda: _env("APP_ID", "seller-standards"))
     bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    partitions: int = field(default_factory=lambda: int(_env("PARTITIONS", "8")))
-    replication: int = field(default_factory=lambda: int(_env("REPLICATION_FACTOR", "1")))
+    partitions: int = field(default_factory=lambda: _number("PARTITIONS", "8", int))
+    replication: int = field(default_factory=lambda: _number("REPLICATION_FACTOR", "1", int))
     data_dir: str = field(default_factory=lambda: _env("DATA_DIR", "./var/seller-standards"))
     policy_file: str | None = field(default_factory=lambda: os.environ.get("POLICY_FILE") or None)
     # "event": the partition clock moves only with event time (replay,
     # backfill); "wall": the wall clock advances it too (live).
     clock: str = field(default_factory=lambda: _env("CLOCK", "event"))
     web_bind: str = field(default_factory=lambda: _env("WEB_BIND", "127.0.0.1"))
-    web_port: int = field(default_factory=lambda: int(_env("WEB_PORT", "6066")))
-    refresh_interval: float = field(default_factory=lambda: float(_env("SCORECARD_INTERVAL", "0.5")))
-    commit_interval: float = field(default_factory=lambda: float(_env("COMMIT_INTERVAL", "2.0")))
+    web_port: int = field(default_factory=lambda: _number("WEB_PORT", "6066", int))
+    refresh_interval: float = field(default_factory=lambda: _number("SCORECARD_INTERVAL", "0.5", float))
+    commit_interval: float = field(default_factory=lambda: _number("COMMIT_INTERVAL", "2.0", float))
     # While the worker works through a backlog (streams.app.BACKLOG_SECONDS).
-    backlog_commit_interval: float = field(default_factory=lambda: float(_env("BACKLOG_COMMIT_INTERVAL", "30.0")))
-    rebalance_timeout: float = field(default_factory=lambda: float(_env("BROKER_REBALANCE_TIMEOUT", "4.0")))
-    session_timeout: float = field(default_factory=lambda: float(_env("BROKER_SESSION_TIMEOUT", "6.0")))
-    heartbeat_interval: float = field(default_factory=lambda: float(_env("BROKER_HEARTBEAT_INTERVAL", "1.0")))
+    backlog_commit_interval: float = field(default_factory=lambda: _number("BACKLOG_COMMIT_INTERVAL", "30.0", float))
+    rebalance_timeout: float = field(default_factory=lambda: _number("BROKER_REBALANCE_TIMEOUT", "4.0", float))
+    session_timeout: float = field(default_factory=lambda: _number("BROKER_SESSION_TIMEOUT", "6.0", float))
+    heartbeat_interval: float = field(default_factory=lambda: _number("BROKER_HEARTBEAT_INTERVAL", "1.0", float))
     # How long the broker may hold a fetch that has no data yet (Faust's own
     # value, 1500 ms, is what every event waits on a broker that does not
     # answer early when records arrive).
-    fetch_max_wait_ms: int = field(default_factory=lambda: int(_env("FETCH_MAX_WAIT_MS", "50")))
+    fetch_max_wait_ms: int = field(default_factory=lambda: _number("FETCH_MAX_WAIT_MS", "50", int))
 
     # Kafka security: none, TLS (KAFKA_SSL_*), SASL PLAIN or SCRAM (KAFKA_SASL_*).
     sasl_mechanism: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_MECHANISM") or None)
@@ -68,17 +80,17 @@ class Settings:
 
     def __post_init__(self):
         if self.clock not in ("event", "wall"):
-            raise ValueError(f"CLOCK must be 'event' or 'wall', got {self.clock!r}")
+            raise SettingsError(f"CLOCK must be 'event' or 'wall', got {self.clock!r}")
         if self.sasl_mechanism not in (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
-            raise ValueError("KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, "
+            raise SettingsError("KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, "
                              f"got {self.sasl_mechanism!r}")
         if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
-            raise ValueError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+            raise SettingsError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.partitions < 1:
-            raise ValueError(f"PARTITIONS must be at least 1, got {self.partitions}")
+            raise SettingsError(f"PARTITIONS must be at least 1, got {self.partitions}")
         for name, seconds in (("SCORECARD_INTERVAL", self.refresh_interval), ("COMMIT_INTERVAL", self.commit_interval),
                               ("BACKLOG_COMMIT_INTERVAL", self.backlog_commit_interval)):
             if not seconds > 0:
-                raise ValueError(f"{name} must be more than 0 seconds, got {seconds}")
+                raise SettingsError(f"{name} must be more than 0 seconds, got {seconds}")
         if self.fetch_max_wait_ms < 0:
-            raise ValueError(f"FETCH_MAX_WAIT_MS must be at least 0, got {self.fetch_max_wait_ms}")
+            raise SettingsError(f"FETCH_MAX_WAIT_MS must be at least 0, got {self.fetch_max_wait_ms}")

@@ -1,7 +1,10 @@
-"""The command line's help reaches what runs behind it."""
+"""The command line: its help reaches what runs behind it; what it refuses, it names."""
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 CLI = Path(sys.executable).with_name("seller-standards")
 
@@ -11,3 +14,20 @@ def test_worker_help_lists_fausts_worker_options():
     shown = subprocess.run([str(CLI), "worker", "--help"], capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "--loglevel" in shown.stdout and "--web-port" in shown.stdout
+
+
+@pytest.mark.parametrize("command, env, message", [
+    ("backfill", {"POLICY_FILE": "{tmp}/policy.toml"}, "Error: policy file {tmp}/policy.toml: time_zone: "),
+    ("worker", {"POLICY_FILE": "{tmp}/policy.toml"}, "Error: policy file {tmp}/policy.toml: time_zone: "),
+    ("backfill", {"PARTITIONS": "eight"}, "Error: PARTITIONS must be an integer, got 'eight'"),
+    ("worker", {"COMMIT_INTERVAL": "0"}, "Error: COMMIT_INTERVAL must be more than 0 seconds, got 0.0"),
+])
+def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path, command, env, message):
+    (tmp_path / "policy.toml").write_text('time_zone = "Mars/Olympus_Mons"\n')
+    (tmp_path / "events.jsonl").write_text("")
+    args = {"backfill": ["backfill", str(tmp_path / "events.jsonl"), "--evaluations", str(tmp_path / "out.jsonl")],
+            "worker": ["worker"]}[command]
+    env = {**os.environ, **{name: value.format(tmp=tmp_path) for name, value in env.items()}}
+    shown = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=120, env=env)
+    assert shown.returncode == 1
+    assert message.format(tmp=tmp_path) in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
