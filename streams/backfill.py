@@ -25,7 +25,7 @@ from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
 from .output_json import dumps_sorted
-from .reading import read_topic
+from .reading import read_topic, start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
@@ -144,7 +144,7 @@ async def read_input_topics(bootstrap: str, options: Optional[dict] = None) -> l
     too depends on how fast it read each topic."""
     consumer = AIOKafkaConsumer(*INPUT_TOPICS, bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 group_id=None, **(options or {}))
-    await consumer.start()  # waits for the metadata of the topics
+    await start_client(consumer)  # waits for the metadata of the topics
     try:
         partitions = {topic: sorted(consumer.partitions_for_topic(topic) or ()) for topic in INPUT_TOPICS}
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import click
+from aiokafka.errors import KafkaConnectionError
 from tqdm import tqdm
 
 from .broker import EmbeddedBroker, create_topics, free_port
@@ -22,13 +23,15 @@ from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 
 class _Commands(click.Group):
-    """A setting or policy file that cannot be used ends the command with
-    its message (naming the variable or key) and exit status 1, not a
-    traceback."""
+    """A setting or policy file that cannot be used, or a Kafka that cannot
+    be reached, ends the command with its message (naming the variable or
+    key) and exit status 1, not a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except KafkaConnectionError as exc:
+            raise click.ClickException(f"Kafka is unreachable: {exc}") from None
         except ValueError as exc:
             from standards.policy import PolicyError  # pydantic: only when something went wrong
 
@@ -103,11 +106,23 @@ def running_worker(bootstrap: str, app_id: str, data_dir: str,
             stop_worker(process)
 
 
+def _writable(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
+    """An output file is checked before the work that fills it."""
+    if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)
+                                 and (not path.exists() or os.access(path, os.W_OK))):
+        raise click.BadParameter(f"{path} cannot be written: its directory must exist and be writable")
+    return path
+
+
+def _evaluations_option(**extra):
+    return click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
+                        callback=_writable, help="Write the monthly evaluation records here (JSON lines).", **extra)
+
+
 @main.command()
 @click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--bootstrap", help="A running Kafka (and worker); default: embedded broker and worker.")
-@click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the monthly evaluation records here (JSON lines).")
+@_evaluations_option()
 @click.option("--timeout", type=float, default=1800.0, show_default=True)
 def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, timeout: float) -> None:
     """Publish EVENTS (JSON lines) keyed by seller_id and collect the results."""
@@ -150,8 +165,7 @@ def _write(path: Path, lines: list[bytes]) -> None:
 @click.option("--from-topics", is_flag=True,
               help="Instead of EVENTS, read the input topics of a Kafka (--bootstrap) to their end.")
 @click.option("--bootstrap", help="The Kafka of --from-topics; default: KAFKA_BOOTSTRAP.")
-@click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
-              required=True, help="Write the monthly evaluation records here (JSON lines).")
+@_evaluations_option(required=True)
 def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, evaluations_out: Path) -> None:
     """Run the rules over EVENTS (or the input topics) in this process: the
     records a worker makes from a replay of EVENTS (or from those topics)."""

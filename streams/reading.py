@@ -13,6 +13,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 
+async def start_client(client):
+    """The aiokafka client, started; stopped again when it cannot start (a
+    broker that cannot be reached), so that it leaves nothing open."""
+    try:
+        await client.start()
+    except BaseException:
+        await client.stop()
+        raise
+    return client
+
+
 async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
                      partitions: Optional[Iterable[int]] = None, timeout: float = 300.0,
                      options: Optional[dict] = None) -> list[tuple[bytes, bytes]]:
@@ -23,10 +34,10 @@ async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
     if partitions is None:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                     enable_auto_commit=False, group_id=None, **options)
-        await consumer.start()
+        await start_client(consumer)
     else:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options)
-        await consumer.start()
+        await start_client(consumer)
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             await consumer.stop()
@@ -67,7 +78,7 @@ class CommittedOffsets:
                                         **(options or {}))
 
     async def __aenter__(self) -> "CommittedOffsets":
-        await self._reader.start()
+        await start_client(self._reader)
         return self
 
     async def __aexit__(self, *exc) -> None:

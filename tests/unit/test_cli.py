@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.broker import free_port
+
 CLI = Path(sys.executable).with_name("seller-standards")
 
 
@@ -31,3 +33,23 @@ def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path
     shown = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=120, env=env)
     assert shown.returncode == 1
     assert message.format(tmp=tmp_path) in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+    (tmp_path / "events.jsonl").write_text("")
+    missing = tmp_path / "missing" / "out.jsonl"
+    shown = subprocess.run([str(CLI), "backfill", str(tmp_path / "events.jsonl"), "--evaluations", str(missing)],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 2  # click's usage error
+    assert f"Invalid value for '--evaluations': {missing} cannot be written" in shown.stderr, shown.stderr
+    assert "evaluation records" not in shown.stderr  # the backfill did not run
+
+
+@pytest.mark.parametrize("args", [["evaluations"], ["backfill", "--from-topics", "--evaluations", "{tmp}/out.jsonl"]])
+def test_a_kafka_that_cannot_be_reached_ends_the_command_with_that(tmp_path, args):
+    bootstrap = f"127.0.0.1:{free_port()}"  # nothing listens there
+    args = [arg.format(tmp=tmp_path) for arg in args] + ["--bootstrap", bootstrap]
+    shown = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 1
+    assert "Error: Kafka is unreachable" in shown.stderr and bootstrap.split(":")[1] in shown.stderr, shown.stderr
+    assert "Traceback" not in shown.stderr and "Unclosed" not in shown.stderr, shown.stderr
