@@ -172,6 +172,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
     from standards.policy import load_policy
 
     from .backfill import backfill as run_backfill, backfill_records, read_input_topics
+    from .replay import event_lines
 
     if (events is not None) == from_topics:
         raise click.UsageError("give either EVENTS or --from-topics")
@@ -184,8 +185,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
         records, dead_letters = backfill_records(
             tqdm(read, desc="backfill", unit="ev", mininterval=1.0), policy)
     else:
-        lines = tqdm(events.read_bytes().splitlines(), desc="backfill", unit="ev", mininterval=1.0)
-        records, dead_letters = run_backfill(lines, settings.partitions, policy)
+        records, dead_letters = run_backfill(event_lines(events, "backfill"), settings.partitions, policy)
     _write(evaluations_out, records)
     click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
 

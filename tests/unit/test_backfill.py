@@ -7,6 +7,7 @@ import gc
 
 import orjson
 import pytest
+from hypothesis import given, settings, strategies as st
 from scenario import published
 
 from schemas.validate import parse_timestamp
@@ -14,7 +15,7 @@ from standards.engine import EVALUATIONS
 from standards.policy import Policy
 from streams.backfill import backfill, backfill_records, partition_for
 from streams.processor import Processor
-from streams.replay import latest_evaluations, route
+from streams.replay import event_lines, latest_evaluations, route
 from streams.simulate import simulate
 from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REVIEWS, SHIPMENTS
 
@@ -131,6 +132,26 @@ def test_backfill_of_a_hand_made_file_gives_the_hand_computed_records():
     assert dead_letters == 2  # the rating 6 and the line that is not JSON; blank lines are skipped
     # as `replay --evaluations` writes them: sorted keys, sorted by (seller_id, month)
     assert records == [orjson.dumps(S1, option=orjson.OPT_SORT_KEYS), orjson.dumps(S3, option=orjson.OPT_SORT_KEYS)]
+
+
+def test_a_file_read_a_chunk_at_a_time_gives_the_hand_computed_records(tmp_path):
+    """The file as the command reads it: lines ending in \\n, \\r\\n or \\r,
+    in chunks of 100 bytes (so that lines and "\\r\\n" are cut between chunks)."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(line + (b"\n", b"\r\n", b"\r")[i % 3] for i, line in enumerate(hand_made_file())))
+    records, dead_letters = backfill(event_lines(path, "backfill", chunk_bytes=100), PARTITIONS, POLICY)
+    assert ([orjson.loads(r) for r in records], dead_letters) == ([S1, S3], 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"{}", b" ", b"\n", b"\r", b"\r\n"]), max_size=40), st.integers(1, 9))
+def test_the_lines_of_a_file_read_in_chunks_are_those_of_the_whole(tmp_path_factory, parts, chunk_bytes):
+    data = b"".join(parts)
+    path = tmp_path_factory.mktemp("lines") / "events.jsonl"
+    path.write_bytes(data)
+    # Readers skip blank lines: a "\r\n" cut between two chunks may add one.
+    assert ([line for line in event_lines(path, "test", chunk_bytes) if line.strip()]
+            == [line for line in data.splitlines() if line.strip()])
 
 
 def test_without_a_heartbeat_nothing_is_evaluated():
