@@ -83,7 +83,7 @@ class Settings:
             raise SettingsError(f"CLOCK must be 'event' or 'wall', got {self.clock!r}")
         if self.sasl_mechanism not in (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
             raise SettingsError("KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, "
-                             f"got {self.sasl_mechanism!r}")
+                                f"got {self.sasl_mechanism!r}")
         if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
             raise SettingsError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.partitions < 1:
