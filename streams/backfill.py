@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import heapq
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -36,9 +36,12 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def backfill(lines: Iterable[bytes], partitions: int, policy: Policy) -> tuple[list[bytes], int]:
-    """(evaluation lines as `replay --evaluations` writes them, dead letters)."""
-    return _run(_events_of_lines(lines, partitions), partitions, policy, close=True)
+def backfill(lines: Iterable[bytes], partitions: int, policy: Policy,
+             dead_letter: Optional[Callable[[int, bytes, InvalidEvent], None]] = None) -> tuple[list[bytes], int]:
+    """(evaluation lines as `replay --evaluations` writes them, dead letters);
+    `dead_letter` is told of each invalid line: its number (from 1, blank
+    lines counted), its bytes and why."""
+    return _run(_events_of_lines(lines, partitions, dead_letter), partitions, policy, close=True)
 
 
 def backfill_records(records: Iterable[tuple[str, int, Optional[bytes]]], policy: Policy
@@ -48,16 +51,18 @@ def backfill_records(records: Iterable[tuple[str, int, Optional[bytes]]], policy
     return _run(_events_of_records(records), None, policy, close=False)
 
 
-def _events_of_lines(lines: Iterable[bytes], partitions: int) -> Iterator[Optional[tuple]]:
+def _events_of_lines(lines: Iterable[bytes], partitions: int, dead_letter) -> Iterator[Optional[tuple]]:
     """(topic, partition, event) of every line as `replay` publishes it, None
     for an invalid one (the worker dead-letters it). Each line is parsed once."""
     partition_of: dict[str, int] = {}  # seller_id -> partition (murmur2 is pure Python)
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         if not line or line.isspace():  # = not line.strip(), without a copy of the line
             continue
         try:
             topic, event = decode_event_and_topic(line)
-        except InvalidEvent:
+        except InvalidEvent as invalid:
+            if dead_letter is not None:
+                dead_letter(number, line, invalid)
             yield None
             continue
         # as streams.replay.route: the line's _topic, else its type's topic

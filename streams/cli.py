@@ -114,9 +114,13 @@ def _writable(ctx: click.Context, param: click.Parameter, path: Path | None) -> 
     return path
 
 
+def _output_option(*decls: str, **extra):
+    return click.option(*decls, type=click.Path(dir_okay=False, path_type=Path), callback=_writable, **extra)
+
+
 def _evaluations_option(**extra):
-    return click.option("--evaluations", "evaluations_out", type=click.Path(dir_okay=False, path_type=Path),
-                        callback=_writable, help="Write the monthly evaluation records here (JSON lines).", **extra)
+    return _output_option("--evaluations", "evaluations_out",
+                          help="Write the monthly evaluation records here (JSON lines).", **extra)
 
 
 @main.command()
@@ -160,13 +164,36 @@ def _write(path: Path, lines: list[bytes]) -> None:
     path.write_bytes(b"".join(line + b"\n" for line in lines))
 
 
+@contextmanager
+def _dead_letter_writer(path: Path | None):
+    """A backfill's `dead_letter`: each invalid line to `path` as it is
+    found, as the worker's dead letters but for the line's number in place
+    of topic, partition and offset (None: no file)."""
+    if path is None:
+        yield None
+        return
+    from base64 import b64encode
+
+    from .output_json import dumps_sorted
+
+    with path.open("wb") as file:
+        def dead_letter(number: int, raw: bytes, invalid) -> None:
+            file.write(dumps_sorted({"line": number, "code": invalid.code, "reason": invalid.reason,
+                                     "original_base64": b64encode(raw).decode()}) + b"\n")
+
+        yield dead_letter
+
+
 @main.command()
 @click.argument("events", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--from-topics", is_flag=True,
               help="Instead of EVENTS, read the input topics of a Kafka (--bootstrap) to their end.")
 @click.option("--bootstrap", help="The Kafka of --from-topics; default: KAFKA_BOOTSTRAP.")
 @_evaluations_option(required=True)
-def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, evaluations_out: Path) -> None:
+@_output_option("--dead-letters", "dead_letters_out",
+                help="Write each invalid line of EVENTS here (JSON lines: line, code, reason, original_base64).")
+def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, evaluations_out: Path,
+             dead_letters_out: Path | None) -> None:
     """Run the rules over EVENTS (or the input topics) in this process: the
     records a worker makes from a replay of EVENTS (or from those topics)."""
     from standards.policy import load_policy
@@ -178,6 +205,8 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
         raise click.UsageError("give either EVENTS or --from-topics")
     if bootstrap and not from_topics:
         raise click.UsageError("--bootstrap goes with --from-topics")
+    if dead_letters_out and from_topics:
+        raise click.UsageError("--dead-letters goes with EVENTS (the worker's are on standards.deadletter)")
     settings = Settings()
     policy = load_policy(settings.policy_file)
     if from_topics:
@@ -185,7 +214,9 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
         records, dead_letters = backfill_records(
             tqdm(read, desc="backfill", unit="ev", mininterval=1.0), policy)
     else:
-        records, dead_letters = run_backfill(event_lines(events, "backfill"), settings.partitions, policy)
+        with _dead_letter_writer(dead_letters_out) as dead_letter:
+            records, dead_letters = run_backfill(event_lines(events, "backfill"), settings.partitions, policy,
+                                                 dead_letter)
     _write(evaluations_out, records)
     click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
 

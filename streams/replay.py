@@ -18,21 +18,24 @@ from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
 
 
 def event_lines(path: Path, desc: str, chunk_bytes: int = 1 << 23) -> Iterator[bytes]:
-    """The lines of an events file as `bytes.splitlines` cuts them (at \\n,
-    \\r\\n or \\r), read a chunk at a time: memory does not grow with the
-    file (months of history). A "\\r" ending a chunk may be half of a
-    "\\r\\n": its "\\n" then gives an empty line, which every reader skips.
-    Shows its progress in bytes."""
+    """The lines of an events file, as `bytes.splitlines` cuts the whole (at
+    \\n, \\r\\n or \\r), read a chunk at a time: memory does not grow with
+    the file (months of history). Shows its progress in bytes."""
     with path.open("rb") as file, tqdm(total=path.stat().st_size, desc=desc, unit="B", unit_scale=True,
                                         mininterval=1.0) as bar:
         rest = b""
         while chunk := file.read(chunk_bytes):
             bar.update(len(chunk))
-            lines = (rest + chunk).splitlines()
-            rest = lines.pop() if lines and not chunk.endswith((b"\n", b"\r")) else b""  # goes on in the next chunk
+            data = rest + chunk
+            lines = data.splitlines()
+            if data.endswith(b"\n"):
+                rest = b""
+            elif data.endswith(b"\r"):  # maybe the first half of a "\r\n"
+                rest = lines.pop() + b"\r"
+            else:  # the last line goes on in the next chunk
+                rest = lines.pop()
             yield from lines
-        if rest:
-            yield rest
+        yield from rest.splitlines()
 
 
 def route(line: bytes) -> tuple[str, bytes | None, int | None]:

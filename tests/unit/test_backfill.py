@@ -3,7 +3,12 @@ one process gives the evaluation records a worker makes (SPEC sections 2, 3, 6.1
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -143,15 +148,30 @@ def test_a_file_read_a_chunk_at_a_time_gives_the_hand_computed_records(tmp_path)
     assert ([orjson.loads(r) for r in records], dead_letters) == ([S1, S3], 2)
 
 
+def test_the_command_writes_each_invalid_line_with_its_number_and_why(tmp_path):
+    """Lines 20 (rating 6: the schema's maximum is 5) and 21 (cut JSON) of
+    the hand-made file, counted from 1 with its two blank lines (7 and 8)."""
+    lines = hand_made_file()
+    (tmp_path / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    shown = subprocess.run([str(Path(sys.executable).with_name("seller-standards")), "backfill",
+                            str(tmp_path / "events.jsonl"), "--evaluations", str(tmp_path / "evaluations.jsonl"),
+                            "--dead-letters", str(tmp_path / "dead.jsonl")],
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "PARTITIONS": "4"})
+    assert shown.returncode == 0, shown.stderr
+    assert [orjson.loads(line) for line in (tmp_path / "evaluations.jsonl").read_bytes().splitlines()] == [S1, S3]
+    dead = [orjson.loads(line) for line in (tmp_path / "dead.jsonl").read_bytes().splitlines()]
+    assert [(d["line"], d["code"]) for d in dead] == [(20, "bad_value"), (21, "not_json")]
+    assert [base64.b64decode(d["original_base64"]) for d in dead] == [lines[19], lines[20]]
+    assert "field 'rating' must be a JSON integer from 1 to 5, got 6" in dead[0]["reason"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from([b"a", b"{}", b" ", b"\n", b"\r", b"\r\n"]), max_size=40), st.integers(1, 9))
 def test_the_lines_of_a_file_read_in_chunks_are_those_of_the_whole(tmp_path_factory, parts, chunk_bytes):
     data = b"".join(parts)
     path = tmp_path_factory.mktemp("lines") / "events.jsonl"
     path.write_bytes(data)
-    # Readers skip blank lines: a "\r\n" cut between two chunks may add one.
-    assert ([line for line in event_lines(path, "test", chunk_bytes) if line.strip()]
-            == [line for line in data.splitlines() if line.strip()])
+    assert list(event_lines(path, "test", chunk_bytes)) == data.splitlines()
 
 
 def test_without_a_heartbeat_nothing_is_evaluated():
