@@ -293,7 +293,7 @@ class PartitionEngine:
 
     def _refresh_seller(self, seller: SellerState, out: list) -> None:
         """A scorecard when the seller's numbers (or the period's months) changed."""
-        signature = seller.live_totals(self.policy.calendar.month_of(self.clock))
+        signature = seller.live_totals(self._live_first_month + 2)  # the clock's month
         if signature == seller.card_signature:
             return
         seller.card_signature = signature
