@@ -41,6 +41,7 @@ class Scenario:
         self.evaluations: dict[tuple[str, str], dict] = {}
         self.scorecards: dict[str, dict] = {}  # latest per seller
         self.sent: list[tuple[str, bytes]] = []  # (topic, raw) in arrival order
+        self.outputs: list[tuple[str, str, dict]] = []  # (topic, key, record) of every output, in order
         self._n = 0
 
     # -- plumbing ------------------------------------------------------------------
@@ -58,6 +59,7 @@ class Scenario:
         return self
 
     def _collect(self, outputs: list) -> None:
+        self.outputs += outputs
         for topic, key, record in outputs:
             if topic == EVALUATIONS:
                 assert (key, record["month"]) not in self.evaluations, f"second record {key} {record['month']}"
@@ -141,6 +143,12 @@ class Scenario:
                          order_id=order, amount=amount, source=source)
 
     # -- reading the results ---------------------------------------------------------
+
+    def made(self, topic: str, step) -> list[dict]:
+        """The records of `topic` that `step` (a call on this scenario) made."""
+        before = len(self.outputs)
+        step()
+        return [record for t, _, record in self.outputs[before:] if t == topic]
 
     def record(self, seller: str, month: str = "2026-04") -> Optional[dict]:
         return self.evaluations.get((seller, month))

@@ -6,37 +6,11 @@ America/Sao_Paulo is UTC-03:00 all year since 2019; Europe/Berlin moves from
 """
 from __future__ import annotations
 
-import itertools
-
-import orjson
-
-from schemas.validate import decode_event, parse_timestamp
+from scenario import Scenario
+from schemas.validate import parse_timestamp
 from standards.calendar import Calendar, month_index
-from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, PartitionEngine
+from standards.engine import ALERTS, BADGES, EVALUATIONS
 from standards.policy import Alerts, Policy
-from streams.topics import INPUT_TOPICS
-
-_ids = itertools.count()
-
-
-def _send(engine, topic, type_, at, **fields):
-    raw = {"event_id": f"e{next(_ids):06d}", "type": type_, "seller_id": "s", "occurred_at": at, **fields}
-    return engine.process(topic, decode_event(orjson.dumps(raw)))
-
-
-def _clock(engine, at):
-    return [output for topic in INPUT_TOPICS for output in _send(engine, topic, "clock.heartbeat", at)]
-
-
-def _of(outputs, topic):
-    return [value for t, _, value in outputs if t == topic]
-
-
-def _five_digital_sales(engine, at):
-    for i in range(5):
-        _send(engine, "marketplace.orders", "order.placed", at, order_id=f"o{i}", total="60.00",
-              currency="BRL", ship_by="2026-02-05T00:00:00Z", digital=True, purchase_protected=False,
-              tracking_required=False)
 
 
 def test_the_calendar_of_a_zone():
@@ -55,16 +29,19 @@ def test_the_calendar_of_a_zone():
     assert berlin.at_hour(parse_timestamp("2026-03-29T20:00:00Z"), 2) == parse_timestamp("2026-03-29T01:00:00Z")
 
 
+def _sao_paulo_seller_with_five_sales_on_january_31_at_22h() -> Scenario:
+    """Five digital sales of 60.00 at 2026-02-01T01:00Z: Jan 31, 22:00 in Sao Paulo."""
+    sc = Scenario(Policy(time_zone="America/Sao_Paulo")).heartbeat("2026-01-31T12:00:00Z")
+    return sc.digital_sales("s", 5, "2026-02-01T01:00:00Z")
+
+
 def test_sales_on_the_zones_last_evening_of_january_count_in_january():
-    """Five sales at 2026-02-01T01:00Z (Jan 31, 22:00 in Sao Paulo): in the
-    evaluation of February (period November to January), made at E = the
-    zone's Feb 1 00:00 (03:00Z) + 24 h = 2026-02-02T03:00:00Z. In UTC they
-    would be February's sales, in no record before April's."""
-    engine = PartitionEngine(0, INPUT_TOPICS, Policy(time_zone="America/Sao_Paulo"))
-    _clock(engine, "2026-01-31T12:00:00Z")
-    _five_digital_sales(engine, "2026-02-01T01:00:00Z")
-    assert _of(_clock(engine, "2026-02-02T02:59:59.999999Z"), EVALUATIONS) == []
-    (record,) = _of(_clock(engine, "2026-02-02T03:00:00Z"), EVALUATIONS)
+    """In the evaluation of February (period November to January), made at
+    E = the zone's Feb 1 00:00 (03:00Z) + 24 h = 2026-02-02T03:00:00Z. In
+    UTC they would be February's sales, in no record before April's."""
+    sc = _sao_paulo_seller_with_five_sales_on_january_31_at_22h()
+    assert sc.made(EVALUATIONS, lambda: sc.heartbeat("2026-02-02T02:59:59.999999Z")) == []
+    (record,) = sc.made(EVALUATIONS, lambda: sc.heartbeat("2026-02-02T03:00:00Z"))
     assert (record["month"], record["period"]) == ("2026-02", {"start": "2025-11-01", "end": "2026-01-31"})
     assert record["sales"] == {"orders": 5, "amount": "300.00", "first_sale_at": "2026-02-01T01:00:00Z"}
     assert record["standards"]["case_rate"] == {"numerator": 0, "denominator": 5, "status": "met",
@@ -75,21 +52,17 @@ def test_the_scorecard_and_the_daily_progress_are_of_the_zones_day():
     """At 2026-02-01T02:00Z it is Jan 31, 23:00 in Sao Paulo: the period to
     date is November to January 31 and the progress record's day is Jan 31;
     an hour later it is February: December to February 1."""
-    engine = PartitionEngine(0, INPUT_TOPICS, Policy(time_zone="America/Sao_Paulo"))
-    _clock(engine, "2026-01-31T12:00:00Z")
-    _five_digital_sales(engine, "2026-02-01T01:00:00Z")
-    _clock(engine, "2026-02-01T02:00:00Z")
-    out = engine.refresh()
-    (card,) = _of(out, SCORECARDS)
+    sc = _sao_paulo_seller_with_five_sales_on_january_31_at_22h()
+    (progress,) = [v for v in sc.made(BADGES, lambda: sc.heartbeat("2026-02-01T02:00:00Z"))
+                   if v["type"] == "badges.daily_progress"]
+    card = sc.scorecards["s"]
     assert (card["period"], card["as_of"]) == ({"start": "2025-11-01", "end": "2026-01-31"}, "2026-02-01T02:00:00Z")
     assert card["sales"]["orders"] == 5
-    (progress,) = [v for v in _of(out, BADGES) if v["type"] == "badges.daily_progress"]
     assert progress["day"] == "2026-01-31"
-    _clock(engine, "2026-02-01T03:00:00Z")
-    out = engine.refresh()
-    (card,) = _of(out, SCORECARDS)
-    assert card["period"] == {"start": "2025-12-01", "end": "2026-02-01"}
-    assert [v["day"] for v in _of(out, BADGES) if v["type"] == "badges.daily_progress"] == ["2026-02-01"]
+    days = [v["day"] for v in sc.made(BADGES, lambda: sc.heartbeat("2026-02-01T03:00:00Z"))
+            if v["type"] == "badges.daily_progress"]
+    assert sc.scorecards["s"]["period"] == {"start": "2025-12-01", "end": "2026-02-01"}
+    assert days == ["2026-02-01"]
 
 
 def test_an_unshipped_order_is_warned_at_the_alert_hour_of_the_zones_ship_by_day():
@@ -97,11 +70,8 @@ def test_an_unshipped_order_is_warned_at_the_alert_hour_of_the_zones_ship_by_day
     clocks move forward: with ship_day_alert_hour 9 the warning comes at
     09:00 +02:00 = 07:00Z, 13 hours before the deadline."""
     policy = Policy(time_zone="Europe/Berlin", alerts=Alerts(ship_day_alert_hour=9))
-    engine = PartitionEngine(0, INPUT_TOPICS, policy)
-    _clock(engine, "2026-03-28T00:00:00Z")
-    _send(engine, "marketplace.orders", "order.placed", "2026-03-28T10:00:00Z", order_id="o1", total="10.00",
-          currency="EUR", ship_by="2026-03-29T20:00:00Z", digital=False, purchase_protected=False,
-          tracking_required=False)
-    assert _of(_clock(engine, "2026-03-29T06:59:59Z"), ALERTS) == []
-    (alert,) = _of(_clock(engine, "2026-03-29T07:00:00Z"), ALERTS)
+    sc = Scenario(policy).heartbeat("2026-03-28T00:00:00Z")
+    sc.order("s", "o1", "2026-03-28T10:00:00Z", total="10.00", ship_by="2026-03-29T20:00:00Z")
+    assert sc.made(ALERTS, lambda: sc.heartbeat("2026-03-29T06:59:59Z")) == []
+    (alert,) = sc.made(ALERTS, lambda: sc.heartbeat("2026-03-29T07:00:00Z"))
     assert (alert["item"]["id"], alert["time_left_seconds"]) == ("o1", 13 * 3600)
