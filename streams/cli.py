@@ -172,14 +172,11 @@ def _dead_letter_writer(path: Path | None):
     if path is None:
         yield None
         return
-    from base64 import b64encode
-
-    from .output_json import dumps_sorted
+    from .output_json import dead_letter_record
 
     with path.open("wb") as file:
         def dead_letter(number: int, raw: bytes, invalid) -> None:
-            file.write(dumps_sorted({"line": number, "code": invalid.code, "reason": invalid.reason,
-                                     "original_base64": b64encode(raw).decode()}) + b"\n")
+            file.write(dead_letter_record(raw, invalid.code, invalid.reason, line=number) + b"\n")
 
         yield dead_letter
 

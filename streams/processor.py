@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from base64 import b64encode
 from collections import Counter
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -17,7 +16,7 @@ from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
 
 from . import metrics
-from .output_json import dumps_sorted
+from .output_json import dead_letter_record, dumps_sorted
 from .topics import DEADLETTER, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
@@ -113,9 +112,8 @@ class Processor:
         child.inc(n)
 
     def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
-        record = {"reason": reason, "code": code, "topic": topic, "partition": partition,
-                  "offset": offset, "original_base64": b64encode(raw).decode()}
-        self.write(DEADLETTER, partition, key, dumps_sorted(record))
+        self.write(DEADLETTER, partition, key,
+                   dead_letter_record(raw, code, reason, topic=topic, partition=partition, offset=offset))
         metrics.DEADLETTERS.labels(code).inc()
         log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
