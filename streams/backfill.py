@@ -14,6 +14,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import heapq
+import pickle
+import tempfile
+from operator import itemgetter
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 import orjson
@@ -29,6 +33,93 @@ from .reading import read_topic, start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
+# Records held in memory before they go to a sorted run on disk: about 1 KB
+# each (so ~100 MB), and a run per this many records.
+IN_MEMORY_RECORDS = 100_000
+# Runs merged into one before there are more (each is an open file while merging).
+MERGED_RUNS = 64
+_BATCH = 1_000  # records per pickle of a run
+
+
+class EvaluationRecords:
+    """The latest evaluation record per (seller_id, month), added in any
+    order; iterating gives them sorted by seller and month, as `replay
+    --evaluations` writes them. Past `in_memory` held records, they are
+    sorted into a run in a temporary file, so a backfill of months of history
+    takes the memory of its sellers' state, not of every record it made;
+    iterating merges the runs, a later record of a key replacing an earlier
+    one (as a later evaluation record does on the topic)."""
+
+    def __init__(self, in_memory: int = IN_MEMORY_RECORDS, merged_runs: int = MERGED_RUNS):
+        self._in_memory = in_memory
+        self._merged_runs = merged_runs
+        self._held: dict[tuple[str, str], bytes] = {}
+        self._runs: list[Path] = []
+        self._written = 0  # runs written, for their names
+        self._directory: Optional[tempfile.TemporaryDirectory] = None
+
+    def add(self, seller_id: str, month: str, record: bytes) -> None:
+        self._held[seller_id, month] = record
+        if len(self._held) >= self._in_memory:
+            self._write_run(sorted(self._held.items()))
+            self._held = {}
+            if len(self._runs) >= self._merged_runs:
+                runs, self._runs = self._runs, []
+                self._write_run(_latest(heapq.merge(*map(_read_run, runs), key=itemgetter(0))))
+                for run in runs:
+                    run.unlink()
+
+    def _write_run(self, items: Iterable[tuple]) -> None:
+        if self._directory is None:
+            self._directory = tempfile.TemporaryDirectory(prefix="seller-standards-backfill-")
+        path = Path(self._directory.name) / f"run-{self._written}"
+        self._written += 1
+        with path.open("wb") as file:
+            batch = []
+            for item in items:
+                batch.append(item)
+                if len(batch) == _BATCH:
+                    pickle.dump(batch, file, pickle.HIGHEST_PROTOCOL)
+                    batch = []
+            if batch:
+                pickle.dump(batch, file, pickle.HIGHEST_PROTOCOL)
+            pickle.dump([], file)  # the end
+        self._runs.append(path)
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The records, sorted (the runs in the order they were written, then the held ones: the newest last)."""
+        merged = heapq.merge(*map(_read_run, self._runs), sorted(self._held.items()), key=itemgetter(0))
+        return (record for _, record in _latest(merged))
+
+    def close(self) -> None:
+        """Remove the runs (the held records stay)."""
+        if self._directory is not None:
+            self._directory.cleanup()
+            self._directory, self._runs = None, []
+
+    def __enter__(self) -> "EvaluationRecords":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+def _read_run(path: Path) -> Iterator[tuple]:
+    with path.open("rb") as file:
+        while batch := pickle.load(file):
+            yield from batch
+
+
+def _latest(items: Iterable[tuple]) -> Iterator[tuple]:
+    """The last of each run of equal keys in sorted (key, record) items
+    (heapq.merge keeps the order of its inputs among equal keys)."""
+    last = None
+    for item in items:
+        if last is not None and last[0] != item[0]:
+            yield last
+        last = item
+    if last is not None:
+        yield last
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -37,18 +128,20 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 def backfill(lines: Iterable[bytes], partitions: int, policy: Policy,
-             dead_letter: Optional[Callable[[int, bytes, InvalidEvent], None]] = None) -> tuple[list[bytes], int]:
-    """(evaluation lines as `replay --evaluations` writes them, dead letters);
-    `dead_letter` is told of each invalid line: its number (from 1, blank
-    lines counted), its bytes and why."""
-    return _run(_events_of_lines(lines, partitions, dead_letter), partitions, policy, close=True)
+             dead_letter: Optional[Callable[[int, bytes, InvalidEvent], None]] = None,
+             records: Optional[EvaluationRecords] = None) -> tuple[EvaluationRecords, int]:
+    """(the evaluation records, added to `records` or to new ones, which give
+    them as `replay --evaluations` writes them; dead letters); `dead_letter`
+    is told of each invalid line: its number (from 1, blank lines counted),
+    its bytes and why."""
+    return _run(_events_of_lines(lines, partitions, dead_letter), partitions, policy, True, records)
 
 
-def backfill_records(records: Iterable[tuple[str, int, Optional[bytes]]], policy: Policy
-                     ) -> tuple[list[bytes], int]:
+def backfill_records(topic_records: Iterable[tuple[str, int, Optional[bytes]]], policy: Policy,
+                     records: Optional[EvaluationRecords] = None) -> tuple[EvaluationRecords, int]:
     """The same over (topic, partition, raw value) records, each partition's
     records of a topic in offset order; no closing heartbeat."""
-    return _run(_events_of_records(records), None, policy, close=False)
+    return _run(_events_of_records(topic_records), None, policy, False, records)
 
 
 def _events_of_lines(lines: Iterable[bytes], partitions: int, dead_letter) -> Iterator[Optional[tuple]]:
@@ -83,8 +176,8 @@ def _events_of_records(records: Iterable[tuple[str, int, Optional[bytes]]]) -> I
             yield None
 
 
-def _run(events: Iterable[Optional[tuple]], partitions: Optional[int], policy: Policy, close: bool
-         ) -> tuple[list[bytes], int]:
+def _run(events: Iterable[Optional[tuple]], partitions: Optional[int], policy: Policy, close: bool,
+         records: Optional[EvaluationRecords]) -> tuple[EvaluationRecords, int]:
     """Feed (topic, partition, event) (None: dead letter) to one engine per
     partition; with `close`, end with a heartbeat at the greatest heartbeat
     time on every topic of every partition (as `replay` does)."""
@@ -95,27 +188,26 @@ def _run(events: Iterable[Optional[tuple]], partitions: Optional[int], policy: P
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_engines(events, partitions, policy, close)
+        records = EvaluationRecords() if records is None else records
+        return records, _run_engines(events, partitions, policy, close, records)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _run_engines(events: Iterable[Optional[tuple]], partitions: Optional[int], policy: Policy, close: bool
-                 ) -> tuple[list[bytes], int]:
+def _run_engines(events: Iterable[Optional[tuple]], partitions: Optional[int], policy: Policy, close: bool,
+                 records: EvaluationRecords) -> int:
     engines: dict[int, PartitionEngine] = {}
     if partitions is not None:
         engines.update((p, PartitionEngine(p, INPUT_TOPICS, policy, live=False)) for p in range(partitions))
-    # (seller_id, month) -> its latest evaluation record, as streams.replay.latest_evaluations
-    # writes it (serialized at once: a record as objects takes several times its bytes)
-    latest: dict[tuple, bytes] = {}
     dead_letters = 0
     last_heartbeat = None
 
     def collect(outputs) -> None:
         for topic, _, record in outputs:
             if topic == EVALUATIONS:
-                latest[record["seller_id"], record["month"]] = dumps_sorted(record)
+                # serialized at once: a record as objects takes several times its bytes
+                records.add(record["seller_id"], record["month"], dumps_sorted(record))
 
     for item in events:
         if item is None:
@@ -136,7 +228,7 @@ def _run_engines(events: Iterable[Optional[tuple]], partitions: Optional[int], p
                 beat = {"event_id": "backfill-end", "type": HEARTBEAT, "seller_id": "-",
                         "occurred_at": format_timestamp(last_heartbeat)}
                 collect(engine.process(topic, decode_event(orjson.dumps(beat))))
-    return [latest[key] for key in sorted(latest)], dead_letters
+    return dead_letters
 
 
 async def read_input_topics(bootstrap: str, options: Optional[dict] = None) -> list[tuple[str, int, bytes]]:

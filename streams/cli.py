@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import click
 from aiokafka.errors import KafkaConnectionError
@@ -160,8 +160,14 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
         click.echo(f"{len(records)} evaluation records", err=True)
 
 
-def _write(path: Path, lines: list[bytes]) -> None:
-    path.write_bytes(b"".join(line + b"\n" for line in lines))
+def _write(path: Path, lines: Iterable[bytes]) -> int:
+    """Write the lines, each ended by a newline; how many."""
+    written = 0
+    with path.open("wb") as file:
+        for line in lines:
+            file.write(line + b"\n")
+            written += 1
+    return written
 
 
 @contextmanager
@@ -195,7 +201,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
     records a worker makes from a replay of EVENTS (or from those topics)."""
     from standards.policy import load_policy
 
-    from .backfill import backfill as run_backfill, backfill_records, read_input_topics
+    from .backfill import EvaluationRecords, backfill as run_backfill, backfill_records, read_input_topics
     from .replay import event_lines
 
     if (events is not None) == from_topics:
@@ -206,16 +212,17 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
         raise click.UsageError("--dead-letters goes with EVENTS (the worker's are on standards.deadletter)")
     settings = Settings()
     policy = load_policy(settings.policy_file)
-    if from_topics:
-        read = asyncio.run(read_input_topics(bootstrap or settings.bootstrap, settings.client_options()))
-        records, dead_letters = backfill_records(
-            tqdm(read, desc="backfill", unit="ev", mininterval=1.0), policy)
-    else:
-        with _dead_letter_writer(dead_letters_out) as dead_letter:
-            records, dead_letters = run_backfill(event_lines(events, "backfill"), settings.partitions, policy,
-                                                 dead_letter)
-    _write(evaluations_out, records)
-    click.echo(f"{len(records)} evaluation records, {dead_letters} invalid events", err=True)
+    with EvaluationRecords() as records:  # sorted runs past IN_MEMORY_RECORDS go to a temporary directory
+        if from_topics:
+            read = asyncio.run(read_input_topics(bootstrap or settings.bootstrap, settings.client_options()))
+            _, dead_letters = backfill_records(tqdm(read, desc="backfill", unit="ev", mininterval=1.0), policy,
+                                               records)
+        else:
+            with _dead_letter_writer(dead_letters_out) as dead_letter:
+                _, dead_letters = run_backfill(event_lines(events, "backfill"), settings.partitions, policy,
+                                               dead_letter, records)
+        written = _write(evaluations_out, records)
+    click.echo(f"{written} evaluation records, {dead_letters} invalid events", err=True)
 
 
 @main.command()

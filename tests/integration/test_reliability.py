@@ -25,7 +25,7 @@ from streams.topics import COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS, 
 PARTITIONS = 4
 LINES = [orjson.dumps(e) for e in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=130, seed=5,
                                            heartbeat_every=24 * 3600 * 1_000_000)]
-EXPECTED, _ = backfill(LINES, PARTITIONS, Policy())
+EXPECTED = list(backfill(LINES, PARTITIONS, Policy())[0])
 
 
 async def _committed(bootstrap: str, group: str, ends) -> int:

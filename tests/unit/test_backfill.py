@@ -18,7 +18,7 @@ from scenario import published
 from schemas.validate import parse_timestamp
 from standards.engine import EVALUATIONS
 from standards.policy import Policy
-from streams.backfill import backfill, backfill_records, partition_for
+from streams.backfill import EvaluationRecords, backfill, backfill_records, partition_for
 from streams.processor import Processor
 from streams.replay import event_lines, latest_evaluations, route
 from streams.simulate import simulate
@@ -127,12 +127,18 @@ S3 = {
 }
 
 
+def listed(result: tuple) -> tuple[list[bytes], int]:
+    """A backfill's (records, dead letters), its records as a list."""
+    records, dead_letters = result
+    return list(records), dead_letters
+
+
 def test_the_sellers_are_on_two_partitions():
     assert partition_for(b"s-1", PARTITIONS) != partition_for(b"s-3", PARTITIONS)
 
 
 def test_backfill_of_a_hand_made_file_gives_the_hand_computed_records():
-    records, dead_letters = backfill(hand_made_file(), PARTITIONS, POLICY)
+    records, dead_letters = listed(backfill(hand_made_file(), PARTITIONS, POLICY))
     assert [orjson.loads(r) for r in records] == [S1, S3]
     assert dead_letters == 2  # the rating 6 and the line that is not JSON; blank lines are skipped
     # as `replay --evaluations` writes them: sorted keys, sorted by (seller_id, month)
@@ -144,7 +150,7 @@ def test_a_file_read_a_chunk_at_a_time_gives_the_hand_computed_records(tmp_path)
     in chunks of 100 bytes (so that lines and "\\r\\n" are cut between chunks)."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(line + (b"\n", b"\r\n", b"\r")[i % 3] for i, line in enumerate(hand_made_file())))
-    records, dead_letters = backfill(event_lines(path, "backfill", chunk_bytes=100), PARTITIONS, POLICY)
+    records, dead_letters = listed(backfill(event_lines(path, "backfill", chunk_bytes=100), PARTITIONS, POLICY))
     assert ([orjson.loads(r) for r in records], dead_letters) == ([S1, S3], 2)
 
 
@@ -174,9 +180,32 @@ def test_the_lines_of_a_file_read_in_chunks_are_those_of_the_whole(tmp_path_fact
     assert list(event_lines(path, "test", chunk_bytes)) == data.splitlines()
 
 
+def test_records_past_the_memory_limit_go_to_sorted_runs_and_come_back_sorted():
+    """One record held in memory: each goes to a run of its own, two runs are
+    merged into one; the records are the hand-computed ones, in order."""
+    with EvaluationRecords(in_memory=1, merged_runs=2) as records:
+        _, dead_letters = backfill(hand_made_file(), PARTITIONS, POLICY, records=records)
+        assert records._runs  # on disk
+        assert ([orjson.loads(r) for r in records], dead_letters) == ([S1, S3], 2)
+        directory = Path(records._directory.name)
+    assert not directory.exists()
+
+
+@pytest.mark.parametrize("in_memory", [1, 2, 3, 100])
+def test_a_later_record_of_a_seller_and_month_replaces_an_earlier_one_in_any_run(in_memory):
+    added = [("s-2", "2026-02", b"A"), ("s-1", "2026-03", b"B"), ("s-2", "2026-02", b"C"), ("s-1", "2026-02", b"D"),
+             ("s-1", "2026-03", b"E"), ("s-10", "2026-01", b"F"), ("s-2", "2026-02", b"G")]
+    with EvaluationRecords(in_memory=in_memory, merged_runs=2) as records:
+        for seller_id, month, record in added:
+            records.add(seller_id, month, record)
+        # s-1 2026-02, s-1 2026-03 (E replaced B), s-10, s-2 2026-02 (G replaced A and C)
+        assert list(records) == [b"D", b"E", b"F", b"G"]
+        assert list(records) == [b"D", b"E", b"F", b"G"]  # read again
+
+
 def test_without_a_heartbeat_nothing_is_evaluated():
     lines = [line for line in hand_made_file() if b"clock.heartbeat" not in line]
-    assert backfill(lines, PARTITIONS, POLICY) == ([], 2)
+    assert listed(backfill(lines, PARTITIONS, POLICY)) == ([], 2)
 
 
 def test_backfill_leaves_the_garbage_collector_as_it_found_it():
@@ -193,7 +222,8 @@ def test_backfill_leaves_the_garbage_collector_as_it_found_it():
 
 def test_topic_records_as_replay_publishes_them_give_the_same_records():
     lines = hand_made_file()
-    assert backfill_records(published(lines, PARTITIONS), POLICY) == backfill(lines, PARTITIONS, POLICY)
+    expected = listed(backfill(lines, PARTITIONS, POLICY))
+    assert listed(backfill_records(published(lines, PARTITIONS), POLICY)) == expected
 
 
 def test_topic_records_are_not_closed_by_a_heartbeat_of_their_own():
@@ -208,7 +238,7 @@ def test_topic_records_keep_the_partition_kafka_gave_them():
     """A record is processed on the partition it came from, not on the one its key hashes to."""
     lines = hand_made_file()
     moved = [(topic, 3 - partition, value) for topic, partition, value in published(lines, PARTITIONS)]
-    assert backfill_records(moved, POLICY) == backfill(lines, PARTITIONS, POLICY)
+    assert listed(backfill_records(moved, POLICY)) == listed(backfill(lines, PARTITIONS, POLICY))
     # s-3's order on s-1's partition, whose clock reaches E; s-3's own partition is never closed
     s1, s3 = partition_for(b"s-1", PARTITIONS), partition_for(b"s-3", PARTITIONS)
     records = [(topic, s1 if b'"seller_id":"s-3"' in value else partition, value)
@@ -243,9 +273,9 @@ def late_order_file(o2_topic: str | None) -> list[bytes]:
 ])
 def test_a_line_goes_to_its_topic_field_else_its_types_topic(o2_topic, orders):
     lines = late_order_file(o2_topic)
-    records, _ = backfill(lines, PARTITIONS, POLICY)
+    records, _ = listed(backfill(lines, PARTITIONS, POLICY))
     assert [orjson.loads(r)["sales"]["orders"] for r in records] == [orders]
-    assert backfill_records(published(lines, PARTITIONS), POLICY) == (records, 0)
+    assert listed(backfill_records(published(lines, PARTITIONS), POLICY)) == (records, 0)
 
 
 def test_route_does_not_fail_on_a_type_that_is_not_a_string():
@@ -286,7 +316,7 @@ def test_backfill_equals_the_workers_processor_on_a_simulated_marketplace(seed):
     asyncio.run(processor.flush_in_slices(3))
     assert settled_by_events > 0
     expected = latest_evaluations([(None, value) for topic, value in written if topic == EVALUATIONS])
-    records, dead_letters = backfill(lines, PARTITIONS, POLICY)
+    records, dead_letters = listed(backfill(lines, PARTITIONS, POLICY))
     assert len(records) > 30
     assert records == expected
     assert dead_letters == 1
