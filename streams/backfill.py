@@ -12,16 +12,20 @@ sees none either, and a replay's topics already end with one).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import gc
 import heapq
 import pickle
+import queue
 import tempfile
+import threading
+import time
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import AsyncIterator, Callable, Iterable, Iterator, Optional
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
@@ -29,7 +33,7 @@ from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
 from .output_json import dumps_sorted
-from .reading import read_topic, start_client
+from .reading import start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
@@ -231,30 +235,143 @@ def _run_engines(events: Iterable[Optional[tuple]], partitions: Optional[int], p
     return dead_letters
 
 
-async def read_input_topics(bootstrap: str, options: Optional[dict] = None) -> list[tuple[str, int, bytes]]:
-    """Every record of the input topics to their end, as (topic, partition,
-    value): each partition's records of a topic in offset order, the topics
-    of a partition interleaved by their progress through it (as a worker that
-    keeps up reads them). Evaluations do not depend on the interleaving as
-    long as no event arrives after its partition clock passed an evaluation
-    instant it would change (SPEC 6); for such late events a worker's result
-    too depends on how fast it read each topic."""
+def read_input_topics(bootstrap: str, options: Optional[dict] = None, timeout: float = 300.0
+                      ) -> Iterator[tuple[str, int, bytes]]:
+    """Every record of the input topics, to the end each partition had when
+    reading began, as (topic, partition, value): each partition's records of
+    a topic in offset order, the topics of a partition interleaved by their
+    progress through it (as a worker that keeps up reads them); partitions
+    are independent, their records come as they are fetched. Evaluations
+    do not depend on the interleaving as long as no event arrives after its
+    partition clock passed an evaluation instant it would change (SPEC 6);
+    for such late events a worker's result too depends on how fast it read
+    each topic.
+
+    Read in a thread of its own, a few batches ahead of the caller: the
+    memory of a few fetches per partition, not of the topics. `timeout`:
+    seconds without a record before topics not read to their end are an error."""
+    return _in_thread(lambda: _input_topic_batches(bootstrap, options or {}, timeout))
+
+
+async def _input_topic_batches(bootstrap: str, options: dict, timeout: float) -> AsyncIterator[list]:
+    """The records of read_input_topics in batches. A record at offset o of
+    a partition holding offsets b..e-1 comes at (o - b + 1) / (e - b) in its
+    partition, the topic first in INPUT_TOPICS first among equals. Its end e
+    is the high watermark of its first fetch (Tansu's ListOffsets answers
+    short of the last batch; the fetch is right)."""
     consumer = AIOKafkaConsumer(*INPUT_TOPICS, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None, **(options or {}))
+                                group_id=None, **options)
     await start_client(consumer)  # waits for the metadata of the topics
     try:
-        partitions = {topic: sorted(consumer.partitions_for_topic(topic) or ()) for topic in INPUT_TOPICS}
+        groups: dict[int, list[_Fetched]] = {}  # partition -> its topics' partitions, in INPUT_TOPICS order
+        for index, topic in enumerate(INPUT_TOPICS):
+            for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+                groups.setdefault(partition, []).append(_Fetched(TopicPartition(topic, partition), index))
+        parts = [part for group in groups.values() for part in group]
+        consumer.unsubscribe()
+        consumer.assign([part.tp for part in parts])
+        await consumer.seek_to_beginning(*(part.tp for part in parts))
+        for part in parts:
+            part.begin = await consumer.position(part.tp)
+        quiet_since = time.monotonic()
+        while not all(part.done for part in parts):
+            waiting = {part.tp: part for part in parts if part.start == len(part.keys) and not part.done}
+            got = await consumer.getmany(*waiting, timeout_ms=200)
+            for tp, part in waiting.items():
+                if part.end is None and consumer.highwater(tp) is not None:
+                    part.end = consumer.highwater(tp)
+                if part.end is None:
+                    continue
+                if got.get(tp):  # (a fetch that gives records gives the high watermark too)
+                    part.add(got[tp])
+                    quiet_since = time.monotonic()
+                if part.start == len(part.keys) and await consumer.position(tp) >= part.end:
+                    part.done = True
+            batch: list = []
+            for group in groups.values():
+                # A record comes once no topic of its partition can fetch one that comes before it.
+                horizon = min((part.keys[-1] if part.keys else (0.0, part.index) for part in group if not part.done),
+                              default=None)
+                taken = [pair for part in group for pair in part.take(horizon)]
+                taken.sort()
+                batch += [record for _, record in taken]
+            if batch:
+                yield batch
+            elif time.monotonic() - quiet_since > timeout:
+                raise TimeoutError(f"the input topics did not reach their end in {timeout:.0f} s")
     finally:
         await consumer.stop()
-    tasks = [(topic, partition) for topic in INPUT_TOPICS for partition in partitions[topic]]
-    values = await asyncio.gather(*(read_topic(bootstrap, topic, partitions=[partition], options=options)
-                                    for topic, partition in tasks))
-    by_partition: dict[int, list] = {}
-    for (topic, partition), records in zip(tasks, values):
-        if records:
-            by_partition.setdefault(partition, []).append(
-                [((i + 1) / len(records), topic, partition, value) for i, (_, value) in enumerate(records)])
-    out = []
-    for partition in sorted(by_partition):
-        out.extend(record[1:] for record in heapq.merge(*by_partition[partition], key=lambda r: r[0]))
-    return out
+
+
+class _Fetched:
+    """One partition of an input topic as read: its records fetched and not
+    yet given, each with its place ((o - b + 1) / (e - b), topic index)."""
+
+    def __init__(self, tp: TopicPartition, index: int):
+        self.tp, self.index = tp, index
+        self.begin = 0
+        self.end: Optional[int] = None
+        self.done = False  # given to its end
+        self.keys: list[tuple[float, int]] = []
+        self.records: list[tuple[str, int, bytes]] = []
+        self.start = 0  # the first not given
+
+    def add(self, messages: list) -> None:
+        """Fetched records, those before the end (later ones were not there when reading began)."""
+        self.keys, self.records = self.keys[self.start:], self.records[self.start:]
+        self.start = 0
+        messages = [m for m in messages if m.offset < self.end]
+        span, topic, partition = self.end - self.begin, self.tp.topic, self.tp.partition
+        self.keys += [((m.offset - self.begin + 1) / span, self.index) for m in messages]
+        self.records += [(topic, partition, m.value) for m in messages]
+
+    def take(self, horizon: Optional[tuple]) -> list[tuple]:
+        """(key, record) of the records whose key is at most `horizon` (None: all)."""
+        cut = len(self.keys) if horizon is None else bisect.bisect_right(self.keys, horizon, self.start)
+        taken = list(zip(self.keys[self.start:cut], self.records[self.start:cut]))
+        self.start = cut
+        return taken
+
+
+_END = object()
+
+
+def _in_thread(batches: Callable[[], AsyncIterator[list]]) -> Iterator:
+    """The items of the batches, read by an event loop in a thread of its
+    own, at most a few batches ahead; its error is raised here."""
+    handoff: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def hand(item) -> bool:
+        """Hand over the item, unless the reader stopped (then False)."""
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    async def pump() -> None:
+        async for batch in batches():
+            if not hand(batch):
+                return
+
+    def run() -> None:
+        try:
+            asyncio.run(pump())
+        except BaseException as error:  # the reader's to raise
+            hand(error)
+        else:
+            hand(_END)
+
+    thread = threading.Thread(target=run, name="read-input-topics", daemon=True)
+    thread.start()
+    try:
+        while (item := handoff.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+        thread.join()

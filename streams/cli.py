@@ -214,7 +214,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
     policy = load_policy(settings.policy_file)
     with EvaluationRecords() as records:  # sorted runs past IN_MEMORY_RECORDS go to a temporary directory
         if from_topics:
-            read = asyncio.run(read_input_topics(bootstrap or settings.bootstrap, settings.client_options()))
+            read = read_input_topics(bootstrap or settings.bootstrap, settings.client_options())
             _, dead_letters = backfill_records(tqdm(read, desc="backfill", unit="ev", mininterval=1.0), policy,
                                                records)
         else:

@@ -1,13 +1,20 @@
 """A real worker on the embedded broker, driven by `seller-standards replay`."""
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from schemas.validate import parse_timestamp
+from streams.backfill import read_input_topics
+from streams.broker import EmbeddedBroker, create_topics
+from streams.reading import read_topic
+from streams.replay import route
+from streams.topics import INPUT_TOPICS
 from streams.simulate import simulate
 
 
@@ -126,3 +133,50 @@ def test_replay_through_kafka_equals_in_process_backfill_on_a_simulated_marketpl
     # 130 days from 2026-01-01 end on 2026-05-10: months 2026-02 .. 2026-05 are evaluated.
     assert {r["month"] for r in records} == {"2026-02", "2026-03", "2026-04", "2026-05"}
     assert replayed.read_bytes() == backfilled.read_bytes()
+
+
+def test_backfill_from_the_topics_replay_published_gives_the_hand_computed_evaluation(tmp_path):
+    """`replay --bootstrap` publishes the file (and its closing heartbeats) to a
+    real broker; `backfill --from-topics` reads them back to their end."""
+    out = tmp_path / "evaluations.jsonl"
+    with EmbeddedBroker() as broker:
+        _cli("replay", str(_events(tmp_path, hand_computed_month())), "--bootstrap", broker.bootstrap, cwd=tmp_path)
+        _cli("backfill", "--from-topics", "--bootstrap", broker.bootstrap, "--evaluations", str(out), cwd=tmp_path)
+    assert _read(out) == [EXPECTED]
+
+
+async def _publish_in_small_batches(bootstrap: str, lines: list[bytes]) -> None:
+    """Each line to its topic (route), keyed by seller, in batches of at most 1 KiB."""
+    await create_topics(bootstrap, INPUT_TOPICS, 4)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=1024, linger_ms=0)
+    await producer.start()
+    try:
+        sent = [await producer.send(route(line)[0], line, key=route(line)[1]) for line in lines]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def test_the_input_topics_are_read_to_their_end_each_partitions_topics_interleaved_by_progress():
+    """Every record published, once, each topic's partition in offset order
+    (as read_topic reads it); within a partition, the k-th of a topic's n
+    records at (k + 1) / n, the topic first in INPUT_TOPICS first among equals
+    (partitions are independent: their records may mix). Fetches of at most
+    4 KiB: each topic's partition comes in many, some ahead of others, and
+    some before others' first."""
+    lines = [orjson.dumps(event) for event in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=20,
+                                                       seed=23, heartbeat_every=24 * 3600 * 1_000_000)]
+    with EmbeddedBroker() as broker:
+        asyncio.run(_publish_in_small_batches(broker.bootstrap, lines))
+        read = list(read_input_topics(broker.bootstrap, {"max_partition_fetch_bytes": 2048,
+                                                         "fetch_max_bytes": 4096}))
+        published = {(topic, partition): [value for _, value in asyncio.run(
+                         read_topic(broker.bootstrap, topic, partitions=[partition]))]
+                     for topic in INPUT_TOPICS for partition in range(4)}
+    assert sum(map(len, published.values())) == len(read) == len(lines)
+    for partition in range(4):
+        expected = sorted(((k + 1) / len(values), INPUT_TOPICS.index(topic), value)
+                          for (topic, p), values in published.items() if p == partition
+                          for k, value in enumerate(values))
+        assert [record for record in read if record[1] == partition] == [
+            (INPUT_TOPICS[index], partition, value) for _, index, value in expected]
