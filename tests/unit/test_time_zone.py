@@ -2,7 +2,11 @@
 policy names a time zone"): the zone's days and months, by hand.
 
 America/Sao_Paulo is UTC-03:00 all year since 2019; Europe/Berlin moves from
-+01:00 to +02:00 at 2026-03-29T01:00:00Z (02:00 local becomes 03:00).
++01:00 to +02:00 at 2026-03-29T01:00:00Z (02:00 local becomes 03:00);
+America/Asuncion moved from -04:00 to -03:00 at 2023-10-01T04:00:00Z, the
+first midnight of October (00:00 local became 01:00: October 1 had no
+midnight), the one such change at a month's first midnight in any zone from
+2020 to 2035.
 """
 from __future__ import annotations
 
@@ -75,3 +79,31 @@ def test_an_unshipped_order_is_warned_at_the_alert_hour_of_the_zones_ship_by_day
     assert sc.made(ALERTS, lambda: sc.heartbeat("2026-03-29T06:59:59Z")) == []
     (alert,) = sc.made(ALERTS, lambda: sc.heartbeat("2026-03-29T07:00:00Z"))
     assert (alert["item"]["id"], alert["time_left_seconds"]) == ("o1", 13 * 3600)
+
+
+def test_a_month_whose_first_midnight_is_in_a_jump_starts_at_the_jump():
+    asuncion = Calendar("America/Asuncion")
+    october = month_index(2023, 10)
+    assert asuncion.month_start(october) == parse_timestamp("2023-10-01T04:00:00Z")  # 01:00 -03:00
+    assert asuncion.month_of(parse_timestamp("2023-10-01T03:59:59.999999Z")) == october - 1  # Sep 30, 23:59 -04
+    assert asuncion.month_of(parse_timestamp("2023-10-01T04:00:00Z")) == october
+    assert asuncion.day_name(parse_timestamp("2023-10-01T04:00:00Z")) == "2023-10-01"
+    assert asuncion.month_start(october + 1) == parse_timestamp("2023-11-01T03:00:00Z")
+
+
+def test_sales_either_side_of_a_jump_at_the_first_midnight_of_october():
+    """A sale 1 s before 2023-10-01T04:00:00Z is September's (23:59:59 -04:00),
+    one at it October's (01:00 -03:00). The evaluation of October (period
+    July to September) is made at E = the jump + 24 h = 2023-10-02T04:00:00Z
+    and counts the first; that of November (August to October), at
+    2023-11-01T03:00:00Z + 24 h, counts both."""
+    sc = Scenario(Policy(time_zone="America/Asuncion")).heartbeat("2023-09-30T12:00:00Z")
+    sc.digital_sales("s", 1, "2023-10-01T03:59:59Z", prefix="september")
+    sc.digital_sales("s", 1, "2023-10-01T04:00:00Z", prefix="october")
+    assert sc.made(EVALUATIONS, lambda: sc.heartbeat("2023-10-02T03:59:59.999999Z")) == []
+    (october,) = sc.made(EVALUATIONS, lambda: sc.heartbeat("2023-10-02T04:00:00Z"))
+    assert (october["month"], october["period"]) == ("2023-10", {"start": "2023-07-01", "end": "2023-09-30"})
+    assert october["sales"]["orders"] == 1
+    assert sc.made(EVALUATIONS, lambda: sc.heartbeat("2023-11-02T02:59:59.999999Z")) == []
+    (november,) = sc.made(EVALUATIONS, lambda: sc.heartbeat("2023-11-02T03:00:00Z"))
+    assert (november["month"], november["sales"]["orders"]) == ("2023-11", 2)
