@@ -92,7 +92,10 @@ class EvaluationRecords:
 
     def __iter__(self) -> Iterator[bytes]:
         """The records, sorted (the runs in the order they were written, then the held ones: the newest last)."""
-        merged = heapq.merge(*map(_read_run, self._runs), sorted(self._held.items()), key=itemgetter(0))
+        held = sorted(self._held.items())
+        if not self._runs:  # (a key is held once)
+            return iter([record for _, record in held])
+        merged = heapq.merge(*map(_read_run, self._runs), held, key=itemgetter(0))
         return (record for _, record in _latest(merged))
 
     def close(self) -> None:
