@@ -14,14 +14,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gc
-import heapq
-import pickle
 import queue
-import tempfile
 import threading
 import time
-from operator import itemgetter
-from pathlib import Path
 from typing import AsyncIterator, Callable, Iterable, Iterator, Optional
 
 import orjson
@@ -32,103 +27,12 @@ from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, decode_e
 from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
+from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
 from .reading import start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
-# Records held in memory before they go to a sorted run on disk: about 1 KB
-# each (so ~100 MB), and a run per this many records.
-IN_MEMORY_RECORDS = 100_000
-# Runs merged into one before there are more (each is an open file while merging).
-MERGED_RUNS = 64
-_BATCH = 1_000  # records per pickle of a run
-
-
-class EvaluationRecords:
-    """The latest evaluation record per (seller_id, month), added in any
-    order; iterating gives them sorted by seller and month, as `replay
-    --evaluations` writes them. Past `in_memory` held records, they are
-    sorted into a run in a temporary file, so a backfill of months of history
-    takes the memory of its sellers' state, not of every record it made;
-    iterating merges the runs, a later record of a key replacing an earlier
-    one (as a later evaluation record does on the topic)."""
-
-    def __init__(self, in_memory: int = IN_MEMORY_RECORDS, merged_runs: int = MERGED_RUNS):
-        self._in_memory = in_memory
-        self._merged_runs = merged_runs
-        self._held: dict[tuple[str, str], bytes] = {}
-        self._runs: list[Path] = []
-        self._written = 0  # runs written, for their names
-        self._directory: Optional[tempfile.TemporaryDirectory] = None
-
-    def add(self, seller_id: str, month: str, record: bytes) -> None:
-        self._held[seller_id, month] = record
-        if len(self._held) >= self._in_memory:
-            self._write_run(sorted(self._held.items()))
-            self._held = {}
-            if len(self._runs) >= self._merged_runs:
-                runs, self._runs = self._runs, []
-                self._write_run(_latest(heapq.merge(*map(_read_run, runs), key=itemgetter(0))))
-                for run in runs:
-                    run.unlink()
-
-    def _write_run(self, items: Iterable[tuple]) -> None:
-        if self._directory is None:
-            self._directory = tempfile.TemporaryDirectory(prefix="seller-standards-backfill-")
-        path = Path(self._directory.name) / f"run-{self._written}"
-        self._written += 1
-        with path.open("wb") as file:
-            batch = []
-            for item in items:
-                batch.append(item)
-                if len(batch) == _BATCH:
-                    pickle.dump(batch, file, pickle.HIGHEST_PROTOCOL)
-                    batch = []
-            if batch:
-                pickle.dump(batch, file, pickle.HIGHEST_PROTOCOL)
-            pickle.dump([], file)  # the end
-        self._runs.append(path)
-
-    def __iter__(self) -> Iterator[bytes]:
-        """The records, sorted (the runs in the order they were written, then the held ones: the newest last)."""
-        held = sorted(self._held.items())
-        if not self._runs:  # (a key is held once)
-            return iter([record for _, record in held])
-        merged = heapq.merge(*map(_read_run, self._runs), held, key=itemgetter(0))
-        return (record for _, record in _latest(merged))
-
-    def close(self) -> None:
-        """Remove the runs (the held records stay)."""
-        if self._directory is not None:
-            self._directory.cleanup()
-            self._directory, self._runs = None, []
-
-    def __enter__(self) -> "EvaluationRecords":
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.close()
-
-
-def _read_run(path: Path) -> Iterator[tuple]:
-    with path.open("rb") as file:
-        while batch := pickle.load(file):
-            yield from batch
-
-
-def _latest(items: Iterable[tuple]) -> Iterator[tuple]:
-    """The last of each run of equal keys in sorted (key, record) items
-    (heapq.merge keeps the order of its inputs among equal keys)."""
-    last = None
-    for item in items:
-        if last is not None and last[0] != item[0]:
-            yield last
-        last = item
-    if last is not None:
-        yield last
-
-
 def partition_for(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), as aiokafka's producer."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions

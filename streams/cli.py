@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .broker import EmbeddedBroker, create_topics, free_port
 from .child import start_child
 from .config import Settings, SettingsError
+from .evaluation_records import EvaluationRecords
 from .gc_tuning import tune_gc
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
@@ -140,9 +141,10 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
         ends = asyncio.run(replaying.publish(events, bootstrap, partitions, options))
         if evaluations_out:
             asyncio.run(replaying.wait_processed(bootstrap, settings.app_id, ends, timeout, options=options))
-            _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap, options=options)))
+            with EvaluationRecords() as records:
+                _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap, records, options=options)))
         return
-    with EmbeddedBroker() as embedded, tempfile.TemporaryDirectory() as data_dir:
+    with EmbeddedBroker() as embedded, tempfile.TemporaryDirectory() as data_dir, EvaluationRecords() as records:
         asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
                                   compacted=COMPACTED))
         app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
@@ -151,13 +153,12 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
                 ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
                 asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
                                                      alive=lambda: process.poll() is None))
-                records = asyncio.run(replaying.evaluations(embedded.bootstrap))
+                asyncio.run(replaying.evaluations(embedded.bootstrap, records))
         except Exception:  # the worker has stopped by now: its log ends with its last lines
             click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
             raise
-        if evaluations_out:
-            _write(evaluations_out, records)
-        click.echo(f"{len(records)} evaluation records", err=True)
+        written = _write(evaluations_out, records) if evaluations_out else sum(1 for _ in records)
+        click.echo(f"{written} evaluation records", err=True)
 
 
 def _write(path: Path, lines: Iterable[bytes]) -> int:
@@ -201,7 +202,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
     records a worker makes from a replay of EVENTS (or from those topics)."""
     from standards.policy import load_policy
 
-    from .backfill import EvaluationRecords, backfill as run_backfill, backfill_records, read_input_topics
+    from .backfill import backfill as run_backfill, backfill_records, read_input_topics
     from .replay import event_lines
 
     if (events is not None) == from_topics:
@@ -233,8 +234,9 @@ def evaluations(bootstrap: str, idle: float) -> None:
     """Print the latest evaluation record per seller and month (sorted JSON lines)."""
     from . import replay as replaying
 
-    for line in asyncio.run(replaying.evaluations(bootstrap, idle, Settings().client_options())):
-        click.echo(line.decode())
+    with EvaluationRecords() as records:
+        for line in asyncio.run(replaying.evaluations(bootstrap, records, idle, Settings().client_options())):
+            click.echo(line.decode())
 
 
 @main.command()

@@ -7,7 +7,7 @@ responses is right, so reads here stop at that.
 from __future__ import annotations
 
 import time
-from typing import Iterable, Optional
+from typing import AsyncIterator, Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -29,7 +29,16 @@ async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
                      options: Optional[dict] = None) -> list[tuple[bytes, bytes]]:
     """Every (key, value) of a topic (or of some of its partitions): up to the
     high watermark of each partition, or, with `idle`, until no record came
-    for that many seconds. `options`: aiokafka security settings."""
+    for that many seconds (see topic_batches). `options`: aiokafka security settings."""
+    return [record async for batch in topic_batches(bootstrap, topic, idle, partitions, timeout, options)
+            for record in batch]
+
+
+async def topic_batches(bootstrap: str, topic: str, idle: Optional[float] = None,
+                        partitions: Optional[Iterable[int]] = None, timeout: float = 300.0,
+                        options: Optional[dict] = None) -> AsyncIterator[list[tuple[bytes, bytes]]]:
+    """read_topic's records a fetch at a time, for a topic too long to hold
+    (`timeout`: seconds without a record before the end is an error)."""
     options = options or {}
     if partitions is None:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
@@ -41,29 +50,28 @@ async def read_topic(bootstrap: str, topic: str, idle: Optional[float] = None,
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             await consumer.stop()
-            return []
+            return
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-    records = []
-    started = quiet_since = time.monotonic()
+    quiet_since = time.monotonic()
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=200)
             for messages in batch.values():
-                records += [(m.key, m.value) for m in messages]
                 if messages:
+                    yield [(m.key, m.value) for m in messages]
                     quiet_since = time.monotonic()
             if idle is not None:
                 if time.monotonic() - quiet_since >= idle:
-                    return records
+                    return
                 continue
             assignment = consumer.assignment()
             caught_up = [tp for tp in assignment
                          if consumer.highwater(tp) is not None and await consumer.position(tp) >= consumer.highwater(tp)]
             if assignment and len(caught_up) == len(assignment):
-                return records
-            if time.monotonic() - started > timeout:
-                raise TimeoutError(f"reading {topic} did not reach its end in {timeout:.0f} s")
+                return
+            if time.monotonic() - quiet_since > timeout:
+                raise TimeoutError(f"reading {topic}: no record for {timeout:.0f} s before its end")
     finally:
         await consumer.stop()
 

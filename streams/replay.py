@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -13,7 +13,8 @@ from tqdm import tqdm
 from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, format_timestamp, normalize
 
 from .output_json import dumps_sorted
-from .reading import CommittedOffsets, read_topic
+from .evaluation_records import EvaluationRecords
+from .reading import CommittedOffsets, topic_batches
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
 
 
@@ -126,15 +127,23 @@ async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, 
                 await asyncio.sleep(0.5)
 
 
-def latest_evaluations(records) -> list[bytes]:
-    """The latest record per seller and month, as sorted-key JSON lines."""
-    latest = {}
+def add_evaluations(latest: EvaluationRecords, records: Iterable[tuple]) -> None:
+    """(key, value) records of the evaluations topic into `latest`, as sorted-key JSON."""
     for _, value in records:
         record = orjson.loads(value)
-        latest[(record["seller_id"], record["month"])] = record
-    return [dumps_sorted(latest[k]) for k in sorted(latest)]
+        latest.add(record["seller_id"], record["month"], dumps_sorted(record))
 
 
-async def evaluations(bootstrap: str, idle: float | None = None, options: dict | None = None) -> list[bytes]:
-    return latest_evaluations(await read_topic(bootstrap, EVALUATIONS, idle, options=options))
+def latest_evaluations(records: Iterable[tuple]) -> list[bytes]:
+    """The latest record per seller and month, as sorted-key JSON lines."""
+    with EvaluationRecords() as latest:
+        add_evaluations(latest, records)
+        return list(latest)
 
+
+async def evaluations(bootstrap: str, latest: EvaluationRecords, idle: float | None = None,
+                      options: dict | None = None) -> EvaluationRecords:
+    """The evaluations topic into `latest`, a fetch at a time."""
+    async for batch in topic_batches(bootstrap, EVALUATIONS, idle, options=options):
+        add_evaluations(latest, batch)
+    return latest

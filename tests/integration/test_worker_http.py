@@ -10,6 +10,7 @@ import orjson
 from streams import replay
 from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.cli import start_worker, stop_worker
+from streams.reading import read_topic
 from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 
@@ -48,7 +49,7 @@ def test_metrics_count_processed_events_and_dead_letters_by_reason(tmp_path):
             assert orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"] is True
             time.sleep(1.5)  # gauges are set by the worker's timer (every 0.5 s)
             metrics = _get(f"http://127.0.0.1:{port}/metrics").decode()
-            dead = asyncio.run(replay.read_topic(broker.bootstrap, "standards.deadletter"))
+            dead = asyncio.run(read_topic(broker.bootstrap, "standards.deadletter"))
         finally:
             stop_worker(worker)
     assert _sample(metrics, 'seller_standards_events_total{topic="marketplace.orders",type="order.placed"}') == 3
