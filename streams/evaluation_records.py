@@ -29,9 +29,11 @@ class EvaluationRecords:
     order; iterating gives them sorted by seller and month, as `replay
     --evaluations` writes them. Past `in_memory` held records, they are
     sorted into a run in a temporary file, so a backfill of months of history
-    takes the memory of its sellers' state, not of every record it made;
-    iterating merges the runs, a later record of a key replacing an earlier
-    one (as a later evaluation record does on the topic)."""
+    takes the memory of its sellers' state, not of every record it made (nor
+    a read of the topic that of every record on it); iterating merges the
+    runs, a later record of a key replacing an earlier one (as a later
+    evaluation record does on the topic). `close` (or leaving a `with`
+    block) removes the runs."""
 
     def __init__(self, in_memory: int = IN_MEMORY_RECORDS, merged_runs: int = MERGED_RUNS):
         self._in_memory = in_memory
@@ -54,7 +56,7 @@ class EvaluationRecords:
 
     def _write_run(self, items: Iterable[tuple]) -> None:
         if self._directory is None:
-            self._directory = tempfile.TemporaryDirectory(prefix="seller-standards-backfill-")
+            self._directory = tempfile.TemporaryDirectory(prefix="seller-standards-evaluations-")
         path = Path(self._directory.name) / f"run-{self._written}"
         self._written += 1
         with path.open("wb") as file:
