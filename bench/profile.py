@@ -113,7 +113,9 @@ def profile_backfill(lines: list, partitions: int, top: int = 25) -> dict:
     policy = load_policy(None)
     profiler = cProfile.Profile()
     profiler.enable()
-    backfill(lines, partitions, policy)
+    held, _ = backfill(lines, partitions, policy)
+    with held:
+        list(held)  # their sorting is part of a backfill, as the runner times it
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = stats.total_tt

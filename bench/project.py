@@ -14,6 +14,7 @@ from typing import Optional
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.evaluation_records import EvaluationRecords
 from streams.replay import evaluations as read_evaluations
 from streams.topics import SCORECARDS
 from streams.writer import BatchWriter
@@ -153,7 +154,8 @@ def _python_bytes(records, partitions: int) -> Optional[int]:
 
 async def compare_evaluations(bootstrap: str, expected: list[bytes]) -> tuple[int, int, int]:
     """(records on standards.evaluations, expected, differing) — latest per seller and month."""
-    found = await read_evaluations(bootstrap)
+    with EvaluationRecords() as latest:
+        found = list(await read_evaluations(bootstrap, latest))
     if found == expected:
         return len(found), len(expected), 0
     a, b = set(found), set(expected)

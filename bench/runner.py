@@ -278,8 +278,9 @@ def run_backfill(lines: list[bytes], args) -> tuple[dict, list]:
     rates, records = [], None
     for _ in range(args.reps):
         t = time.perf_counter()
-        records, dead = backfill(lines, args.partitions, policy)
-        records = list(records)
+        held, dead = backfill(lines, args.partitions, policy)
+        with held:
+            records = list(held)
         rates.append(len(lines) / (time.perf_counter() - t))
     log(f"backfill: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}, "
         f"{len(records):,} evaluation records, {dead} invalid")
