@@ -205,7 +205,7 @@ async def _input_topic_batches(bootstrap: str, options: dict, timeout: float) ->
             if batch:
                 yield batch
             elif time.monotonic() - quiet_since > timeout:
-                raise TimeoutError(f"the input topics did not reach their end in {timeout:.0f} s")
+                raise TimeoutError(f"reading the input topics: no record for {timeout:.0f} s before their end")
     finally:
         await consumer.stop()
 
