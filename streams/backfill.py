@@ -29,7 +29,7 @@ from standards.policy import Policy
 
 from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
-from .reading import start_client
+from .reading import WaitTimeout, start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
@@ -205,7 +205,7 @@ async def _input_topic_batches(bootstrap: str, options: dict, timeout: float) ->
             if batch:
                 yield batch
             elif time.monotonic() - quiet_since > timeout:
-                raise TimeoutError(f"reading the input topics: no record for {timeout:.0f} s before their end")
+                raise WaitTimeout(f"reading the input topics: no record for {timeout:.0f} s before their end")
     finally:
         await consumer.stop()
 

@@ -20,19 +20,23 @@ from .child import start_child
 from .config import Settings, SettingsError
 from .evaluation_records import EvaluationRecords
 from .gc_tuning import tune_gc
+from .reading import WaitTimeout
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
 
 class _Commands(click.Group):
-    """A setting or policy file that cannot be used, or a Kafka that cannot
-    be reached, ends the command with its message (naming the variable or
-    key) and exit status 1, not a traceback."""
+    """A setting or policy file that cannot be used, a Kafka that cannot be
+    reached, or a wait on it that ran out of time ends the command with its
+    message (naming the variable or key, or what was waited for) and exit
+    status 1, not a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KafkaConnectionError as exc:
             raise click.ClickException(f"Kafka is unreachable: {exc}") from None
+        except WaitTimeout as exc:
+            raise click.ClickException(str(exc)) from None
         except ValueError as exc:
             from standards.policy import PolicyError  # pydantic: only when something went wrong
 

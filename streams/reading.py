@@ -13,6 +13,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 
+class WaitTimeout(TimeoutError):
+    """A wait on Kafka (a topic's end, a worker's progress) that ran out of
+    time; the message says what was waited for and how far it got."""
+
+
 async def start_client(client):
     """The aiokafka client, started; stopped again when it cannot start (a
     broker that cannot be reached), so that it leaves nothing open."""
@@ -71,7 +76,7 @@ async def topic_batches(bootstrap: str, topic: str, idle: Optional[float] = None
             if assignment and len(caught_up) == len(assignment):
                 return
             if time.monotonic() - quiet_since > timeout:
-                raise TimeoutError(f"reading {topic}: no record for {timeout:.0f} s before its end")
+                raise WaitTimeout(f"reading {topic}: no record for {timeout:.0f} s before its end")
     finally:
         await consumer.stop()
 

@@ -14,7 +14,7 @@ from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, forma
 
 from .output_json import dumps_sorted
 from .evaluation_records import EvaluationRecords
-from .reading import CommittedOffsets, topic_batches
+from .reading import CommittedOffsets, WaitTimeout, topic_batches
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
 
 
@@ -123,7 +123,7 @@ async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, 
                 if not alive():
                     raise RuntimeError("the worker stopped before processing every event")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"worker processed {done} of {sum(ends.values())} events in {timeout:.0f} s")
+                    raise WaitTimeout(f"worker processed {done} of {sum(ends.values())} events in {timeout:.0f} s")
                 await asyncio.sleep(0.5)
 
 

@@ -145,6 +145,21 @@ def test_backfill_from_the_topics_replay_published_gives_the_hand_computed_evalu
     assert _read(out) == [EXPECTED]
 
 
+def test_a_replay_whose_worker_never_processes_ends_with_how_far_it_got(tmp_path):
+    """`replay --bootstrap` to a Kafka where no worker runs: the wait for the
+    evaluations runs out and says how many of the events were processed."""
+    lines = hand_computed_month()
+    with EmbeddedBroker() as broker:
+        shown = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "replay", str(_events(tmp_path, lines)), "--bootstrap",
+             broker.bootstrap, "--evaluations", str(tmp_path / "out.jsonl"), "--timeout", "3"],
+            cwd=tmp_path, env={**os.environ, "PARTITIONS": "4"}, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 1
+    # every line and the closing heartbeat of each of the 5 topics on each of the 4 partitions
+    assert f"Error: worker processed 0 of {len(lines) + 5 * 4} events in 3 s" in shown.stderr, shown.stderr
+    assert "Traceback" not in shown.stderr, shown.stderr
+
+
 async def _publish_in_small_batches(bootstrap: str, lines: list[bytes]) -> None:
     """Each line to its topic (route), keyed by seller, in batches of at most 1 KiB."""
     await create_topics(bootstrap, INPUT_TOPICS, 4)
