@@ -152,6 +152,18 @@ def _python_bytes(records, partitions: int) -> Optional[int]:
             tracemalloc.stop()
 
 
+def listed_backfill(lines: list[bytes], partitions: int) -> tuple[list[bytes], int]:
+    """(the evaluation records, invalid lines) of a backfill of the lines with
+    the default policy, records listed sorted: a backfill as the runner times
+    it and the profiler samples it."""
+    from standards.policy import load_policy
+    from streams.backfill import backfill
+
+    held, invalid = backfill(lines, partitions, load_policy(None))
+    with held:
+        return list(held), invalid
+
+
 async def compare_evaluations(bootstrap: str, expected: list[bytes]) -> tuple[int, int, int]:
     """(records on standards.evaluations, expected, differing) — latest per seller and month."""
     with EvaluationRecords() as latest:

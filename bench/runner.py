@@ -271,16 +271,10 @@ def profiled_run(kind: str, bootstrap: str, workdir: Path, args, ends: dict) -> 
 
 
 def run_backfill(lines: list[bytes], args) -> tuple[dict, list]:
-    from standards.policy import load_policy
-    from streams.backfill import backfill
-
-    policy = load_policy(None)
     rates, records = [], None
     for _ in range(args.reps):
         t = time.perf_counter()
-        held, dead = backfill(lines, args.partitions, policy)
-        with held:
-            records = list(held)
+        records, dead = project.listed_backfill(lines, args.partitions)
         rates.append(len(lines) / (time.perf_counter() - t))
     log(f"backfill: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}, "
         f"{len(records):,} evaluation records, {dead} invalid")
