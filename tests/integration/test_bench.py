@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_worker_and_backfill_agree(tmp_path):
     results_path = tmp_path / "results.json"
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--events", "20000", "--sellers", "3000", "--reps", "1",
+        [sys.executable, "-m", "bench", "--quick", "--events", "20000", "--sellers", "3000",
          "--skip", "limit,naive,peer,latency,restart,rocksdb", "--no-write",
          "--workdir", str(tmp_path / "work"), "--json", str(results_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)

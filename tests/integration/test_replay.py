@@ -21,11 +21,15 @@ from streams.simulate import simulate
 E = "2026-02-02T00:00:00Z"  # evaluation instant of month 2026-02
 
 
-def _cli(*args, cwd):
+def _run_cli(*args, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "PARTITIONS": "4"}
-    result = subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=cwd, env=env,
-                            capture_output=True, timeout=600)
-    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _cli(*args, cwd):
+    result = _run_cli(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def _events(tmp_path, lines):
@@ -150,10 +154,8 @@ def test_a_replay_whose_worker_never_processes_ends_with_how_far_it_got(tmp_path
     evaluations runs out and says how many of the events were processed."""
     lines = hand_computed_month()
     with EmbeddedBroker() as broker:
-        shown = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "replay", str(_events(tmp_path, lines)), "--bootstrap",
-             broker.bootstrap, "--evaluations", str(tmp_path / "out.jsonl"), "--timeout", "3"],
-            cwd=tmp_path, env={**os.environ, "PARTITIONS": "4"}, capture_output=True, text=True, timeout=120)
+        shown = _run_cli("replay", str(_events(tmp_path, lines)), "--bootstrap", broker.bootstrap,
+                         "--evaluations", str(tmp_path / "out.jsonl"), "--timeout", "3", cwd=tmp_path)
     assert shown.returncode == 1
     # every line and the closing heartbeat of each of the 5 topics on each of the 4 partitions
     assert f"Error: worker processed 0 of {len(lines) + 5 * 4} events in 3 s" in shown.stderr, shown.stderr
