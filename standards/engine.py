@@ -301,8 +301,10 @@ class PartitionEngine:
         card = seller.scorecard(numbers, self.clock, self.policy)
         out.append((SCORECARDS, seller.seller_id, card))
         self._daily_progress(seller, card, numbers, out)
-        self._track_statuses(seller, card)
-        self._violations(seller, card)
+        statuses = shared(tuple(card["standards"][name]["status"] for name in STANDARDS))
+        if statuses != seller.live.get("status"):  # else no violation opens or resolves either
+            self._track_statuses(seller, statuses)
+            self._violations(seller, card)
         self._badge_changes(seller, card)
 
     def _daily_progress(self, seller: SellerState, card: dict, numbers, out: list) -> None:
@@ -322,11 +324,8 @@ class PartitionEngine:
         seller.header_changed = True
         self.unsaved.add(seller.seller_id)
 
-    def _track_statuses(self, seller: SellerState, card: dict) -> None:
-        statuses = shared(tuple(card["standards"][name]["status"] for name in STANDARDS))
+    def _track_statuses(self, seller: SellerState, statuses: tuple) -> None:
         previous = seller.live.get("status")
-        if statuses == previous:
-            return
         self._header_changed(seller)
         counts = self.status_counts
         for i, name in enumerate(STANDARDS):
