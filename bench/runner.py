@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from . import kafka, project, report, workers
 from .workload import describe, generate, live_events
 
 FULL_EVENTS = 3_000_000
+# Two project workers in one consumer group (four partitions each): how the
+# worker scales with processes, each its own interpreter (the targets are of one).
+PAIR = "project-pair"
 FULL_DAYS = 120
 
 
@@ -40,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=3, help="repetitions of every throughput measurement (median)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--skip", default="",
-                   help="comma-separated: limit,backfill,naive,peer,project,latency,restart,rocksdb")
+                   help=f"comma-separated: limit,backfill,naive,peer,project,{PAIR},latency,restart,rocksdb")
     p.add_argument("--with-notable", action="store_true",
                    help="also the Faust agent with no table at all (naive-notable)")
     p.add_argument("--peer-mode", choices=("separate", "concat"), default="separate",
@@ -209,7 +213,7 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
     # drifts by 10 to 20 % over minutes (other tenants), and measuring one
     # system's repetitions after another's put that drift into the ratios.
     limits = [] if "limit" in args.skip else [("limit", False), ("limit-tuned", True)]
-    kinds = [kind for kind in ("naive", "naive-notable", "peer", "project")
+    kinds = [kind for kind in ("naive", "naive-notable", "peer", PAIR, "project")
              if kind not in args.skip and (kind != "naive-notable" or args.with_notable)]
     limit_rates: dict[str, list] = {label: [] for label, _ in limits}
     runs: dict[str, list] = {kind: [] for kind in kinds}
@@ -284,12 +288,24 @@ def run_backfill(lines: list[bytes], args) -> tuple[dict, list]:
 
 def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, ends: dict, extra_env: dict,
                    keep: bool):
-    """One fresh worker (a new group) over the loaded topics: (its measures,
-    the worker still running when `keep`, else None)."""
-    worker = workers.spawn(kind, bootstrap, workdir, args.partitions, extra_env=extra_env)
+    """One fresh worker (a new group; PAIR: two project workers started
+    together in one) over the loaded topics: (its measures, the worker still
+    running when `keep`, else None)."""
+    if kind == PAIR:
+        app_id = f"bench-pair-{uuid.uuid4().hex[:8]}"
+        group = [workers.spawn("project", bootstrap, workdir, args.partitions, app_id=app_id,
+                               data_dir=workdir / f"{app_id}-{i}", tag=f"-{i}") for i in (1, 2)]
+    else:
+        group = [workers.spawn(kind, bootstrap, workdir, args.partitions, extra_env=extra_env)]
+    worker = group[0]
     try:
-        run = asyncio.run(workers.measure(worker, bootstrap, ends, args.worker_timeout))
+        run = asyncio.run(workers.measure(group, bootstrap, ends, args.worker_timeout))
         entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
+        if kind == PAIR:
+            entry["cpu_seconds"] = sum(workers.parse_metrics(asyncio.run(workers.scrape_text(member)))
+                                       .get("process_cpu_seconds_total", 0) for member in group)
+            entry["partitions"] = [json.loads(asyncio.run(workers.http_get(
+                f"http://127.0.0.1:{member.port}/ready"))[1])["partitions"] for member in group]
         if kind == "project":
             text = asyncio.run(workers.scrape_text(worker))
             metrics = workers.parse_metrics(text)
@@ -304,12 +320,14 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
             f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
             f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
     except Exception:
-        log(f"{kind} worker failed; log tail:\n{worker.log_tail()}")
-        worker.stop()
+        for member in group:
+            log(f"{kind} worker failed; log tail:\n{member.log_tail()}")
+            member.stop()
         raise
     if keep:
         return entry, worker
-    worker.stop()
+    for member in group:
+        member.stop()
     return entry, None
 
 
@@ -344,7 +362,7 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         # A second worker, rocksdb:// store, over the same events: throughput, then warm restarts.
         env = {"STATE_STORE": "rocksdb://"}
         other = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=env, tag="-rocksdb")
-        run = asyncio.run(workers.measure(other, bootstrap, ends, args.worker_timeout))
+        run = asyncio.run(workers.measure([other], bootstrap, ends, args.worker_timeout))
         results["project-rocksdb"] = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate}
         log(f"project (rocksdb://): {run.rate:,.0f} events/s, peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
         if "restart" not in args.skip:

@@ -185,17 +185,32 @@ def estimate_end(ready: float, samples: list, target: int, done_at: float) -> fl
     return min(done_at, t_prev + (target - n_prev) / rate)
 
 
-async def measure(worker: Worker, bootstrap: str, ends: dict, timeout: float) -> Run:
-    """Sustained throughput of a freshly started worker over the loaded topics."""
-    ready = await wait_ready(worker)
-    ready_rss = worker.rss()
+async def measure(group: list[Worker], bootstrap: str, ends: dict, timeout: float) -> Run:
+    """Sustained throughput of freshly started workers of one group (one
+    worker, or several started together) over the loaded topics, from the
+    first one ready: a rebalance when a later one joins is in the time.
+    Start-up runs to the last one ready; memory is the group's sum."""
+    readies = await asyncio.gather(*(wait_ready(worker) for worker in group))
+    ready = min(readies)
+    ready_rss = _total(worker.rss() for worker in group)
     samples: list = []
-    async with Progress(bootstrap, worker.app_id) as progress:
-        done = await progress.wait(ends, timeout, worker.alive, on_sample=worker.sample_rss, samples=samples)
+
+    def sample_rss() -> None:
+        for worker in group:
+            worker.sample_rss()
+
+    async with Progress(bootstrap, group[0].app_id) as progress:
+        done = await progress.wait(ends, timeout, lambda: all(worker.alive() for worker in group),
+                                   on_sample=sample_rss, samples=samples)
     total = sum(ends.values())
     end = estimate_end(ready, samples, total, done)
-    return Run(worker.kind, total, ready - worker.launched, done - ready, worker.peak_rss(), ready_rss,
-               end - ready)
+    return Run(group[0].kind, total, max(readies) - group[0].launched, done - ready,
+               _total(worker.peak_rss() for worker in group), ready_rss, end - ready)
+
+
+def _total(values) -> Optional[int]:
+    values = list(values)
+    return None if None in values else sum(values)
 
 
 def parse_metrics(text: str) -> dict[str, float]:

@@ -28,6 +28,10 @@ def test_bench_worker_and_backfill_agree(tmp_path):
     # Both paths refuse the same invalid events: the worker to its dead-letter topic.
     assert accounted["dead_letters"] == results["backfill"]["invalid"]
 
+    # Two workers in one group share the partitions, each holding its own.
+    first, second = results["project-pair"]["runs"][0]["partitions"]
+    assert sorted(first + second) == list(range(8)) and first and second
+
     check = results["evaluations_check"]
     assert check["backfill"] == results["backfill"]["evaluations"] > 0
     assert check["worker"] == check["backfill"]
