@@ -238,6 +238,7 @@ app = StandardsApp(
     broker_rebalance_timeout=settings.rebalance_timeout,
     broker_session_timeout=settings.session_timeout,
     broker_heartbeat_interval=settings.heartbeat_interval,
+    consumer_group_instance_id=settings.group_instance_id,
     consumer_auto_offset_reset="earliest",
     web_bind=settings.web_bind,
     web_port=settings.web_port,

@@ -43,6 +43,9 @@ class Settings:
     rebalance_timeout: float = field(default_factory=lambda: _number("BROKER_REBALANCE_TIMEOUT", "4.0", float))
     session_timeout: float = field(default_factory=lambda: _number("BROKER_SESSION_TIMEOUT", "6.0", float))
     heartbeat_interval: float = field(default_factory=lambda: _number("BROKER_HEARTBEAT_INTERVAL", "1.0", float))
+    # Static group membership (KIP-345): a worker restarted under the same
+    # name takes its partitions back without waiting for its old session.
+    group_instance_id: str | None = field(default_factory=lambda: os.environ.get("GROUP_INSTANCE_ID") or None)
     # How long the broker may hold a fetch that has no data yet (Faust's own
     # value, 1500 ms, is what every event waits on a broker that does not
     # answer early when records arrive).

@@ -10,6 +10,7 @@ import signal
 import time
 
 import orjson
+from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.validate import parse_timestamp
 from standards.calendar import month_of, month_start
@@ -40,13 +41,14 @@ def _wait_committed(bootstrap, group, ends, fraction, timeout=120):
         time.sleep(0.05)
 
 
-def _run(tmp_path, group: str, steps) -> dict:
+def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
     """Publish the workload to one worker; at each (fraction of input
     committed, action) step: "crash" kills the oldest running worker with
     SIGKILL and starts a new one, "stop" stops it with SIGTERM and starts a
     new one, "add" starts one more worker, "kill" kills the oldest with SIGKILL
-    and leaves the rest to take over. Returns the raw evaluation and
-    violation records (by topic) once every input offset is committed."""
+    and leaves the rest to take over. Every worker runs with `settings`
+    added to its environment. Returns the raw evaluation and violation
+    records (by topic) once every input offset is committed."""
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join(LINES) + b"\n")
     workers = []
@@ -59,7 +61,7 @@ def _run(tmp_path, group: str, steps) -> dict:
             # that the steps' fractions fall between commits, mid-replay.
             workers.append(start_worker(broker.bootstrap, group, str(tmp_path / f"w{len(workers)}"),
                                         {"PARTITIONS": str(PARTITIONS), "COMMIT_INTERVAL": "0.5",
-                                         "BACKLOG_COMMIT_INTERVAL": "0.5"}, log_file=log))
+                                         "BACKLOG_COMMIT_INTERVAL": "0.5", **(settings or {})}, log_file=log))
 
         def signal_oldest(signum):
             oldest = next(w for w in workers if w.poll() is None)
@@ -79,10 +81,21 @@ def _run(tmp_path, group: str, steps) -> dict:
                     start()
             asyncio.run(replay.wait_processed(broker.bootstrap, group, ends, 180,
                                               alive=lambda: any(w.poll() is None for w in workers)))
-            return {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in (EVALUATIONS, VIOLATIONS)}
+            out = {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in (EVALUATIONS, VIOLATIONS)}
+            return out | {"members": asyncio.run(_member_ids(broker.bootstrap, group))}
         finally:
             for worker in workers:
                 stop_worker(worker)
+
+
+async def _member_ids(bootstrap: str, group: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    return [member[0] for (_, _, _, _, _, members) in described.groups for member in members]
 
 
 def _assert_same_outputs(out: dict) -> None:
@@ -107,6 +120,15 @@ def test_the_workload_spans_several_evaluated_months():
 
 def test_kill_9_twice_mid_replay_with_restarts_gives_the_uninterrupted_evaluations(tmp_path):
     _assert_same_outputs(_run(tmp_path, "crash", [(0.3, "crash"), (0.7, "crash")]))
+
+
+def test_kill_9_twice_with_static_membership_gives_the_uninterrupted_evaluations(tmp_path):
+    # Each restarted worker takes the killed one's place in the group under
+    # its name, while the broker may still count the killed one as a member.
+    out = _run(tmp_path, "static", [(0.3, "crash"), (0.7, "crash")], {"GROUP_INSTANCE_ID": "worker-a"})
+    _assert_same_outputs(out)
+    # One member, the last worker, under the name (the broker prefixes its member ids with it).
+    assert len(out["members"]) == 1 and out["members"][0].startswith("worker-a-")
 
 
 def test_a_worker_added_and_a_worker_killed_mid_replay_give_the_uninterrupted_evaluations(tmp_path):
