@@ -392,6 +392,7 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
                 f"{report._s(r.to_all_partitions)}), then {r.tail_events:,} new events caught up in "
                 f"{r.to_caught_up:.1f} s")
         results["restart"] = restarts
+        results["restart-static"], ends = static_restarts(bootstrap, workdir, args, chunks[args.reps + 1:], ends)
 
     if "latency" not in args.skip:
         rate = args.latency_base or results["project"]["median"]
@@ -428,6 +429,26 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         results["latency"] = runs
         results["latency_base"] = rate
     worker.stop()
+
+
+def static_restarts(bootstrap: str, workdir: Path, args, chunks: list, ends: dict) -> tuple[list[dict], dict]:
+    """A worker of a group of its own with static membership (GROUP_INSTANCE_ID),
+    caught up, then killed and started again under the same name (SIGKILL,
+    `args.reps` times): (the restarts, the input's end offsets after them)."""
+    env = {"GROUP_INSTANCE_ID": "bench-worker"}
+    worker = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=env, tag="-static")
+    restarts = []
+    try:
+        asyncio.run(workers.measure([worker], bootstrap, ends, args.worker_timeout))
+        for i in range(args.reps):
+            r, worker, ends = asyncio.run(project.restart(worker, bootstrap, workdir, args.partitions, chunks[i],
+                                                          ends, env, tag=f"-static{i + 1}"))
+            restarts.append(asdict(r))
+            log(f"restart {i + 1} (static membership, SIGKILL): ready in {r.to_ready:.1f} s, then "
+                f"{r.tail_events:,} new events caught up in {r.to_caught_up:.1f} s")
+    finally:
+        worker.stop()
+    return restarts, ends
 
 
 class CoreShares:
