@@ -26,10 +26,10 @@ from . import kafka, project, report, workers
 from .workload import describe, generate, live_events
 
 FULL_EVENTS = 3_000_000
+FULL_DAYS = 120
 # Two project workers in one consumer group (four partitions each): how the
 # worker scales with processes, each its own interpreter (the targets are of one).
 PAIR = "project-pair"
-FULL_DAYS = 120
 
 
 def parse_args(argv=None) -> argparse.Namespace:
