@@ -184,7 +184,7 @@ def render(results: dict) -> str:
             ("naive-notable", "Faust agent, no table"),
             ("peer", "peer: Quix Streams, per-seller count in RocksDB with changelog"),
             ("project", "**this project's worker** (memory://, all four standards)"),
-            ("project-pair", "this project's worker, two processes in one group (four partitions each; "
+            ("project-pair", "this project's worker, two processes in one group (half the partitions each; "
                              "RSS of the two added)"))
     for key, label in rows:
         entry = results.get(key)
@@ -220,9 +220,10 @@ def render(results: dict) -> str:
             "A rate marked >= "
             f"comes from runs shorter than {SHORT_RUN:.0f} s (no commit before the final one): a lower bound; "
             "a larger `--events` measures it better. Two processes: two workers started together in one "
-            "consumer group, which gives each four of the eight partitions; timed from the first one ready "
+            f"consumer group, which gives each half of the {results['args']['partitions']} partitions; timed from "
+            "the first one ready "
             "(a rebalance when the second joins later is in the time), start to ready is to the second one. "
-            "They share the two cores with the broker; the targets are of one process.", "",
+            "They share the machine's cores with the broker; the targets are of one process.", "",
             "## Ratios", "", "| ratio | value | target |", "| --- | ---: | --- |"]
     for label, value, target in ratios(results):
         if value is not None:
