@@ -301,9 +301,7 @@ class PartitionEngine:
         card = seller.scorecard(numbers, self.clock, self.policy)
         out.append((SCORECARDS, seller.seller_id, card))
         self._daily_progress(seller, card, numbers, out)
-        statuses = shared(tuple(card["standards"][name]["status"] for name in STANDARDS))
-        if statuses != seller.live.get("status"):  # else no violation opens or resolves either
-            self._track_statuses(seller, statuses)
+        if self._track_statuses(seller, card):  # else no violation opens or resolves either
             self._violations(seller, card)
         self._badge_changes(seller, card)
 
@@ -324,8 +322,13 @@ class PartitionEngine:
         seller.header_changed = True
         self.unsaved.add(seller.seller_id)
 
-    def _track_statuses(self, seller: SellerState, statuses: tuple) -> None:
+    def _track_statuses(self, seller: SellerState, card: dict) -> bool:
+        """Count the card's statuses in place of the seller's last ones;
+        whether they changed."""
+        statuses = shared(tuple(card["standards"][name]["status"] for name in STANDARDS))
         previous = seller.live.get("status")
+        if statuses == previous:
+            return False
         self._header_changed(seller)
         counts = self.status_counts
         for i, name in enumerate(STANDARDS):
@@ -333,6 +336,7 @@ class PartitionEngine:
                 counts[(name, previous[i])] -= 1
             counts[(name, statuses[i])] = counts.get((name, statuses[i]), 0) + 1
         seller.live["status"] = statuses
+        return True
 
     def _violations(self, seller: SellerState, card: dict) -> None:
         live = seller.live

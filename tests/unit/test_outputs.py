@@ -115,6 +115,23 @@ def test_a_violation_opens_once_and_resolves_when_a_late_reply_proves_the_thread
     assert resolved["violation_id"] != opened["violation_id"]
 
 
+def test_a_card_with_new_numbers_and_the_same_statuses_opens_no_second_violation():
+    engine = _unanswered_thread_of_a_seller_with_5_sales()
+    _clock(engine, "2026-01-12T10:00:01Z")  # 0 of 1 answered: not met, a violation opens
+    (opened,) = _of(engine.refresh() + _written(engine), VIOLATIONS)
+    assert opened["type"] == "violation.opened"
+    # A second buyer's thread of 2026-01-10 12:00, unanswered past its 48 h deadline (2026-01-12 12:00).
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T12:00:00Z",
+          thread_id="t2", message_id="m3", sender_role="buyer")
+    _clock(engine, "2026-01-12T12:00:01Z")
+    out = engine.refresh() + _written(engine)
+    (card,) = _of(out, SCORECARDS)
+    standard = card["standards"]["message_response"]
+    assert (standard["numerator"], standard["denominator"], standard["status"]) == (0, 2, "not_met")
+    assert _of(out, VIOLATIONS) == []  # still the one opened
+    assert engine.status_counts[("message_response", "not_met")] == 1  # the one seller, counted once
+
+
 def test_daily_progress_at_most_once_per_seller_and_day_on_days_its_numbers_are_recounted():
     engine = _engine()
     _clock(engine, "2026-01-01T00:00:00Z")
