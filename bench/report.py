@@ -138,8 +138,6 @@ def summary(results: dict) -> str:
                        ("backfill", "backfill (in process)")):
         if _get(results, key):
             lines.append(f"  {label:42s} {_rate(_get(results, key)):>10s} events/s")
-    if results.get("project-rocksdb"):
-        lines.append(f"  {'project worker (rocksdb://, 1 run)':42s} {_rate(results['project-rocksdb']['rate']):>10s} events/s")
     lines.append("ratios:")
     for label, value, target in ratios(results):
         if value is not None:
@@ -198,10 +196,6 @@ def render(results: dict) -> str:
         out.append(f"| {label} | {'>= ' if short else ''}{_rate(entry['median'])} | "
                    f"{', '.join(_rate(r) for r in entry['rates'])} | "
                    f"{_rate(committed) if committed else '-'} | {_s(starts)} | {_mib(rss)} |")
-    if results.get("project-rocksdb"):
-        r = results["project-rocksdb"]
-        out.append(f"| this project's worker, rocksdb:// (one run) | "
-                   f"{_rate(r['rate'])} | 1 | {_rate(r.get('committed_rate'))} | {_s(r['startup'])} | {_mib(r['peak_rss'])} |")
     if results.get("backfill"):
         b = results["backfill"]
         out.append(f"| backfill (`streams.backfill.backfill`, in process, no Kafka) | {_rate(b['median'])} | "
@@ -285,8 +279,7 @@ def render(results: dict) -> str:
             out.append(f"- worker RSS: {_mib(runs[-1]['ready_rss'])} when ready, peak {_mib(runs[-1]['peak_rss'])} "
                        f"({grown / max(st['sellers'], 1):,.0f} B of growth per seller, buffers included)")
     for key, label in (("restart", "default (state read back from the changelog)"),
-                       ("restart-static", "default, static membership (`GROUP_INSTANCE_ID`, a group of its own)"),
-                       ("restart-rocksdb", "rocksdb:// (warm start from the local store)")):
+                       ("restart-static", "default, static membership (`GROUP_INSTANCE_ID`, a group of its own)")):
         if results.get(key):
             if "## Restart" not in out:
                 out += ["", "## Restart", "",

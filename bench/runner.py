@@ -357,42 +357,25 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         f"{size.bytes_per_entity:,.0f} B/entity in the changelog; "
         f"as the worker's objects {report._b(size.python_per_seller)}/seller")
 
-    chunks = _chunks(w.tail, 2 * args.reps + 1)
-    if "rocksdb" not in args.skip and _has_store_setting():
-        # A second worker, rocksdb:// store, over the same events: throughput, then warm restarts.
-        env = {"STATE_STORE": "rocksdb://"}
-        other = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=env, tag="-rocksdb")
-        run = asyncio.run(workers.measure([other], bootstrap, ends, args.worker_timeout))
-        results["project-rocksdb"] = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate}
-        log(f"project (rocksdb://): {run.rate:,.0f} events/s, peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
-        if "restart" not in args.skip:
-            restarts = []
-            for i in range(args.reps):
-                r, other, ends = asyncio.run(project.restart(other, bootstrap, workdir, args.partitions,
-                                                             chunks[args.reps + 1 + i], ends, env,
-                                                             tag=f"-rrestart{i + 1}"))
-                restarts.append(asdict(r))
-                log(f"restart {i + 1} (rocksdb://, SIGKILL): ready in {r.to_ready:.1f} s, then "
-                    f"{r.tail_events:,} new events caught up in {r.to_caught_up:.1f} s")
-            results["restart-rocksdb"] = restarts
-        other.stop()
-    elif "rocksdb" not in args.skip:
+    if "rocksdb" not in args.skip:
         results["rocksdb_note"] = ("the worker has no STATE_STORE setting at this commit: its state is always "
                                    "restored from the changelog, so there is no RocksDB warm start to measure")
         log(results["rocksdb_note"])
 
     if "restart" not in args.skip:
-        restarts = []
-        for i in range(args.reps + 1):
-            graceful = i == args.reps  # the last one: SIGTERM (the worker leaves its group)
-            r, worker, ends = asyncio.run(project.restart(worker, bootstrap, workdir, args.partitions, chunks[i],
-                                                          ends, {}, tag=f"-restart{i + 1}", graceful=graceful))
-            restarts.append(asdict(r))
-            log(f"restart {i + 1} ({r.signal}): ready in {r.to_ready:.1f} s (all {args.partitions} partitions at "
-                f"{report._s(r.to_all_partitions)}), then {r.tail_events:,} new events caught up in "
-                f"{r.to_caught_up:.1f} s")
-        results["restart"] = restarts
-        results["restart-static"], ends = static_restarts(bootstrap, workdir, args, chunks[args.reps + 1:], ends)
+        chunks = _chunks(w.tail, 2 * args.reps + 1)
+        # The last restart SIGTERM: the worker leaves its group.
+        results["restart"], worker, ends = restarts(worker, bootstrap, workdir, args, chunks[:args.reps + 1], ends,
+                                                    {}, "restart", graceful_last=True)
+        # A worker with static membership, in a group of its own, caught up first.
+        static_env = {"GROUP_INSTANCE_ID": "bench-worker"}
+        static = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=static_env, tag="-static")
+        try:
+            asyncio.run(workers.measure([static], bootstrap, ends, args.worker_timeout))
+            results["restart-static"], static, ends = restarts(static, bootstrap, workdir, args,
+                                                               chunks[args.reps + 1:], ends, static_env, "static")
+        finally:
+            static.stop()
 
     if "latency" not in args.skip:
         rate = args.latency_base or results["project"]["median"]
@@ -431,24 +414,21 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
     worker.stop()
 
 
-def static_restarts(bootstrap: str, workdir: Path, args, chunks: list, ends: dict) -> tuple[list[dict], dict]:
-    """A worker of a group of its own with static membership (GROUP_INSTANCE_ID),
-    caught up, then killed and started again under the same name (SIGKILL,
-    `args.reps` times): (the restarts, the input's end offsets after them)."""
-    env = {"GROUP_INSTANCE_ID": "bench-worker"}
-    worker = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=env, tag="-static")
-    restarts = []
-    try:
-        asyncio.run(workers.measure([worker], bootstrap, ends, args.worker_timeout))
-        for i in range(args.reps):
-            r, worker, ends = asyncio.run(project.restart(worker, bootstrap, workdir, args.partitions, chunks[i],
-                                                          ends, env, tag=f"-static{i + 1}"))
-            restarts.append(asdict(r))
-            log(f"restart {i + 1} (static membership, SIGKILL): ready in {r.to_ready:.1f} s, then "
-                f"{r.tail_events:,} new events caught up in {r.to_caught_up:.1f} s")
-    finally:
-        worker.stop()
-    return restarts, ends
+def restarts(worker, bootstrap: str, workdir: Path, args, chunks: list, ends: dict, env: dict, tag: str,
+             graceful_last: bool = False) -> tuple[list[dict], object, dict]:
+    """Stop the worker (SIGKILL; the last time SIGTERM when `graceful_last`)
+    and start it again with `env`, once per chunk of new events published
+    meanwhile: (the restarts, the worker now running, the input's end offsets)."""
+    measured = []
+    for i, chunk in enumerate(chunks):
+        graceful = graceful_last and i == len(chunks) - 1
+        r, worker, ends = asyncio.run(project.restart(worker, bootstrap, workdir, args.partitions, chunk, ends, env,
+                                                      tag=f"-{tag}{i + 1}", graceful=graceful))
+        measured.append(asdict(r))
+        log(f"{tag} {i + 1} ({r.signal}): ready in {r.to_ready:.1f} s (all {args.partitions} partitions at "
+            f"{report._s(r.to_all_partitions)}), then {r.tail_events:,} new events caught up in "
+            f"{r.to_caught_up:.1f} s")
+    return measured, worker, ends
 
 
 class CoreShares:
@@ -489,12 +469,6 @@ def _machine_cpu_seconds() -> tuple[float, float]:
 
 def _steal_seconds() -> float:
     return _machine_cpu_seconds()[1]
-
-
-def _has_store_setting() -> bool:
-    from streams.config import Settings
-
-    return hasattr(Settings(), "store")
 
 
 def _chunks(items: list, n: int) -> list[list]:
