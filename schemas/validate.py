@@ -9,6 +9,7 @@ import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Optional
 
 import fastjsonschema
 import orjson
@@ -126,10 +127,10 @@ _END_US = _days_from_civil(9999, 1, 1) * _US_PER_DAY  # first instant of UTC yea
 # decides and says why. The hour and tail tables fill as parts are seen
 # (a few thousand hours per year of events; tails: a fraction's digits times
 # the offsets in use) and are emptied when full.
-_HH = {f"{h:02d}": h * 3600 for h in range(24)}
+_HH = {f"{h:02d}": h * 3600 for h in range(24)}  # seconds
 _HH_MM = {f"{h:02d}:{m:02d}": (h * 60 + m) * 60 for h in range(24) for m in range(60)}  # offsets
-_MM_SS = {f":{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
-_HOURS: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> seconds since the epoch, local years 1970-9998 only
+_MM_SS = {f":{m:02d}:{s:02d}": (m * 60 + s) * _US_PER_SECOND for m in range(60) for s in range(60)}
+_HOURS: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> microseconds since the epoch, local years 1970-9998 only
 _HOURS_MAX = 50_000
 _TAILS: dict[str, int] = {}  # tail -> microseconds to add: its fraction minus its offset
 _TAILS_MAX = 50_000
@@ -151,8 +152,8 @@ def _date_days(date: str):
     return _days_from_civil(year, month, day)
 
 
-def _hour_seconds(head: str):
-    """Seconds since the epoch of a valid "YYYY-MM-DDTHH" (T or t) of 1970-9998, else None (cached)."""
+def _hour_us(head: str):
+    """Microseconds since the epoch of a valid "YYYY-MM-DDTHH" (T or t) of 1970-9998, else None (cached)."""
     if len(head) != 13 or not (head[10] == "T" or head[10] == "t"):
         return None
     days = _date_days(head[:10])
@@ -161,8 +162,8 @@ def _hour_seconds(head: str):
         return None
     if len(_HOURS) >= _HOURS_MAX:
         _HOURS.clear()
-    seconds = _HOURS[head] = days * 86_400 + hour
-    return seconds
+    us = _HOURS[head] = (days * 86_400 + hour) * _US_PER_SECOND
+    return us
 
 
 def _tail_us(tail: str):
@@ -197,20 +198,33 @@ def parse_timestamp(text: str) -> int:
     Raises ValueError saying what is wrong (the message does not repeat `text`).
     """
     # Fast path: YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM), every part
-    # validated by a table lookup; else the full path decides.
-    if type(text) is str:
-        seconds = _HOURS.get(text[:13])
-        if seconds is None:
-            seconds = _hour_seconds(text[:13])
-        minute_second = _MM_SS.get(text[13:19])
-        tail = _TAILS.get(text[19:])
-        if tail is None:
-            tail = _tail_us(text[19:])
-        if seconds is not None and minute_second is not None and tail is not None:
-            us = (seconds + minute_second) * _US_PER_SECOND + tail
-            if _MIN_US <= us < _END_US:
-                return us
+    # validated by a table lookup (a subscript: cheaper than get); a part
+    # not in its table yet, or no string, takes _parse_parts; the full path
+    # decides what that cannot.
+    try:
+        us = _HOURS[text[:13]] + _MM_SS[text[13:19]] + _TAILS[text[19:]]
+    except (KeyError, TypeError):
+        us = _parse_parts(text)
+    if us is not None and _MIN_US <= us < _END_US:
+        return us
     return _parse_timestamp_full(text)
+
+
+def _parse_parts(text) -> Optional[int]:
+    """The fast path's sum with its tables filled from the text's parts; None
+    when a part is invalid or `text` is no string."""
+    if type(text) is not str:
+        return None
+    hour = _HOURS.get(text[:13])
+    if hour is None:
+        hour = _hour_us(text[:13])
+    minute_second = _MM_SS.get(text[13:19])
+    tail = _TAILS.get(text[19:])
+    if tail is None:
+        tail = _tail_us(text[19:])
+    if hour is None or minute_second is None or tail is None:
+        return None
+    return hour + minute_second + tail
 
 
 def _parse_timestamp_full(text: str) -> int:
