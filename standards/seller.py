@@ -514,6 +514,12 @@ class BackfillSeller(SellerState):
     def unpack_all(self) -> list:
         return []  # its items are objects already
 
+    def hot_item(self, collection: str, item_id: str):
+        return getattr(self, collection).get(item_id)  # an object already: nothing to unpack
+
+    def items_of(self, collection: str) -> Iterator:
+        return getattr(self, collection).values()  # objects already: nothing to unpack
+
 
 ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}
 # State records as compact JSON in bytes of their own size: orjson's results
