@@ -33,6 +33,9 @@ from .reading import WaitTimeout, start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
+_INPUT_TOPIC_SET = frozenset(INPUT_TOPICS)  # `in` a tuple compares a missing _topic (None) with each
+
+
 def partition_for(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), as aiokafka's producer."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
@@ -70,7 +73,7 @@ def _events_of_lines(lines: Iterable[bytes], partitions: int, dead_letter) -> It
             yield None
             continue
         # as streams.replay.route: the line's _topic, else its type's topic
-        if topic not in INPUT_TOPICS:
+        if topic not in _INPUT_TOPIC_SET:
             topic = TOPIC_OF_TYPE[event["type"]] or MESSAGES
         seller_id = event["seller_id"]
         partition = partition_of.get(seller_id)
