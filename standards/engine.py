@@ -41,8 +41,8 @@ class PartitionEngine:
     def __init__(self, partition: int, topics: Iterable[str], policy: Policy, wall_clock: bool = False,
                  live: bool = True, evaluate_in_slices: bool = False):
         self.partition = partition
-        # live=False (backfill): monthly evaluations only; no live totals,
-        # deadline wake-ups, alerts, scorecards or state to persist.
+        # live=False (backfill): monthly evaluations only; no badges records,
+        # live totals, deadline wake-ups, alerts, scorecards or state to persist.
         self.live = live
         self._seller_class = SellerState if live else BackfillSeller
         # The worker evaluates a month's sellers a slice at a time between
@@ -252,8 +252,10 @@ class PartitionEngine:
         if start is not None:
             for month in range(start, last_month + 1):
                 record = seller.evaluation(month, self.policy)
-                if record is not None:
-                    out.append((EVALUATIONS, seller_id, record))
+                if record is None:
+                    continue
+                out.append((EVALUATIONS, seller_id, record))
+                if self.live:
                     out.append((BADGES, seller_id, {
                         "type": "badges.monthly", "seller_id": seller_id, "month": record["month"],
                         "star_seller": record["star_seller"]["eligible"], "badges": record["badges"],
