@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Optional
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.partitioning import Partitioner
 from streams.reading import CommittedOffsets
 
 
@@ -20,7 +21,7 @@ async def load(bootstrap: str, records: Iterable[tuple[str, bytes, bytes]],
     the seconds it took."""
     ends = dict(ends or {})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
-                                acks="all", enable_idempotence=False)
+                                acks="all", enable_idempotence=False, partitioner=Partitioner())
     await producer.start()
     began = time.perf_counter()
     pending: list = []

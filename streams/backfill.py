@@ -21,7 +21,6 @@ from typing import AsyncIterator, Callable, Iterable, Iterator, Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import murmur2
 
 from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
 from standards.engine import EVALUATIONS, PartitionEngine
@@ -29,16 +28,12 @@ from standards.policy import Policy
 
 from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
+from .partitioning import partition_for
 from .reading import WaitTimeout, start_client
 from .topics import INPUT_TOPICS, MESSAGES
 
 HEARTBEAT = "clock.heartbeat"
 _INPUT_TOPIC_SET = frozenset(INPUT_TOPICS)  # `in` a tuple compares a missing _topic (None) with each
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), as aiokafka's producer."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def backfill(lines: Iterable[bytes], partitions: int, policy: Policy,
@@ -61,7 +56,7 @@ def backfill_records(topic_records: Iterable[tuple[str, int, Optional[bytes]]], 
 def _events_of_lines(lines: Iterable[bytes], partitions: int, dead_letter) -> Iterator[Optional[tuple]]:
     """(topic, partition, event) of every line as `replay` publishes it, None
     for an invalid one (the worker dead-letters it). Each line is parsed once."""
-    partition_of: dict[str, int] = {}  # seller_id -> partition (murmur2 is pure Python)
+    partition_of: dict[str, int] = {}  # seller_id -> partition
     for number, line in enumerate(lines, 1):
         if not line or line.isspace():  # = not line.strip(), without a copy of the line
             continue

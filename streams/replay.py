@@ -13,6 +13,7 @@ from tqdm import tqdm
 from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, format_timestamp, normalize
 
 from .output_json import dumps_sorted
+from .partitioning import Partitioner
 from .evaluation_records import EvaluationRecords
 from .reading import CommittedOffsets, WaitTimeout, topic_batches
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
@@ -74,7 +75,7 @@ async def publish(path: Path, bootstrap: str, partitions: int, options: dict | N
     Returns the end offset of every partition written to, from the broker's
     acknowledgements (Tansu's ListOffsets answers the last batch's base offset)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20,
-                                acks="all", enable_idempotence=False, **(options or {}))
+                                acks="all", enable_idempotence=False, partitioner=Partitioner(), **(options or {}))
     await producer.start()
     ends: dict[TopicPartition, int] = {}
     pending = []

@@ -21,7 +21,7 @@ import orjson
 from schemas.validate import decode_event, format_timestamp
 from standards.engine import EVALUATIONS, SCORECARDS, PartitionEngine
 from standards.policy import Policy
-from streams.backfill import partition_for
+from streams.partitioning import partition_for
 from streams.replay import route
 from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REFUNDS, REVIEWS, SHIPMENTS
 

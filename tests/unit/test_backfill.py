@@ -18,7 +18,8 @@ from scenario import published
 from schemas.validate import parse_timestamp
 from standards.engine import EVALUATIONS
 from standards.policy import Policy
-from streams.backfill import backfill, backfill_records, partition_for
+from streams.backfill import backfill, backfill_records
+from streams.partitioning import partition_for
 from streams.evaluation_records import EvaluationRecords
 from streams.processor import Processor
 from streams.replay import event_lines, latest_evaluations, route
