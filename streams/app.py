@@ -26,11 +26,10 @@ from .config import Settings
 from .processor import Processor, is_backlog
 from .reading import read_topic
 from .writer import BatchWriter
-from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+from .topics import COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS
 
 log = logging.getLogger(__name__)
 settings = Settings()
-INPUT_TOPIC_SET = frozenset(INPUT_TOPICS)
 # Records applied, and scorecards recomputed, between two turns of the event
 # loop (each slice a few milliseconds to some tens): timers, commits and web
 # requests wait for a slice at most, and a recount that takes turns with the

@@ -22,7 +22,7 @@ from typing import AsyncIterator, Callable, Iterable, Iterator, Optional
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
+from schemas.validate import InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
 from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
@@ -30,10 +30,9 @@ from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
 from .partitioning import partition_for
 from .reading import WaitTimeout, start_client
-from .topics import INPUT_TOPICS, MESSAGES
+from .topics import INPUT_TOPICS, line_topic
 
 HEARTBEAT = "clock.heartbeat"
-_INPUT_TOPIC_SET = frozenset(INPUT_TOPICS)  # `in` a tuple compares a missing _topic (None) with each
 
 
 def backfill(lines: Iterable[bytes], partitions: int, policy: Policy,
@@ -67,9 +66,7 @@ def _events_of_lines(lines: Iterable[bytes], partitions: int, dead_letter) -> It
                 dead_letter(number, line, invalid)
             yield None
             continue
-        # as streams.replay.route: the line's _topic, else its type's topic
-        if topic not in _INPUT_TOPIC_SET:
-            topic = TOPIC_OF_TYPE[event["type"]] or MESSAGES
+        topic = line_topic(topic, event["type"])  # as streams.replay.route
         seller_id = event["seller_id"]
         partition = partition_of.get(seller_id)
         if partition is None:

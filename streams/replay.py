@@ -10,13 +10,13 @@ import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
 from tqdm import tqdm
 
-from schemas.validate import MAX_EVENT_BYTES, TOPIC_OF_TYPE, InvalidEvent, format_timestamp, normalize
+from schemas.validate import MAX_EVENT_BYTES, InvalidEvent, format_timestamp, normalize
 
 from .output_json import dumps_sorted
 from .partitioning import Partitioner
 from .evaluation_records import EvaluationRecords
 from .reading import CommittedOffsets, WaitTimeout, topic_batches
-from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES
+from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES, line_topic
 
 
 def event_lines(path: Path, desc: str, chunk_bytes: int = 1 << 23) -> Iterator[bytes]:
@@ -53,9 +53,7 @@ def route(line: bytes) -> tuple[str, bytes | None, int | None]:
     if not isinstance(obj, dict):
         return MESSAGES, None, None
     event_type = obj.get("type")
-    topic = obj.get("_topic")
-    if topic not in INPUT_TOPICS:
-        topic = (TOPIC_OF_TYPE.get(event_type) if isinstance(event_type, str) else None) or MESSAGES
+    topic = line_topic(obj.get("_topic"), event_type)
     seller_id = obj.get("seller_id")
     key = seller_id.encode() if isinstance(seller_id, str) else None
     heartbeat_at = None

@@ -249,7 +249,7 @@ def test_topic_records_keep_the_partition_kafka_gave_them():
     assert [orjson.loads(r)["seller_id"] for r in backfill_records(records, POLICY)[0]] == ["s-1", "s-3"]
 
 
-def late_order_file(o2_topic: str | None) -> list[bytes]:
+def late_order_file(o2_topic) -> list[bytes]:
     """o2 at E + 1 h is the event that takes the partition clock past E, if it
     is on marketplace.orders (every other topic is past E already): then o3,
     placed before E but arriving after, is too late for the evaluation."""
@@ -272,6 +272,9 @@ def late_order_file(o2_topic: str | None) -> list[bytes]:
     (None, 1),  # no _topic: its type's topic, marketplace.orders; o3 is late
     (ORDERS, 1),
     (MESSAGES, 2),  # the line's _topic wins: the orders topic stays before E until the closing heartbeat
+    (["marketplace.messages"], 1),  # a _topic that is no string names no topic: its type's topic
+    ({"topic": "marketplace.messages"}, 1),
+    (7, 1),
 ])
 def test_a_line_goes_to_its_topic_field_else_its_types_topic(o2_topic, orders):
     lines = late_order_file(o2_topic)
