@@ -15,13 +15,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.evaluation_records import EvaluationRecords
+from streams.partitioning import partition_for
 from streams.replay import evaluations as read_evaluations
 from streams.topics import SCORECARDS
 from streams.writer import BatchWriter
 
 from .kafka import Progress, latest_values, load
 from .workers import Worker, spawn, wait_ready
-from .workload import DAY, SECOND, fmt, partition_for, topic_of
+from .workload import DAY, SECOND, fmt, topic_of
 
 META_PREFIX = b"\x00"
 

@@ -32,7 +32,7 @@ from typing import Optional
 
 import orjson
 
-from streams.partitioning import partition_for  # noqa: F401  Kafka's default partitioner, as aiokafka uses
+from streams.partitioning import partition_for
 from streams.topics import INPUT_TOPICS, MESSAGES, ORDERS, REFUNDS, REVIEWS, SHIPMENTS  # noqa: F401
 
 SECOND = 1_000_000
