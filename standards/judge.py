@@ -72,12 +72,20 @@ MEMO_LIMIT = 10_000  # entries of about 1.3 KB (docs/design.md, Performance choi
 
 
 def _memo(policy: Policy, key: tuple, make):
+    # Two generations of MEMO_LIMIT // 2 entries: when the newer one is full
+    # it becomes the older one, and the older one is dropped; a judgement
+    # found in the older one moves to the newer. What is in use stays, where
+    # clearing the whole memo when full made every next look-up a miss.
     memo = policy.memo
     value = memo.get(key)
     if value is None:
-        if len(memo) >= MEMO_LIMIT:
-            memo.clear()
-        value = memo[key] = make()
+        value = policy.older_memo.pop(key, None)
+        if value is None:
+            value = make()
+        if len(memo) >= MEMO_LIMIT // 2:
+            policy.older_memo = memo
+            memo = policy.memo = {}
+        memo[key] = value
     return value
 
 
@@ -124,7 +132,7 @@ def scorecard_standards(n: Numbers, policy: Policy) -> dict[str, dict]:
     return _memo(policy, ("scorecard", *_standards_key(n, policy)), lambda: {
         name: {"numerator": s.numerator, "denominator": s.denominator, "rate": shown_rate(s.numerator, s.denominator),
                "status": s.status, "threshold": s.threshold}
-        for name, s in judge_standards(n, policy).items()})
+        for name, s in _judge_standards(n, policy).items()})
 
 
 def volume_holds(n: Numbers, policy: Policy) -> bool:
@@ -143,10 +151,6 @@ def _quality_key(n: Numbers) -> tuple:
 
 def quality_criteria(n: Numbers, policy: Policy) -> dict[str, Criterion]:
     """The Star Seller criteria that read neither sales nor the first sale."""
-    return _memo(policy, ("quality", *_quality_key(n)), lambda: _quality_criteria(n, policy))
-
-
-def _quality_criteria(n: Numbers, policy: Policy) -> dict[str, Criterion]:
     star = policy.star_seller
     average_top, average_bottom = ratio(star.min_average_rating)
     return {
@@ -176,7 +180,7 @@ def quality_card(n: Numbers, policy: Policy) -> QualityCard:
 
 
 def _quality_card(n: Numbers, policy: Policy) -> QualityCard:
-    criteria = quality_criteria(n, policy)
+    criteria = quality_criteria(n, policy)  # not memoized itself: quality_card's key holds its own
     return QualityCard({name: {**criterion.values, "holds": criterion.holds} for name, criterion in criteria.items()},
                        all(criterion.holds for criterion in criteria.values()), area_badges(n, criteria, policy))
 

@@ -137,6 +137,11 @@ class Policy(_Section):
         (standards.judge): sellers with the same numbers share them."""
         return {}
 
+    @cached_property
+    def older_memo(self) -> dict:
+        """The memo's older generation (standards.judge._memo)."""
+        return {}
+
 
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the key."""

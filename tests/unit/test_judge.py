@@ -223,7 +223,7 @@ def test_memoized_judgements_are_those_of_the_numbers_asked(base, changes, limit
             if name is not None:
                 n = dataclasses.replace(n, **{name: getattr(other, name)})
             assert _judged(n, shared) == _judged(n, Policy())  # a new policy: nothing memoized
-        assert len(shared.memo) <= limit
+        assert len(shared.memo) + len(shared.older_memo) <= limit
 
 
 def test_scorecard_standards_as_shown():
@@ -235,3 +235,18 @@ def test_scorecard_standards_as_shown():
                                       "threshold": {"max_low_percent": "10"}}
     assert shown["case_rate"]["rate"] is None and shown["case_rate"]["status"] == "not_applicable"
     assert quality_card(n, POLICY).shown["reviews"] == {"rating_sum": 0, "count": 40, "holds": False}
+
+
+def test_a_judgement_in_use_stays_memoized_while_others_come_and_go(monkeypatch):
+    # A seller asked about between many others keeps its judgement object
+    # (the memo drops what is not asked for); clearing the memo whenever it
+    # was full made it anew, and every other seller's too, once per fill.
+    monkeypatch.setattr(judge_module, "MEMO_LIMIT", 4)
+    policy = Policy()
+    in_use = judge_standards(numbers(reviews=40), policy)
+    for reviews in range(41, 61):
+        judge_standards(numbers(reviews=reviews), policy)
+        assert judge_standards(numbers(reviews=40), policy) is in_use
+        assert len(policy.memo) + len(policy.older_memo) <= 4
+    # One not asked for since is made anew, equal to what it was.
+    assert judge_standards(numbers(reviews=41), policy) == judge_standards(numbers(reviews=41), Policy())
