@@ -391,7 +391,7 @@ class SellerState:
         quality = quality_card(n, policy)
         volume = volume_holds(n, policy)
         tenure = tenure_holds(n, policy.calendar.month_start(evaluated_month), policy)
-        first_sale = format_timestamp(n.first_sale_at) if n.first_sale_at is not None else None
+        first_sale = _first_sale_text(n.first_sale_at) if n.first_sale_at is not None else None
         amount = format_cents(n.sales_cents)
         shown = {**quality.shown,
                  "volume": {"orders": n.sales_orders, "amount": amount, "holds": volume},
@@ -573,6 +573,10 @@ def changes_nothing(event: dict) -> bool:
     kind = event["type"]
     return ((kind == "message.sent" and event["sender_role"] == "platform")
             or (kind == "refund.issued" and event["source"] != "seller"))
+
+
+# A seller's first sale is shown on each of its records, and rarely changes.
+_first_sale_text = lru_cache(maxsize=16_384)(format_timestamp)
 
 
 @lru_cache(maxsize=16)
