@@ -128,9 +128,7 @@ class PartitionEngine:
             return
         if collection == "threads" and None not in timing and (timing_before is None or None in timing_before):
             self.first_response_seconds.append((timing[1] - timing[0]) / 1_000_000)
-        for instant, deadline in seller.wakeups(collection, item, self.policy):
-            if self.clock is None or instant > self.clock:
-                heapq.heappush(self._wakeups, (instant, seller_id, collection, item_id, deadline))
+        self._wake_next(seller, collection, item_id, seller.wakeups(collection, item, self.policy), self.clock)
         if self.clock is not None:
             out.extend((ALERTS, seller_id, a)
                        for a in seller.due_alerts(collection, item_id, item, self.clock, self.policy))
@@ -156,23 +154,39 @@ class PartitionEngine:
             if seller is None:
                 continue
             item = seller.item(collection, item_id)
-            if deadline:
-                # Most are moot by now (the thread was answered, the order
-                # shipped), and one the item no longer has changes no number.
-                if item is not None and (instant, True) in seller.wakeups(collection, item, self.policy):
-                    self.changed.add(seller_id)
-                    passed[seller_id, collection, item_id] = item
+            # One the item no longer has (its timing changed since) is moot,
+            # and so the rest of its chain: the new timing started its own.
+            upcoming = list(seller.wakeups(collection, item, self.policy)) if item is not None else ()
+            if (instant, deadline) not in upcoming:
                 continue
-            alerts = seller.due_alerts(collection, item_id, item, new_clock, self.policy)
-            if alerts:
-                self.unsaved.add(seller_id)
-                out.extend((ALERTS, seller_id, a) for a in alerts)
+            if deadline:
+                self.changed.add(seller_id)
+                passed[seller_id, collection, item_id] = item
+            else:
+                alerts = seller.due_alerts(collection, item_id, item, new_clock, self.policy)
+                if alerts:
+                    self.unsaved.add(seller_id)
+                    out.extend((ALERTS, seller_id, a) for a in alerts)
+            self._wake_next(seller, collection, item_id, upcoming, instant, deadline)
         first_month = self._live_first_month
         for (seller_id, collection, _), item in passed.items():  # pending items the clock decided
             seller = self.sellers[seller_id]
             seller.add_live(contribution(seller, collection, item, None, old, self.policy),
                             contribution(seller, collection, item, None, new_clock, self.policy), first_month)
         self._evaluate(self.policy.calendar.month_of(new_clock - self.policy.evaluation_delay), out)
+
+    def _wake_next(self, seller: SellerState, collection: str, item_id: str, upcoming: Iterable[tuple[int, bool]],
+                   after: Optional[int], after_deadline: bool = True) -> None:
+        """Schedule the earliest of an item's wake-ups (SellerState.wakeups)
+        after the instant `after` (at it, only an outcome after an alert;
+        None: any): one at a time, the next once it is due. Most never come:
+        a thread answered or an order shipped in time has none left, and
+        scheduling them all at once made the clock pop each, moot."""
+        if after is not None:
+            upcoming = [wakeup for wakeup in upcoming if wakeup > (after, after_deadline)]
+        wakeup = min(upcoming, default=None)
+        if wakeup is not None:
+            heapq.heappush(self._wakeups, (wakeup[0], seller.seller_id, collection, item_id, wakeup[1]))
 
     def _enter_month(self, clock: Optional[int]) -> None:
         """The clock is in a new month (or unknown): what is derived from its month."""
@@ -491,9 +505,7 @@ class PartitionEngine:
             self.badge_counts[badge] = self.badge_counts.get(badge, 0) + 1
         for collection in ("threads", "orders"):
             for item_id, item in getattr(seller, collection).items():
-                for instant, deadline in seller.wakeups(collection, item, self.policy):
-                    if self.clock is None or instant > self.clock:
-                        heapq.heappush(self._wakeups, (instant, seller.seller_id, collection, item_id, deadline))
+                self._wake_next(seller, collection, item_id, seller.wakeups(collection, item, self.policy), self.clock)
         seller.repack(stored)
 
 

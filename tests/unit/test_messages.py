@@ -100,6 +100,28 @@ def test_thread_counted_only_at_24h_gives_a_record():
     assert sc.record(S, "2026-03") is None
 
 
+def test_a_thread_has_one_wake_up_scheduled_at_a_time():
+    # The next is scheduled once the one before is due, so a thread answered
+    # in time leaves at most one moot wake-up behind, not all four.
+    sc = Scenario().heartbeat("2026-02-10T00:00:00Z").buyer(S, T, B)
+
+    def scheduled():
+        return [f"{format_timestamp(at)} {'deadline' if deadline else 'alert'}"
+                for at, _, _, _, deadline in sorted(sc.engine._wakeups)]
+
+    assert scheduled() == ["2026-02-11T08:00:00Z alert"]  # 24 h deadline minus the 4 h lead
+    sc.heartbeat("2026-02-11T09:00:00Z")
+    assert [record["deadline"] for topic, _, record in sc.outputs if topic == "standards.alerts"] == [
+        "2026-02-11T12:00:00Z"]
+    assert scheduled() == ["2026-02-11T12:00:00.000001Z deadline"]
+    sc.seller_msg(S, T, "2026-02-11T10:00:00Z")  # answered within both windows: nothing new to wake for
+    assert scheduled() == ["2026-02-11T12:00:00.000001Z deadline"]
+    sc.heartbeat("2026-02-13T00:00:00Z")  # past every deadline: the moot one was popped, none follows
+    assert scheduled() == []
+    assert [record["deadline"] for topic, _, record in sc.outputs if topic == "standards.alerts"] == [
+        "2026-02-11T12:00:00Z"]
+
+
 def test_live_scorecard_pending_missed_then_corrected_by_a_late_reply():
     sc = Scenario().buyer(S, T, B)
 
