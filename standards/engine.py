@@ -177,11 +177,13 @@ class PartitionEngine:
 
     def _wake_next(self, seller: SellerState, collection: str, item_id: str, upcoming: Iterable[tuple[int, bool]],
                    after: Optional[int], after_deadline: bool = True) -> None:
-        """Schedule the earliest of an item's wake-ups (SellerState.wakeups)
-        after the instant `after` (at it, only an outcome after an alert;
-        None: any): one at a time, the next once it is due. Most never come:
-        a thread answered or an order shipped in time has none left, and
-        scheduling them all at once made the clock pop each, moot."""
+        """Schedule the earliest of an item's wake-ups (SellerState.wakeups:
+        instant, passes a deadline) that comes after (`after`,
+        `after_deadline`): after the wake-up just due, or after every one at
+        the clock's instant (`after_deadline` True; `after` None: any). One
+        at a time, the next once it is due: most never come (a thread
+        answered or an order shipped in time has none left), and scheduling
+        them all at once made the clock pop each, moot."""
         if after is not None:
             upcoming = [wakeup for wakeup in upcoming if wakeup > (after, after_deadline)]
         wakeup = min(upcoming, default=None)
