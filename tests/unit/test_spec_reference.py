@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from schemas.validate import TOPIC_OF_TYPE
-from standards.engine import BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
+from schemas.validate import TOPIC_OF_TYPE, format_timestamp
+from standards.calendar import HOUR
+from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 from standards.policy import Policy
+from standards.seller import ship_day_alert_at, unpack
 from streams.backfill import backfill
 from streams.processor import Processor
 from streams.replay import latest_evaluations
@@ -783,6 +785,73 @@ def test_the_workers_processor_through_crashes_matches_reference(seed):
     lines, valid = h.lines()
     problems = compare(evaluate(valid, h.T), run_live(lines, crash_every=700).latest_evaluations(), h.T)
     assert not problems, problems[:6]
+
+
+def _due_now(engine, policy: Policy) -> dict:
+    """Every alert the clock is in the window of now, by looking at every
+    thread and order of the partition (the rule of SellerState.due_alerts:
+    the lead before a deadline not met yet, a physical order not shipped nor
+    cancelled on its ship-by day; not how the engine finds them): key -> as_of."""
+    due, clock, lead = {}, engine.clock, policy.alerts.response_lead_hours * HOUR
+    for seller_id, seller in engine.sellers.items():
+        for thread_id, value in seller.threads.items():
+            thread = unpack("threads", value)
+            initial, response = thread.initial_at(None), thread.response_at(None)
+            for window in policy.windows if initial is not None else ():
+                deadline = initial + window
+                if deadline - lead <= clock <= deadline and (response is None or response > deadline):
+                    due[(seller_id, "thread", thread_id, format_timestamp(deadline))] = format_timestamp(clock)
+        for order_id, value in seller.orders.items():
+            order = unpack("orders", value)
+            placed = order.placed
+            if (placed is not None and not placed[4] and order.shipment is None and order.cancelled_at is None
+                    and ship_day_alert_at(placed[3], policy) <= clock <= placed[3]):
+                due[(seller_id, "order", order_id, format_timestamp(placed[3]))] = format_timestamp(clock)
+    return due
+
+
+N_ALERT_SEEDS = int(os.environ.get("SPEC_REF_ALERT_SEEDS", "40"))
+
+
+def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
+    """(alert -> as_of) sent by the worker's Processor over a history, and as
+    looking at every item of the record's partition after every record finds them."""
+    alerts, expected = {}, {}
+
+    def write(topic, partition, key, value):
+        if topic == ALERTS:
+            record = orjson.loads(value)
+            alert = (record["seller_id"], record["item"]["kind"], record["item"]["id"], record["deadline"])
+            assert alert not in alerts, f"alert sent twice: {alert}"
+            alerts[alert] = record["as_of"]
+
+    policy = Policy()
+    processor = Processor(policy, write, "state")
+    h = History(seed, long_gaps=seed % 4 == 3).build()
+    for offset, (topic, partition, value) in enumerate(published(h.lines()[0], 8)):
+        processor.handle(topic, partition, offset, None, value)
+        engine = processor.engines[partition]
+        if engine.clock is not None:
+            for alert, as_of in _due_now(engine, policy).items():
+                expected.setdefault(alert, as_of)
+    return alerts, expected
+
+
+def test_alerts_are_those_of_looking_at_every_item_after_every_record():
+    """The clock's wake-ups (one per item at a time, the next pushed when one
+    comes up) give each alert once, and no later than the clock is first in
+    its window, as looking at every thread and order after every record
+    finds them. (Earlier when the record that makes the alert due moves the
+    clock too: its item is looked at with the clock before the record's.)"""
+    compared = 0
+    for seed in range(N_ALERT_SEEDS):
+        alerts, expected = _alerts_and_expected(seed)
+        assert set(alerts) == set(expected), f"seed {seed}"
+        late = {alert: (as_of, expected[alert]) for alert, as_of in alerts.items()
+                if parse_ts(as_of) > parse_ts(expected[alert])}
+        assert not late, f"seed {seed}: sent at, and due at: {late}"
+        compared += len(expected)
+    assert compared >= 10 * N_ALERT_SEEDS  # the histories have alerts to compare
 
 
 # ---------------- live scorecards ----------------
