@@ -132,15 +132,11 @@ class Policy(_Section):
         return self.star_seller.min_tenure_days * DAY
 
     @cached_property
-    def memo(self) -> dict:
+    def memo(self):
         """Judgements of numbers under this policy, by the numbers they read
         (standards.judge): sellers with the same numbers share them."""
-        return {}
-
-    @cached_property
-    def older_memo(self) -> dict:
-        """The memo's older generation (standards.judge._memo)."""
-        return {}
+        from .judge import Memo  # judge imports this module
+        return Memo()
 
 
 class PolicyError(ValueError):
