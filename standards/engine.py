@@ -99,7 +99,7 @@ class PartitionEngine:
     def _event_clock(self) -> Optional[int]:
         if len(self.topic_clock) < len(self.topics):
             return None
-        return min(self.topic_clock[t] for t in self.topics)
+        return min(map(self.topic_clock.__getitem__, self.topics))
 
     def _apply(self, event: dict, out: list) -> None:
         seller_id = event["seller_id"]

@@ -30,7 +30,7 @@ from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
 from .partitioning import partition_for
 from .reading import WaitTimeout, start_client
-from .topics import INPUT_TOPICS, line_topic
+from .topics import INPUT_TOPICS, TOPIC_OF_UNNAMED_LINE, line_topic
 
 HEARTBEAT = "clock.heartbeat"
 
@@ -66,7 +66,8 @@ def _events_of_lines(lines: Iterable[bytes], partitions: int, dead_letter) -> It
                 dead_letter(number, line, invalid)
             yield None
             continue
-        topic = line_topic(topic, event["type"])  # as streams.replay.route
+        # as streams.replay.route
+        topic = TOPIC_OF_UNNAMED_LINE[event["type"]] if topic is None else line_topic(topic, event["type"])
         seller_id = event["seller_id"]
         partition = partition_of.get(seller_id)
         if partition is None:

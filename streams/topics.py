@@ -1,5 +1,5 @@
 """Topic names of SPEC sections 2 and 6."""
-from schemas.validate import TOPIC_OF_TYPE
+from schemas.validate import INPUT_TYPES, TOPIC_OF_TYPE
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 
 MESSAGES = "marketplace.messages"
@@ -23,3 +23,8 @@ def line_topic(named, event_type) -> str:
     if isinstance(named, str) and named in INPUT_TOPIC_SET:
         return named
     return (TOPIC_OF_TYPE.get(event_type) if isinstance(event_type, str) else None) or MESSAGES
+
+
+# line_topic of a line without `_topic`, for each type a valid line has: the
+# backfill's lookup for every line (2 % of its instructions went to the call).
+TOPIC_OF_UNNAMED_LINE = {event_type: line_topic(None, event_type) for event_type in INPUT_TYPES}
