@@ -110,10 +110,8 @@ def _standards_key(n: Numbers, policy: Policy) -> tuple:
 
 
 def judge_standards(n: Numbers, policy: Policy) -> dict[str, Standard]:
-    return _memo(policy, ("standards", *_standards_key(n, policy)), lambda: _judge_standards(n, policy))
-
-
-def _judge_standards(n: Numbers, policy: Policy) -> dict[str, Standard]:
+    """Each standard of numbers n judged, in STANDARDS' order (not memoized:
+    the records' memoized parts below are made of it)."""
     response_min = policy.message_response.min_percent
     shipping_min = policy.on_time_shipping.min_percent
     review_passes, review_threshold = review_rule(n.reviews_low, n.reviews, policy)
@@ -146,7 +144,25 @@ def scorecard_standards(n: Numbers, policy: Policy) -> dict[str, dict]:
     return _memo(policy, ("scorecard", *_standards_key(n, policy)), lambda: {
         name: {"numerator": s.numerator, "denominator": s.denominator, "rate": shown_rate(s.numerator, s.denominator),
                "status": s.status, "threshold": s.threshold}
-        for name, s in _judge_standards(n, policy).items()})
+        for name, s in judge_standards(n, policy).items()})
+
+
+def evaluation_standards(n: Numbers, previous_runs: tuple, policy: Policy) -> tuple[tuple, dict[str, dict]]:
+    """(the runs of months not met, the `standards` of a monthly evaluation
+    record, SPEC 6.1) of numbers n, after a month whose runs were
+    `previous_runs` (one per standard, in STANDARDS' order): a standard not
+    met adds a month to its run, any other status ends it."""
+    return _memo(policy, ("evaluation", *_standards_key(n, policy), previous_runs),
+                 lambda: _evaluation_standards(n, previous_runs, policy))
+
+
+def _evaluation_standards(n: Numbers, previous_runs: tuple, policy: Policy) -> tuple[tuple, dict[str, dict]]:
+    runs, shown = [], {}
+    for run, (name, s) in zip(previous_runs, judge_standards(n, policy).items()):
+        runs.append(run + 1 if s.status == "not_met" else 0)
+        shown[name] = {"numerator": s.numerator, "denominator": s.denominator, "status": s.status,
+                       "consecutive_months_not_met": runs[-1]}
+    return tuple(runs), shown
 
 
 def volume_holds(n: Numbers, policy: Policy) -> bool:

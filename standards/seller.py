@@ -14,7 +14,7 @@ from schemas.validate import format_cents, format_timestamp
 from .calendar import DAY, HOUR, Calendar, first_day, last_day, month_name
 from .entities import Case, Order, Review, Thread
 from .items import PackedItems
-from .judge import STANDARDS, judge_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
+from .judge import STANDARDS, evaluation_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
 from .numbers import FIELDS, Numbers, contribution, count, first_sale
 from .policy import Policy
 
@@ -361,18 +361,13 @@ class SellerState:
         n = count(self, month - 3, month - 1, as_of, as_of, policy)
         if not n.has_activity():
             return None
-        standards = judge_standards(n, policy)
         # Runs come from the record of M-1, so that evaluating M again (after
         # a crash left seller state ahead of the partition's) gives the same record.
         previous = {m: r for m, r in self.last_evaluations or ()}.get(month - 1, _NO_RUNS)
-        runs = shared(tuple(previous[i] + 1 if standards[name].status == "not_met" else 0
-                            for i, name in enumerate(STANDARDS)))
+        runs, shown = evaluation_standards(n, previous, policy)
         history = tuple(entry for entry in self.last_evaluations or () if entry[0] < month)
-        self.last_evaluations = (*history, (month, runs))[-2:]
+        self.last_evaluations = (*history, (month, shared(runs)))[-2:]
         self.header_changed = True
-        shown = {name: {"numerator": standards[name].numerator, "denominator": standards[name].denominator,
-                        "status": standards[name].status, "consecutive_months_not_met": runs[i]}
-                 for i, name in enumerate(STANDARDS)}
         record = self._summary(n, month, first_day(month - 3), last_day(month - 1), shown, policy)
         record["month"] = month_name(month)
         return record

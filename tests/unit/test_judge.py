@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 import standards.judge as judge_module
 from schemas.validate import parse_timestamp
 from scenario import Scenario, plus_days
-from standards.judge import (Criterion, area_badges, judge_standards, quality_card, quality_criteria,
-                             scorecard_standards, shown_rate, tenure_holds, volume_holds)
+from standards.judge import (Criterion, area_badges, evaluation_standards, judge_standards, quality_card,
+                             quality_criteria, scorecard_standards, shown_rate, tenure_holds, volume_holds)
 from standards.numbers import Numbers
 from standards.policy import Policy
 
@@ -200,8 +200,9 @@ generated_numbers = st.builds(
 
 
 def _judged(n, policy):
-    return (judge_standards(n, policy), scorecard_standards(n, policy),
-            judge_star_seller(n, CUTOFF, policy), quality_card(n, policy))
+    return (scorecard_standards(n, policy), evaluation_standards(n, (0, 2, 0, 1), policy),
+            evaluation_standards(n, (1, 0, 3, 0), policy), judge_star_seller(n, CUTOFF, policy),
+            quality_card(n, policy))
 
 
 NUMBER_FIELDS = ("sales_orders", "sales_cents", "first_sale_at", "answered", "threads", "orders_on_time",
@@ -237,16 +238,32 @@ def test_scorecard_standards_as_shown():
     assert quality_card(n, POLICY).shown["reviews"] == {"rating_sum": 0, "count": 40, "holds": False}
 
 
+def test_evaluation_standards_continue_the_runs_of_standards_not_met():
+    # 19/24 answered (79.1 % < 80 %) and 5 low of 40 reviews (12.5 % > 10 %) are not
+    # met; no orders counted and no completed orders make the other two not applicable.
+    n = numbers(answered=[19, 0], threads=[24, 0], reviews_low=5, reviews=40)
+    runs, shown = evaluation_standards(n, (2, 7, 0, 3), POLICY)
+    assert runs == (3, 0, 1, 0)
+    assert shown["message_response"] == {"numerator": 19, "denominator": 24, "status": "not_met",
+                                         "consecutive_months_not_met": 3}
+    assert shown["on_time_shipping"] == {"numerator": 0, "denominator": 0, "status": "not_applicable",
+                                         "consecutive_months_not_met": 0}
+    assert [shown[name]["consecutive_months_not_met"] for name in ("review_rating", "case_rate")] == [1, 0]
+    assert list(shown) == ["message_response", "on_time_shipping", "review_rating", "case_rate"]
+    # the same numbers after other runs: another entry, not the memoized one
+    assert evaluation_standards(n, (0, 0, 0, 0), POLICY)[0] == (1, 0, 1, 0)
+
+
 def test_a_judgement_in_use_stays_memoized_while_others_come_and_go(monkeypatch):
     # A seller asked about between many others keeps its judgement object
     # (the memo drops what is not asked for); clearing the memo whenever it
     # was full made it anew, and every other seller's too, once per fill.
     monkeypatch.setattr(judge_module, "MEMO_LIMIT", 4)
     policy = Policy()
-    in_use = judge_standards(numbers(reviews=40), policy)
+    in_use = scorecard_standards(numbers(reviews=40), policy)
     for reviews in range(41, 61):
-        judge_standards(numbers(reviews=reviews), policy)
-        assert judge_standards(numbers(reviews=40), policy) is in_use
+        scorecard_standards(numbers(reviews=reviews), policy)
+        assert scorecard_standards(numbers(reviews=40), policy) is in_use
         assert len(policy.memo) <= 4  # both generations
     # One not asked for since is made anew, equal to what it was.
-    assert judge_standards(numbers(reviews=41), policy) == judge_standards(numbers(reviews=41), Policy())
+    assert scorecard_standards(numbers(reviews=41), policy) == scorecard_standards(numbers(reviews=41), Policy())
