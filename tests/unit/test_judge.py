@@ -230,6 +230,7 @@ def test_memoized_judgements_are_those_of_the_numbers_asked(base, changes, limit
 def test_scorecard_standards_as_shown():
     n = numbers(answered=[19, 0], threads=[24, 0], reviews_low=5, reviews=40)
     shown = scorecard_standards(n, POLICY)
+    assert list(shown) == ["message_response", "on_time_shipping", "review_rating", "case_rate"]  # STANDARDS' order
     assert shown["message_response"] == {"numerator": 19, "denominator": 24, "rate": "79.1", "status": "not_met",
                                          "threshold": {"min_percent": "80"}}
     assert shown["review_rating"] == {"numerator": 5, "denominator": 40, "rate": "12.5", "status": "not_met",
