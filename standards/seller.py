@@ -363,9 +363,13 @@ class SellerState:
             return None
         # Runs come from the record of M-1, so that evaluating M again (after
         # a crash left seller state ahead of the partition's) gives the same record.
-        previous = {m: r for m, r in self.last_evaluations or ()}.get(month - 1, _NO_RUNS)
+        previous, history = _NO_RUNS, []
+        for entry in self.last_evaluations or ():  # (month, runs), at most two
+            if entry[0] < month:
+                history.append(entry)
+                if entry[0] == month - 1:
+                    previous = entry[1]
         runs, shown = evaluation_standards(n, previous, policy)
-        history = tuple(entry for entry in self.last_evaluations or () if entry[0] < month)
         self.last_evaluations = (*history, (month, shared(runs)))[-2:]
         self.header_changed = True
         record = self._summary(n, month, first_day(month - 3), last_day(month - 1), shown, policy)
