@@ -193,16 +193,14 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
     if n != len(w.records):
         raise RuntimeError(f"loaded {n} records for {len(w.records)} events")
 
-    expected_evaluations = None
-    if "backfill" not in args.skip:
-        results["backfill"], expected_evaluations = run_backfill([v for _, _, v in w.records], args)
-        if args.profile:
-            from . import profile
+    lines = [v for _, _, v in w.records]
+    if "backfill" not in args.skip and args.profile:
+        from . import profile
 
-            prof = profile.profile_backfill([v for _, _, v in w.records], args.partitions)
-            (workdir / "backfill.pstats.txt").write_text(prof.pop("text"))
-            results["profile_backfill"] = prof
-            log(f"backfill profile: {prof['total_seconds']:.1f} s under cProfile; top: {prof['self'][0][0]}")
+        prof = profile.profile_backfill(lines, args.partitions)
+        (workdir / "backfill.pstats.txt").write_text(prof.pop("text"))
+        results["profile_backfill"] = prof
+        log(f"backfill profile: {prof['total_seconds']:.1f} s under cProfile; top: {prof['self'][0][0]}")
 
     if args.profile:
         for kind in ("naive", "project"):
@@ -211,8 +209,10 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
 
     # Repetitions in rounds, each system once per round: the machine's speed
     # drifts by 10 to 20 % over minutes (other tenants), and measuring one
-    # system's repetitions after another's put that drift into the ratios.
+    # system's repetitions after another's put that drift into the ratios
+    # (the backfill's three in a row read 66,557-94,634 in one run).
     limits = [] if "limit" in args.skip else [("limit", False), ("limit-tuned", True)]
+    backfill_rates, expected_evaluations = [], None
     kinds = [kind for kind in ("naive", "naive-notable", "peer", PAIR, "project")
              if kind not in args.skip and (kind != "naive-notable" or args.with_notable)]
     limit_rates: dict[str, list] = {label: [] for label, _ in limits}
@@ -223,6 +223,10 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
             count, secs = asyncio.run(kafka.raw_consume(bootstrap, ends, tuned=tuned))
             limit_rates[label].append(count / secs)
             log(f"{label} rep {rep + 1}: {count / secs:,.0f} events/s")
+        if "backfill" not in args.skip:
+            rate, expected_evaluations, invalid = timed_backfill(lines, args.partitions)
+            backfill_rates.append(rate)
+            log(f"backfill rep {rep + 1}: {rate:,.0f} events/s")
         for kind in kinds:
             extra = {"PEER_MODE": args.peer_mode} if kind == "peer" else {}
             keep = kind == "project" and rep == args.reps - 1  # runs on, for the phases that follow
@@ -232,6 +236,11 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
     for label, rates in limit_rates.items():
         results[label] = {"rates": rates, "median": statistics.median(rates)}
         log(f"{label}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
+    if backfill_rates:
+        results["backfill"] = {"rates": backfill_rates, "median": statistics.median(backfill_rates),
+                               "evaluations": len(expected_evaluations), "invalid": invalid}
+        log(f"backfill: {statistics.median(backfill_rates):,.0f} events/s {[round(r) for r in backfill_rates]}, "
+            f"{len(expected_evaluations):,} evaluation records, {invalid} invalid")
     for kind, kind_runs in runs.items():
         rates = [r["rate"] for r in kind_runs]
         results[kind] = {"runs": kind_runs, "median": statistics.median(rates), "rates": rates,
@@ -274,16 +283,11 @@ def profiled_run(kind: str, bootstrap: str, workdir: Path, args, ends: dict) -> 
     return summary
 
 
-def run_backfill(lines: list[bytes], args) -> tuple[dict, list]:
-    rates, records = [], None
-    for _ in range(args.reps):
-        t = time.perf_counter()
-        records, dead = project.listed_backfill(lines, args.partitions)
-        rates.append(len(lines) / (time.perf_counter() - t))
-    log(f"backfill: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}, "
-        f"{len(records):,} evaluation records, {dead} invalid")
-    return {"rates": rates, "median": statistics.median(rates), "evaluations": len(records),
-            "invalid": dead}, records
+def timed_backfill(lines: list[bytes], partitions: int) -> tuple[float, list, int]:
+    """(events/s, the evaluation records, invalid lines) of one backfill."""
+    t = time.perf_counter()
+    records, invalid = project.listed_backfill(lines, partitions)
+    return len(lines) / (time.perf_counter() - t), records, invalid
 
 
 def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, ends: dict, extra_env: dict,
