@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .calendar import DAY, HOUR, Calendar
+from .memo import Memo
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -132,10 +133,9 @@ class Policy(_Section):
         return self.star_seller.min_tenure_days * DAY
 
     @cached_property
-    def memo(self):
+    def memo(self) -> Memo:
         """Judgements of numbers under this policy, by the numbers they read
         (standards.judge): sellers with the same numbers share them."""
-        from .judge import Memo  # judge imports this module
         return Memo()
 
 
