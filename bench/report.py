@@ -209,7 +209,7 @@ def render(results: dict) -> str:
             "rate seen until then. \"To the final commit\" is the conservative figure without that correction. "
             f"This project's worker commits every {results.get('backlog_commit_interval', 30.0):g} s while it works "
             "through a backlog (`BACKLOG_COMMIT_INTERVAL`), so a run shorter than that has no commit before its "
-            "final one, which comes 1-3 s after the last event (a second without records ends the backlog) and "
+            "final one, which comes once it has read every record (the backlog then ends) and "
             "recounts and writes every seller: its rate is then the conservative figure, final commit included. "
             "A rate marked >= "
             f"comes from runs shorter than {SHORT_RUN:.0f} s (no commit before the final one): a lower bound; "

@@ -84,17 +84,22 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         # sellers' scorecards and writes every changed item, so the longer a
         # seller's events gather, the fewer cards and state records they make
         # (docs/design.md, "scorecards by monthly totals"). What a crash
-        # applies again is longer, and the rules make it a no-op.
-        interval = self.commit_interval
-        await self.sleep(interval)
-        committed_at = time.monotonic()
-        async for _ in self.itertimer(interval, name="commit"):
-            if load.backlog and time.monotonic() - committed_at < settings.backlog_commit_interval:
+        # applies again is longer, and the rules make it a no-op. The end of
+        # a backlog wakes it: the commit it held back is then due at once,
+        # and a worker that has caught up sends its cards and writes its
+        # state without waiting for a timer.
+        started = time.monotonic()
+        while not self.should_stop:
+            interval = settings.backlog_commit_interval if load.backlog else self.commit_interval
+            wait = started + interval - time.monotonic()
+            if wait > 0:
+                load.backlog_ended.clear()
+                await self.wait_first(load.backlog_ended, timeout=wait)
                 continue
+            started = time.monotonic()
             await self.commit()
             if processor.holds_transitions():  # with no input to commit too (a wall clock's deadlines)
                 await _write_state_and_release()
-            committed_at = time.monotonic()
 
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
         await _write_state_and_release()
@@ -151,6 +156,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                             if not self._may_apply(tp, active, generation):
                                 break
                             await self._deliver(tp, record)
+                if load.backlog and self._read_to_the_end():
+                    load.caught_up()
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 log.info("Broker stopped consumer, shutting down...")
@@ -164,6 +171,19 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         except Exception as error:
             log.exception("Drain messages raised: %r", error)
             raise
+
+    def _read_to_the_end(self) -> bool:
+        """Whether every input partition assigned has been applied up to
+        the high watermark of its last fetch: nothing more was there to read.
+        A partition with none known (not fetched yet) has not."""
+        for tp in self.assignment():
+            if tp.topic in INPUT_TOPIC_SET:
+                highwater = self.highwater(tp)
+                read = self._read_offset[tp]
+                position = read + 1 if read is not None else self._committed_offset[tp] or 0
+                if highwater is None or position < highwater:
+                    return False
+        return True
 
     def _may_apply(self, tp, active, generation) -> bool:
         return (self.flow_active and not self.should_stop and self.app.consumer_generation_id == generation
@@ -342,14 +362,27 @@ class Load:
     def __init__(self) -> None:
         self.behind = True  # until a fetch says otherwise: a worker usually starts behind
         self.backlog = False  # until a fetch brings records BACKLOG_SECONDS old
+        self.backlog_ended = asyncio.Event()  # set when a backlog ends (the commit handler waits on it)
         self.share = 1.0
         self._wall, self._cpu = time.monotonic(), time.process_time()
 
     def observe(self, fetched: dict, now: float) -> None:
         """What a fetch says (records per partition); one that brought
-        nothing (a second went by without a record) says caught up."""
+        nothing (a second went by without a record) says caught up, and so
+        does a backlog's fetch once the worker has applied it to the end
+        (`caught_up`, from the consumer)."""
         self.behind = max(map(len, fetched.values()), default=0) >= BEHIND_RECORDS
-        self.backlog = is_backlog(fetched, now, BACKLOG_SECONDS)
+        backlog = is_backlog(fetched, now, BACKLOG_SECONDS)
+        if self.backlog and not backlog:
+            self.caught_up()
+        else:
+            self.backlog = backlog
+
+    def caught_up(self) -> None:
+        """No backlog any more: fresh records came, or the worker has read
+        and applied everything there was."""
+        self.backlog = False
+        self.backlog_ended.set()
 
     def busy(self) -> bool:
         wall, cpu = time.monotonic(), time.process_time()
@@ -370,7 +403,12 @@ class Load:
 # replay, a restart, a long stop), not a short stall, which a live worker
 # under load has now and then and whose cards would then wait for the
 # commit. (Not the lag to the high watermark: on Tansu it stayed under 20,000
-# records through most of a 300,000-record replay.)
+# records through most of a 300,000-record replay.) It ends with a fetch of
+# fresh records, one that waited a second and brought nothing, or as soon as
+# the worker has applied every input partition up to the high watermark of
+# its last fetch: old records read as they come (a producer that sets old
+# timestamps) are then no backlog, and a replay's last commit follows its
+# last record at once instead of a second or two later.
 QUICK_INTERVAL = min(0.1, settings.refresh_interval)
 BEHIND_RECORDS = 500
 BACKLOG_SECONDS = 5.0

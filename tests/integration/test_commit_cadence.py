@@ -1,6 +1,7 @@
 """How often a real worker commits its input offsets: every COMMIT_INTERVAL,
 but only every BACKLOG_COMMIT_INTERVAL while its input is a backlog (a fetch
-brings records 5 s old or more by their Kafka timestamps: streams/app.py)."""
+brings records 5 s old or more by their Kafka timestamps and there are more
+to read: streams/app.py), and at once when it has read a backlog to its end."""
 from __future__ import annotations
 
 import asyncio
@@ -51,26 +52,54 @@ async def _trickle(bootstrap: str, seconds: float, age: float, first: int) -> tu
     return first_offset, committed
 
 
-def test_a_backlog_is_committed_every_backlog_interval_and_fresh_input_every_commit_interval(tmp_path):
+async def _send_old(bootstrap: str, count: int, age: float) -> None:
+    """`count` orders at once, each with a Kafka timestamp `age` seconds in the past."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        stamp = int((time.time() - age) * 1000)
+        sent = [await producer.send(ORDERS, _order(i), key=f"s{i % 50}".encode(), partition=0, timestamp_ms=stamp)
+                for i in range(count)]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def _commits_until(bootstrap: str, offset: int, seconds: float) -> list[int]:
+    """The offsets the worker group commits, in order, each once, read every
+    0.05 s until one is `offset` or more (or `seconds` went by)."""
+    committed: list[int] = []
+    async with CommittedOffsets(bootstrap, GROUP) as reader:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (committed and committed[-1] >= offset):
+            current = (await reader.of([ORDERS_0])).get(ORDERS_0)
+            if current is not None and (not committed or current != committed[-1]):
+                committed.append(current)
+            await asyncio.sleep(0.05)
+    return committed
+
+
+BACKLOG = 40_000  # orders an hour old: a second or more of the worker's work
+
+
+def test_a_backlog_is_committed_once_read_to_its_end_and_old_records_read_as_they_come_every_commit_interval(
+        tmp_path):
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 1, compacted=COMPACTED))
+        asyncio.run(_send_old(broker.bootstrap, BACKLOG, 3600.0))
         worker = start_worker(broker.bootstrap, GROUP, str(tmp_path),
-                              {"PARTITIONS": "1", "COMMIT_INTERVAL": "0.5", "BACKLOG_COMMIT_INTERVAL": "4"},
+                              {"PARTITIONS": "1", "COMMIT_INTERVAL": "0.5", "BACKLOG_COMMIT_INTERVAL": "60"},
                               log_file=open(tmp_path / "worker.log", "wb"))
         try:
-            deadline = time.monotonic() + 60
-            while not asyncio.run(_trickle(broker.bootstrap, 2.0, 0.0, 0))[1]:  # until the worker commits
-                assert worker.poll() is None and time.monotonic() < deadline, "the worker never committed"
-            # Records an hour old, one every 0.1 s for 9 s: a backlog in every fetch.
-            backlog_start, committed = asyncio.run(_trickle(broker.bootstrap, 9.0, 3600.0, 1000))
-            # Then fresh ones (the first fresh fetch ends the backlog), for 4 s.
-            _, fresh = asyncio.run(_trickle(broker.bootstrap, 4.0, 0.0, 2000))
+            backlog = asyncio.run(_commits_until(broker.bootstrap, BACKLOG, 90.0))
+            # Then an order an hour old every 0.1 s for 4 s: each fetch brings
+            # one, and once it is applied the worker has read all there is.
+            trickle_start, trickle = asyncio.run(_trickle(broker.bootstrap, 4.0, 3600.0, BACKLOG))
         finally:
             stop_worker(worker)
-    # Every 0.5 s, 9 s would make some 18 commits; every 4 s, two (or three).
-    # Commits of the fresh records before the backlog do not count: a slow
-    # worker may commit the last of them after the backlog's first was sent.
-    backlog = [offset for offset in committed if offset > backlog_start]
-    assert 1 <= len(backlog) <= 3, committed
-    # Every 0.5 s again: 4 s make about 8 (each took some records).
-    assert len(fresh) >= 4, fresh
+    # The backlog's records are committed once, when the worker has read
+    # them all: every 0.5 s would have committed parts of them on the way.
+    assert backlog == [BACKLOG]
+    # Old records that the worker reads as they come are no backlog: a
+    # commit every 0.5 s (about 8 in 4 s; every 60 s would make none).
+    assert len([offset for offset in trickle if offset > trickle_start]) >= 4, trickle
