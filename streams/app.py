@@ -176,6 +176,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         """Whether every input partition assigned has been applied up to
         the high watermark of its last fetch: nothing more was there to read.
         A partition with none known (not fetched yet) has not."""
+        if not self.flow_active:  # a rebalance under way: the consumer's thread may change the assignment
+            return False
         for tp in self.assignment():
             if tp.topic in INPUT_TOPIC_SET:
                 highwater = self.highwater(tp)
