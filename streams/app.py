@@ -60,7 +60,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
 
     Commits: the state and outputs of the events the offsets cover are
     written and acknowledged by the broker before the offsets are committed;
-    they come less often while the worker works through a backlog.
+    they come less often while the worker works through a backlog, and at
+    once when it has read the backlog to its end.
 
     Input records are applied in whole fetched batches (`_drain_messages`):
     instead of Faust's path per message (conductor, channel queue, stream,
