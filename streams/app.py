@@ -78,13 +78,6 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
     the application of a slice are one synchronous step.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # Per input partition, the offset after the last record applied.
-        # (Faust's read offset is the last one read, but the next one to
-        # read after a seek.)
-        self._applied_to: dict = {}
-
     @Service.task
     async def _commit_handler(self) -> None:  # replaces Faust's commit timer
         # Every COMMIT_INTERVAL, but only every BACKLOG_COMMIT_INTERVAL while
@@ -181,16 +174,21 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             raise
 
     def _read_to_the_end(self) -> bool:
-        """Whether every input partition assigned has been applied (here, or
-        before its committed offset) up to the high watermark of its last
-        fetch: nothing more was there to read. A partition with none known
-        (not fetched yet) has not."""
+        """Whether every input partition assigned has been applied up to the
+        high watermark of its last fetch: nothing more was there to read. A
+        partition with none known (not fetched yet) has not. Its position is
+        read from Faust's offset bookkeeping, which `_apply` keeps: the
+        offsets applied since the last commit (ascending), else the
+        committed offset. (Not Faust's read offset: after a seek it is the
+        next offset to read, elsewhere the last one read.)"""
         if not self.flow_active:  # a rebalance under way: the consumer's thread may change the assignment
             return False
         for tp in self.assignment():
             if tp.topic in INPUT_TOPIC_SET:
                 highwater = self.highwater(tp)
-                if highwater is None or max(self._applied_to.get(tp, 0), self._committed_offset[tp] or 0) < highwater:
+                acked = self._acked.get(tp)
+                position = acked[-1] + 1 if acked else self._committed_offset[tp] or 0
+                if highwater is None or position < highwater:
                     return False
         return True
 
@@ -220,7 +218,6 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         if first <= last:
             acked.extend(range(first, last + 1))
         self._read_offset[tp] = last
-        self._applied_to[tp] = last + 1
         monitor = self.app.monitor
         monitor.stream_inbound_time[tp] = time.monotonic()  # Faust's stall detector reads it
         monitor.track_tp_end_offset(tp, self.highwater(tp))
