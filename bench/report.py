@@ -168,7 +168,8 @@ def render(results: dict) -> str:
            f"- the hypervisor took {results.get('steal_cores', 0):.2f} cores on average (steal time: the virtual "
            "machine's cores given to other guests)"
            + (" — **numbers are noisy**" if results.get("steal_cores", 0) > 0.1 else ""),
-           f"- run on {time.strftime('%Y-%m-%d')} at commit {m.get('commit', '?')}; "
+           # A results file from before the date was kept: the day it is rendered.
+           f"- run on {m.get('date') or time.strftime('%Y-%m-%d')} at commit {m.get('commit', '?')}; "
            f"the whole run took {results.get('seconds', 0) / 60:.1f} min", "",
            "## Workload", "", "```", w["description"], "```", "",
            f"Loaded in {_s(results['load']['seconds'])} ({_rate(results['load']['rate'])} events/s, "

@@ -101,7 +101,7 @@ def machine() -> dict:
     commit = os.environ.get("BENCH_SOURCE_COMMIT") or _git_commit()
     return {"commit": commit, "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",
-            "versions": versions}
+            "versions": versions, "date": time.strftime("%Y-%m-%d")}
 
 
 def _git_commit() -> str:
