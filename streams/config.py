@@ -36,7 +36,7 @@ class Settings:
     clock: str = field(default_factory=lambda: _env("CLOCK", "event"))
     web_bind: str = field(default_factory=lambda: _env("WEB_BIND", "127.0.0.1"))
     web_port: int = field(default_factory=lambda: _number("WEB_PORT", "6066", int))
-    refresh_interval: float = field(default_factory=lambda: _number("SCORECARD_INTERVAL", "0.5", float))
+    refresh_interval: float = field(default_factory=lambda: _number("SCORECARD_INTERVAL", "0.1", float))
     commit_interval: float = field(default_factory=lambda: _number("COMMIT_INTERVAL", "2.0", float))
     # While the worker works through a backlog (streams.app.BACKLOG_SECONDS).
     backlog_commit_interval: float = field(default_factory=lambda: _number("BACKLOG_COMMIT_INTERVAL", "30.0", float))
