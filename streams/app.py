@@ -404,8 +404,8 @@ class Load:
 # core): a commit's pause made it busy, the next recount then gathered five
 # times the sellers and, 100-250 ms long, held the input back in turn
 # (measured at 17,000 events/s, half the worker's throughput: p99
-# publish-to-scorecard 0.9-1.2 s against 0.6-0.7 s recounting every 0.1 s,
-# and no worse at 27,000 events/s: docs/design.md).
+# publish-to-scorecard 0.9-1.2 s against 0.6-1.0 s, median 0.7, recounting
+# every 0.1 s, and no worse at 27,000 events/s: docs/design.md).
 BACKLOG_SECONDS = 5.0
 load = Load()
 
