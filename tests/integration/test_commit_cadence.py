@@ -26,6 +26,13 @@ def _order(i: int) -> bytes:
                          "purchase_protected": False, "tracking_required": True})
 
 
+async def _note_commit(reader: CommittedOffsets, committed: list[int]) -> None:
+    """Add the group's committed offset of the partition to `committed` when it is new."""
+    offset = (await reader.of([ORDERS_0])).get(ORDERS_0)
+    if offset is not None and (not committed or offset != committed[-1]):
+        committed.append(offset)
+
+
 async def _trickle(bootstrap: str, seconds: float, age: float, first: int) -> tuple[int, list[int]]:
     """Send an order every 0.1 s for `seconds`, each with a Kafka timestamp
     `age` seconds in the past; every 0.1 s read the worker group's committed
@@ -43,9 +50,7 @@ async def _trickle(bootstrap: str, seconds: float, age: float, first: int) -> tu
                 if first_offset is None:
                     first_offset = sent.offset
                 i += 1
-                offset = (await reader.of([ORDERS_0])).get(ORDERS_0)
-                if offset is not None and (not committed or offset != committed[-1]):
-                    committed.append(offset)
+                await _note_commit(reader, committed)
                 await asyncio.sleep(0.1)
     finally:
         await producer.stop()
@@ -72,9 +77,7 @@ async def _commits_until(bootstrap: str, offset: int, seconds: float) -> list[in
     async with CommittedOffsets(bootstrap, GROUP) as reader:
         end = time.monotonic() + seconds
         while time.monotonic() < end and not (committed and committed[-1] >= offset):
-            current = (await reader.of([ORDERS_0])).get(ORDERS_0)
-            if current is not None and (not committed or current != committed[-1]):
-                committed.append(current)
+            await _note_commit(reader, committed)
             await asyncio.sleep(0.05)
     return committed
 
