@@ -10,6 +10,7 @@ import signal
 import time
 
 import orjson
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.validate import parse_timestamp
@@ -157,10 +158,23 @@ def _hostile(event: dict) -> list[bytes]:
     ]
 
 
+async def _send_tombstones(bootstrap: str, topic: str, partitions: int) -> None:
+    """A record with a null value on every partition of `topic`, ahead of
+    the events: the worker must dead-letter it and read on."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        for partition in range(partitions):
+            await producer.send_and_wait(topic, None, key=b"tombstone", partition=partition)
+    finally:
+        await producer.stop()
+
+
 def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_dead_letters_each_bad_record(tmp_path):
     """Every event delivered 1 to 3 times, shuffled within the disorder SPEC
     section 6 allows (between two evaluation instants), unknown fields added,
-    and 13 kinds of bad records mixed in: same evaluations, every bad record
+    and 13 kinds of bad records mixed in, and a record with a null value at
+    the head of every orders partition: same evaluations, every bad record
     in standards.deadletter with a reason, the worker never stops."""
     rng = random.Random(8)
     delay = Policy().evaluation_delay
@@ -186,6 +200,7 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
     events.write_bytes(b"\n".join(arrival) + b"\n")
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, PARTITIONS, compacted=COMPACTED))
+        asyncio.run(_send_tombstones(broker.bootstrap, "marketplace.orders", PARTITIONS))
         worker = start_worker(broker.bootstrap, "hostile", str(tmp_path), {"PARTITIONS": str(PARTITIONS)})
         try:
             ends = asyncio.run(replay.publish(events, broker.bootstrap, PARTITIONS))
@@ -197,8 +212,9 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
             stop_worker(worker)
     assert hostile_count > 100
     assert replay.latest_evaluations(raw) == EXPECTED
-    assert len(dead) == hostile_count
+    assert len(dead) == hostile_count + PARTITIONS
     assert all(orjson.loads(value)["reason"] for _, value in dead)
+    assert sum(orjson.loads(value)["original_base64"] is None for _, value in dead) == PARTITIONS
     assert not any(b"555 0100" in (value or b"") for _, value in state)  # unknown fields are kept nowhere
 
 

@@ -8,7 +8,7 @@ import orjson
 from schemas.validate import decode_event
 from standards.engine import ALERTS, SCORECARDS, VIOLATIONS, PartitionEngine
 from standards.policy import Policy
-from streams.processor import Processor
+from streams.processor import Processor, Record
 from streams.topics import INPUT_TOPICS
 
 _ids = itertools.count()
@@ -170,6 +170,25 @@ def test_a_failure_in_the_rules_dead_letters_the_event_and_the_partition_goes_on
     assert (topic, record["code"], record["partition"], record["offset"]) == ("standards.deadletter",
                                                                             "processing_error", 3, 41)
     assert "ZeroDivisionError" in record["reason"]
+
+
+def test_a_record_with_a_null_value_is_dead_lettered_and_the_rest_of_its_batch_applied():
+    # A tombstone on an input topic is bad input (SPEC 2): it must neither stop
+    # the worker nor hold back the records after it in the same fetch.
+    sent = []
+    processor = Processor(Policy(), lambda topic, partition, key, value: sent.append((topic, key, value)), "state")
+    placed = orjson.dumps({"event_id": "e1", "type": "order.placed", "seller_id": "s-1",
+                           "occurred_at": "2026-01-02T10:00:00Z", "order_id": "o1", "total": "60.00",
+                           "currency": "EUR", "ship_by": "2026-01-05T00:00:00Z", "digital": True,
+                           "purchase_protected": False, "tracking_required": False})
+    processor.handle_batch("marketplace.orders", 2, [Record(6, b"s-1", None, None), Record(7, b"s-1", placed, None)])
+    ((topic, key, value),) = sent
+    record = orjson.loads(value)
+    assert (topic, key) == ("standards.deadletter", b"s-1")
+    assert (record["code"], record["topic"], record["partition"], record["offset"], record["original_base64"]) == (
+        "not_json", "marketplace.orders", 2, 6, None)
+    assert "null" in record["reason"]
+    assert list(processor.engine(2).sellers) == ["s-1"]  # the order after it was applied
 
 
 def test_a_scorecard_is_sent_when_the_numbers_or_the_month_change_not_on_every_recount():
