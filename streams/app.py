@@ -130,6 +130,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             while not (consumer_should_stop() or fetcher_should_stop()):
                 records, active = await self._wait_next_records(timeout=1.0)
                 load.observe(records or {}, time.time())
+                if not records:
+                    self._start_wall_clocks(fetched_nothing=True)
                 if not records or self.should_stop:
                     await self.sleep(0)
                     continue
@@ -159,6 +161,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                             await self._deliver(tp, record)
                 if load.backlog and self._read_to_the_end():
                     load.caught_up()
+                self._start_wall_clocks(fetched_nothing=False)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 log.info("Broker stopped consumer, shutting down...")
@@ -183,14 +186,29 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         next offset to read, elsewhere the last one read.)"""
         if not self.flow_active:  # a rebalance under way: the consumer's thread may change the assignment
             return False
+        return not self._partitions_behind()
+
+    def _start_wall_clocks(self, fetched_nothing: bool) -> None:
+        """CLOCK=wall: the wall clock moves a partition's clock once the
+        partition's input is applied up to its end (Processor.read_to_the_end),
+        which a fetch that waited a second and brought nothing says of every
+        partition."""
+        waiting = processor.waiting_for_the_end()
+        if waiting and self.flow_active:
+            processor.read_to_the_end(waiting if fetched_nothing else waiting - self._partitions_behind())
+
+    def _partitions_behind(self) -> set[int]:
+        """The partitions with an input topic partition not yet applied up to
+        the high watermark of its last fetch (see `_read_to_the_end`)."""
+        behind = set()
         for tp in self.assignment():
             if tp.topic in INPUT_TOPIC_SET:
                 highwater = self.highwater(tp)
                 acked = self._acked.get(tp)
                 position = acked[-1] + 1 if acked else self._committed_offset[tp] or 0
                 if highwater is None or position < highwater:
-                    return False
-        return True
+                    behind.add(tp.partition)
+        return behind
 
     def _may_apply(self, tp, active, generation) -> bool:
         return (self.flow_active and not self.should_stop and self.app.consumer_generation_id == generation

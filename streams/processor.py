@@ -61,7 +61,26 @@ class Processor:
 
     def _new_engine(self, partition: int) -> PartitionEngine:
         # Monthly evaluations in slices, made by `refresh` between batches.
-        return PartitionEngine(partition, INPUT_TOPICS, self.policy, self.wall_clock, evaluate_in_slices=True)
+        # The wall clock moves the partition only once its input has been
+        # read to the end (`read_to_the_end`).
+        return PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
+
+    def waiting_for_the_end(self) -> set[int]:
+        """With the wall clock (CLOCK=wall): the partitions whose clock does
+        not follow it yet."""
+        if not self.wall_clock:
+            return set()
+        return {partition for partition, engine in self.engines.items() if not engine.wall_clock}
+
+    def read_to_the_end(self, partitions: set[int]) -> None:
+        """The input of `partitions` has been applied up to its end: with the
+        wall clock their clocks follow it from now on. Not before, so that it
+        never passes records that were waiting to be read (history loaded
+        before the worker started, input that came while it was stopped):
+        those are applied by their event time first, as in a replay, and the
+        months they fill are evaluated with them."""
+        for partition in partitions & self.waiting_for_the_end():
+            self.engines[partition].wall_clock = True
 
     def handle(self, topic: str, partition: int, offset: int, key: Optional[bytes], raw: bytes,
                timestamp: Optional[float] = None) -> None:
@@ -118,7 +137,8 @@ class Processor:
         log.warning("dead letter %s[%s]@%s: %s", topic, partition, offset, reason)
 
     def advance_wall_clock(self) -> None:
-        """Live mode: the wall clock moves the partition clocks too."""
+        """Live mode: the wall clock moves the partition clocks too (of the
+        partitions read to the end)."""
         if self.wall_clock:
             now_us = int(time.time() * 1_000_000)
             for partition, engine in self.engines.items():

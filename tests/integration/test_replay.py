@@ -5,6 +5,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -12,9 +13,10 @@ from aiokafka import AIOKafkaProducer
 from schemas.validate import parse_timestamp
 from streams.backfill import read_input_topics
 from streams.broker import EmbeddedBroker, create_topics
+from streams.cli import running_worker
 from streams.reading import read_topic
 from streams.replay import route
-from streams.topics import INPUT_TOPICS
+from streams.topics import EVALUATIONS, INPUT_TOPICS
 from streams.simulate import simulate
 
 
@@ -147,6 +149,32 @@ def test_backfill_from_the_topics_replay_published_gives_the_hand_computed_evalu
         _cli("replay", str(_events(tmp_path, hand_computed_month())), "--bootstrap", broker.bootstrap, cwd=tmp_path)
         _cli("backfill", "--from-topics", "--bootstrap", broker.bootstrap, "--evaluations", str(out), cwd=tmp_path)
     assert _read(out) == [EXPECTED]
+
+
+def test_a_worker_on_the_wall_clock_started_on_history_evaluates_it_by_event_time(tmp_path):
+    """CLOCK=wall, the worker started once the history is in the topics (a
+    first deployment, the Docker stack's simulator): the history is applied
+    by its event time (the hand-computed evaluation of February), then the
+    wall clock moves the partitions on (the later months). The unit test
+    `test_the_wall_clock_moves_a_partition_only_once_its_input_is_read_to_the_end`
+    holds the order of the two; here a history this small is applied in the
+    worker's first fetch, before its first recount."""
+    (tmp_path / "w").mkdir()
+    with EmbeddedBroker() as broker:
+        _cli("replay", str(_events(tmp_path, hand_computed_month())), "--bootstrap", broker.bootstrap, cwd=tmp_path)
+        with running_worker(broker.bootstrap, "wall", str(tmp_path / "w"), {"PARTITIONS": "4", "CLOCK": "wall"}):
+            deadline = time.monotonic() + 120
+            records = []
+            while len(records) < 4 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                records = [orjson.loads(value) for _, value in asyncio.run(read_topic(broker.bootstrap, EVALUATIONS))]
+            time.sleep(2)  # then no more come
+            records = [orjson.loads(value) for _, value in asyncio.run(read_topic(broker.bootstrap, EVALUATIONS))]
+    # January's items count for the months after it (February to April); r4,
+    # posted at E of February, for March to May. The wall clock (in December
+    # 2026 or later) is past the evaluation instants of all four.
+    assert sorted(r["month"] for r in records) == ["2026-02", "2026-03", "2026-04", "2026-05"]
+    assert next(r for r in records if r["month"] == "2026-02") == EXPECTED
 
 
 def test_a_replay_whose_worker_never_processes_ends_with_how_far_it_got(tmp_path):

@@ -191,6 +191,40 @@ def test_a_record_with_a_null_value_is_dead_lettered_and_the_rest_of_its_batch_a
     assert list(processor.engine(2).sellers) == ["s-1"]  # the order after it was applied
 
 
+def test_the_wall_clock_moves_a_partition_only_once_its_input_is_read_to_the_end():
+    # CLOCK=wall: a partition restored with nothing (a first start on topics
+    # holding history) keeps its event clock until the worker has read its
+    # input to the end; had the wall clock moved it at once, January's
+    # events would all come after February's evaluation instant.
+    sent = []
+    processor = Processor(Policy(), lambda topic, partition, key, value: sent.append((topic, value)), "state",
+                          wall_clock=True)
+    processor.restore({0}, [])
+    processor.advance_wall_clock()
+    assert processor.engine(0).clock is None
+    events = [("marketplace.orders", {"event_id": f"o{day}", "type": "order.placed", "seller_id": "s-1",
+                                      "occurred_at": f"2026-01-{day:02d}T10:00:00Z", "order_id": f"o{day}",
+                                      "total": "60.00", "currency": "EUR", "ship_by": f"2026-01-{day:02d}T12:00:00Z",
+                                      "digital": True, "purchase_protected": False, "tracking_required": False})
+              for day in range(5, 10)]
+    events += [(topic, {"event_id": f"hb-{topic}", "type": "clock.heartbeat", "seller_id": "any",
+                        "occurred_at": "2026-02-02T00:00:00Z"}) for topic in INPUT_TOPICS]
+    for offset, (topic, event) in enumerate(events):
+        processor.handle_batch(topic, 0, [Record(offset, b"s-1", orjson.dumps(event), None)])
+    processor.refresh(10**9)
+    (february,) = [orjson.loads(value) for topic, value in sent if topic == "standards.evaluations"]
+    # 5 digital orders of 60.00 in January: 5 sales, 300.00, 5 completed orders, nothing else counted.
+    assert (february["month"], february["sales"]) == (
+        "2026-02", {"orders": 5, "amount": "300.00", "first_sale_at": "2026-01-05T10:00:00Z"})
+    assert february["standards"]["case_rate"] == {"numerator": 0, "denominator": 5, "status": "met",
+                                                  "consecutive_months_not_met": 0}
+    processor.read_to_the_end({0})
+    processor.advance_wall_clock()  # now: past the evaluation instants of March and April too
+    processor.refresh(10**9)
+    months = [orjson.loads(value)["month"] for topic, value in sent if topic == "standards.evaluations"]
+    assert months == ["2026-02", "2026-03", "2026-04"]  # January is in the periods of February to April
+
+
 def test_a_scorecard_is_sent_when_the_numbers_or_the_month_change_not_on_every_recount():
     engine = _engine()
     _clock(engine, "2026-01-01T00:00:00Z")
