@@ -52,17 +52,20 @@ def _min(current: Optional[int], new: int) -> int:
 
 
 class Thread:
-    """A buyer thread: first buyer message, first seller-side message, spam marks."""
+    """A buyer thread: first buyer message, first seller-side message, spam
+    marks, and the deadlines warned about."""
 
-    __slots__ = ("buyer_at", "seller_at", "spam_marks", "alerted")
+    __slots__ = ("buyer_at", "seller_at", "spam_marks", "warned")
 
-    def __init__(self, buyer_at=None, seller_at=None, spam_marks=None, alerted=0):
+    def __init__(self, buyer_at=None, seller_at=None, spam_marks=None, warned=None):
         self.buyer_at: Optional[int] = buyer_at
         # Earliest `seller`/`auto_reply` message: the response when at or after
         # the first buyer message, the sign of a seller-opened thread otherwise.
         self.seller_at: Optional[int] = seller_at
         self.spam_marks: Optional[list] = load_stamps(spam_marks)  # [(t, event_id, marked)]
-        self.alerted: int = alerted  # bit per window index already warned about
+        # Deadlines already warned about (SellerState.due_alerts), or None;
+        # an int in state written before they were kept: see warned_deadlines.
+        self.warned: Optional[list] | int = warned
 
     def apply(self, event: dict) -> None:
         kind = event["type"]
@@ -93,24 +96,37 @@ class Thread:
     def response_at(self, as_of: Optional[int]) -> Optional[int]:
         return before(self.seller_at, as_of)
 
+    def warned_deadlines(self, windows: tuple[int, ...]) -> list:
+        warned = self.warned
+        if type(warned) is int:
+            # Written before the deadlines were kept: a bit per index in
+            # `windows` of a window warned about (0: none), whatever its
+            # deadline then. Read as that window's deadline now, which it was
+            # unless an earlier buyer message moved it after the warning (then
+            # the new one goes unwarned, as it did when that state was written).
+            return [self.buyer_at + window for w, window in enumerate(windows) if warned >> w & 1]
+        return warned or []
+
     def dump(self) -> list:
-        return [self.buyer_at, self.seller_at, self.spam_marks, self.alerted]
+        return [self.buyer_at, self.seller_at, self.spam_marks, self.warned]
 
 
 class Order:
-    """An order: earliest placing, earliest cancellation, first shipment, and
-    the earliest refund the seller paid for it (which excludes later cases)."""
+    """An order: earliest placing, earliest cancellation, first shipment, the
+    earliest refund the seller paid for it (which excludes later cases), and
+    the ship-by times warned about."""
 
-    __slots__ = ("placed", "cancelled_at", "shipment", "seller_refund_at", "alerted")
+    __slots__ = ("placed", "cancelled_at", "shipment", "seller_refund_at", "warned")
 
-    def __init__(self, placed=None, cancelled_at=None, shipment=None, seller_refund_at=None, alerted=0):
+    def __init__(self, placed=None, cancelled_at=None, shipment=None, seller_refund_at=None, warned=None):
         # (t, event_id, total_cents, ship_by, digital, purchase_protected, tracking_required)
         self.placed: Optional[Stamp] = tuple(placed) if placed else None
         self.cancelled_at: Optional[int] = cancelled_at
         # (t, event_id, has_tracking): tracking number non-empty or label purchased
         self.shipment: Optional[Stamp] = tuple(shipment) if shipment else None
         self.seller_refund_at: Optional[int] = seller_refund_at
-        self.alerted: int = alerted
+        # As Thread.warned: ship-by times warned about, or an int of before.
+        self.warned: Optional[list] | int = warned
 
     def apply(self, event: dict) -> None:
         kind = event["type"]
@@ -127,8 +143,17 @@ class Order:
         elif kind == "refund.issued" and event["source"] == "seller":
             self.seller_refund_at = _min(self.seller_refund_at, t)
 
+    def warned_deadlines(self) -> list:
+        warned = self.warned
+        if type(warned) is int:
+            # Written before the ship-by times were kept: 1 when the order was
+            # warned about, 0 when not. Read as its ship-by now, as in
+            # Thread.warned_deadlines (an earlier placing can move it).
+            return [self.placed[3]] if warned else []
+        return warned or []
+
     def dump(self) -> list:
-        return [self.placed, self.cancelled_at, self.shipment, self.seller_refund_at, self.alerted]
+        return [self.placed, self.cancelled_at, self.shipment, self.seller_refund_at, self.warned]
 
 
 class Review:

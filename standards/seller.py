@@ -315,7 +315,8 @@ class SellerState:
 
     def due_alerts(self, collection: str, item_id: str, item, clock: int, policy: Policy) -> list[dict]:
         """Warnings before a miss, each once per item (None when absent) and
-        deadline (SPEC section 6)."""
+        deadline (SPEC section 6): a deadline moved by a late event (an
+        earlier buyer message or placing) is warned about too."""
         alerts = []
         if collection == "threads":
             thread = item
@@ -324,27 +325,29 @@ class SellerState:
                 return alerts
             lead = policy.alerts.response_lead_hours * HOUR
             response = thread.response_at(None)
-            for w, window in enumerate(policy.windows):
+            for window in policy.windows:
                 deadline = initial + window
-                if thread.alerted & (1 << w) or not deadline - lead <= clock <= deadline:
+                if not deadline - lead <= clock <= deadline or (response is not None and response <= deadline):
                     continue
-                if response is not None and response <= deadline:
+                warned = thread.warned_deadlines(policy.windows)
+                if deadline in warned:
                     continue
-                thread.alerted |= 1 << w
+                thread.warned = _warned_with(warned, deadline, clock)
                 self._changed("threads", item_id, thread)
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
         elif collection == "orders":
             order = item
             placed = order.placed if order is not None else None
-            if (placed is None or placed[4] or order.alerted or order.shipment is not None
-                    or order.cancelled_at is not None):
+            if placed is None or placed[4] or order.shipment is not None or order.cancelled_at is not None:
                 return alerts
             ship_by = placed[3]
             if ship_day_alert_at(ship_by, policy) <= clock <= ship_by:
-                order.alerted = 1
-                self._changed("orders", item_id, order)
-                alerts.append(self._alert("order", item_id, ship_by, clock, {}))
+                warned = order.warned_deadlines()
+                if ship_by not in warned:
+                    order.warned = _warned_with(warned, ship_by, clock)
+                    self._changed("orders", item_id, order)
+                    alerts.append(self._alert("order", item_id, ship_by, clock, {}))
         return alerts
 
     def _alert(self, kind: str, item_id: str, deadline: int, clock: int, extra: dict) -> dict:
@@ -587,3 +590,10 @@ def _clock_text(clock: int, calendar: Calendar) -> tuple[str, str]:
 
 def ship_day_alert_at(ship_by: int, policy: Policy) -> int:
     return policy.calendar.at_hour(ship_by, policy.alerts.ship_day_alert_hour)
+
+
+def _warned_with(warned: list, deadline: int, clock: int) -> list:
+    """The deadlines warned about with `deadline` added, less those the clock
+    has passed: a warning comes by its deadline, so they cannot be due again
+    (an item keeps one or two, a few bytes each)."""
+    return [*(at for at in warned if at >= clock), deadline]

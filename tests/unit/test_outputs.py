@@ -4,10 +4,12 @@ from __future__ import annotations
 import itertools
 
 import orjson
+from msgspec import msgpack
 
-from schemas.validate import decode_event
+from schemas.validate import decode_event, parse_timestamp
 from standards.engine import ALERTS, SCORECARDS, VIOLATIONS, PartitionEngine
 from standards.policy import Policy
+from standards.seller import encode
 from streams.processor import Processor, Record
 from streams.topics import INPUT_TOPICS
 
@@ -79,6 +81,101 @@ def test_an_unshipped_order_is_warned_at_the_start_of_its_ship_by_day():
     alerts = _of(_clock(engine, "2026-01-12T00:00:00Z"), ALERTS)
     assert [(a["item"]["id"], a["time_left_seconds"]) for a in alerts] == [("o1", 15 * 3600)]
     assert _of(_clock(engine, "2026-01-12T01:00:00Z"), ALERTS) == []
+
+
+def _alerts(outputs):
+    """(deadline, window_hours or None, time_left_seconds) of each alert."""
+    return [(a["deadline"], a.get("window_hours"), a["time_left_seconds"]) for a in _of(outputs, ALERTS)]
+
+
+def _buyer(engine, at, message):
+    return _send(engine, "marketplace.messages", "message.sent", at, thread_id="t", message_id=message,
+                 sender_role="buyer")
+
+
+def _placed(engine, at, ship_by):
+    return _send(engine, "marketplace.orders", "order.placed", at, order_id="o1", total="10.00", currency="EUR",
+                 ship_by=ship_by, digital=False, purchase_protected=False, tracking_required=False)
+
+
+def test_an_earlier_buyer_message_arriving_late_moves_the_deadlines_and_each_new_one_is_warned():
+    # Initial 01-05 10:00: 24 h deadline 01-06 10:00, warned at 06:30 with 3 h 30 min (12,600 s) left.
+    # A buyer message of 01-05 08:00 arrives after: initial 08:00, deadlines 01-06 08:00 and 01-07 08:00.
+    # The clock (06:30) is within 4 h of the first: warned at once, 1 h 30 min (5,400 s) left. The
+    # second is warned when the clock reaches its alert time, 01-07 04:00 (4 h, 14,400 s, left), not the
+    # 06:00 of the deadline it replaced.
+    engine = _engine()
+    _clock(engine, "2026-01-05T00:00:00Z")
+    _buyer(engine, "2026-01-05T10:00:00Z", "m1")
+    assert _alerts(_clock(engine, "2026-01-06T06:30:00Z")) == [("2026-01-06T10:00:00Z", 24, 12_600)]
+    assert _alerts(_buyer(engine, "2026-01-05T08:00:00Z", "m0")) == [("2026-01-06T08:00:00Z", 24, 5_400)]
+    assert _alerts(_clock(engine, "2026-01-07T03:59:59Z")) == []
+    assert _alerts(_clock(engine, "2026-01-07T04:00:00Z")) == [("2026-01-07T08:00:00Z", 48, 14_400)]
+    assert _alerts(_clock(engine, "2026-01-07T08:00:00Z")) == []  # each deadline once
+
+
+def test_a_deadline_moved_to_before_the_clock_is_not_warned():
+    # Initial 01-05 10:00, warned at 06:30 for 01-06 10:00. A buyer message of 01-05 02:00 arrives:
+    # the 24 h deadline is now 01-06 02:00, passed at 06:30 (missed, not warned); the 48 h one,
+    # 01-07 02:00, is warned when its lead starts, 01-06 22:00, with 4 h (14,400 s) left.
+    engine = _engine()
+    _clock(engine, "2026-01-05T00:00:00Z")
+    _buyer(engine, "2026-01-05T10:00:00Z", "m1")
+    assert _alerts(_clock(engine, "2026-01-06T06:30:00Z")) == [("2026-01-06T10:00:00Z", 24, 12_600)]
+    assert _alerts(_buyer(engine, "2026-01-05T02:00:00Z", "m0")) == []
+    assert _alerts(_clock(engine, "2026-01-06T21:59:59Z")) == []
+    assert _alerts(_clock(engine, "2026-01-06T22:00:00Z")) == [("2026-01-07T02:00:00Z", 48, 14_400)]
+
+
+def test_an_earlier_placing_arriving_late_moves_the_ship_by_day_and_the_new_day_is_warned():
+    # Placed 01-04 12:00, ship-by 01-06 18:00: warned at 01-06 01:00 with 17 h (61,200 s) left. An
+    # earlier order.placed (01-04 11:00) with ship-by 01-08 18:00 arrives: the order, still not
+    # shipped, is warned at the start of 01-08 with 18 h (64,800 s) left.
+    engine = _engine()
+    _clock(engine, "2026-01-05T00:00:00Z")
+    _placed(engine, "2026-01-04T12:00:00Z", "2026-01-06T18:00:00Z")
+    assert _alerts(_clock(engine, "2026-01-06T01:00:00Z")) == [("2026-01-06T18:00:00Z", None, 61_200)]
+    assert _alerts(_placed(engine, "2026-01-04T11:00:00Z", "2026-01-08T18:00:00Z")) == []
+    assert _alerts(_clock(engine, "2026-01-07T23:59:59Z")) == []
+    assert _alerts(_clock(engine, "2026-01-08T00:00:00Z")) == [("2026-01-08T18:00:00Z", None, 64_800)]
+    assert _alerts(_clock(engine, "2026-01-08T01:00:00Z")) == []
+
+
+def test_a_ship_by_moved_earlier_is_warned_at_once_unless_it_has_passed():
+    # Warned at 01-06 01:00 for ship-by 01-06 18:00. An earlier placing with ship-by 01-06 12:00:
+    # its day has begun, 11 h (39,600 s) left, warned at once. Then one with ship-by 01-06 00:30,
+    # passed at 01:00: not warned.
+    engine = _engine()
+    _clock(engine, "2026-01-05T00:00:00Z")
+    _placed(engine, "2026-01-04T12:00:00Z", "2026-01-06T18:00:00Z")
+    assert _alerts(_clock(engine, "2026-01-06T01:00:00Z")) == [("2026-01-06T18:00:00Z", None, 61_200)]
+    assert _alerts(_placed(engine, "2026-01-04T11:00:00Z", "2026-01-06T12:00:00Z")) == [
+        ("2026-01-06T12:00:00Z", None, 39_600)]
+    assert _alerts(_placed(engine, "2026-01-04T10:00:00Z", "2026-01-06T00:30:00Z")) == []
+
+
+def test_state_written_with_a_bit_per_window_or_a_flag_per_order_still_reads():
+    # Thread t (buyer 01-10 10:00) and order o1 (ship-by 01-11 15:00) stored as the version before
+    # wrote them once it had warned about t's 24 h deadline (bit 1: Policy.windows is (48 h, 24 h))
+    # and about o1 (flag 1). Restored at 01-10 00:00, the clock at 01-11 06:00 is 4 h before t's 24 h
+    # deadline and on o1's ship-by day: neither is warned again. t's 48 h deadline (01-12 10:00) is,
+    # at 01-12 06:00 with 4 h (14,400 s) left; then only it stays in t's state, 01-11 10:00 (read
+    # from the bit) having passed.
+    engine = _engine()
+    _clock(engine, "2026-01-10T00:00:00Z")
+    _buyer(engine, "2026-01-10T10:00:00Z", "m1")
+    _placed(engine, "2026-01-10T10:00:00Z", "2026-01-11T15:00:00Z")
+    written = {tuple(orjson.loads(key)): value for key, value in engine.take_unsaved()}
+    for key, bits in (((0, "s", "threads", "t"), 2), ((0, "s", "orders", "o1"), 1)):
+        fields = msgpack.decode(written[key])
+        assert fields[-1] is None  # never warned: one byte, as the 0 written before
+        written[key] = msgpack.encode([*fields[:-1], bits])
+    restored = _engine()
+    restored.restore(written)
+    assert _alerts(_clock(restored, "2026-01-11T06:00:00Z")) == []
+    assert _alerts(_clock(restored, "2026-01-12T06:00:00Z")) == [("2026-01-12T10:00:00Z", 48, 14_400)]
+    thread = msgpack.decode(dict(restored.take_unsaved())[encode([0, "s", "threads", "t"])])
+    assert thread == [parse_timestamp("2026-01-10T10:00:00Z"), None, None, [parse_timestamp("2026-01-12T10:00:00Z")]]
 
 
 def _unanswered_thread_of_a_seller_with_5_sales():
