@@ -57,10 +57,17 @@ STATS = Stats()
 class History:
     """One generated history: valid events (for the oracle) and input lines (for the project)."""
 
-    def __init__(self, seed: int, long_gaps: bool = False, zone: dt.tzinfo = UTC):
+    def __init__(self, seed: int, long_gaps: bool = False, zone: dt.tzinfo = UTC, moved_deadlines: bool = False):
         self.rng = rng = random.Random(seed)
         self.seed = seed
         self.long_gaps = long_gaps  # events on an item 2-7 months after it (state expiry)
+        # Earlier buyer messages and placings that arrive late, around the
+        # deadlines they move (which may have been warned about already).
+        # Only for tests that compare no evaluation: such an event can arrive
+        # after the clock passed an instant E that it changes.
+        self.moved_deadlines = moved_deadlines
+        # event_id -> the instant after whose events (of every topic) a late one arrives
+        self.arrives_after: dict[str, dt.datetime] = {}
         y, m = rng.choice([(2023, 11), (2023, 12), (2024, 1), (2024, 9), (2025, 1),
                            (2025, 6), (2025, 10), (2026, 2)])
         self.n_months = rng.randint(4, 7)
@@ -277,6 +284,10 @@ class History:
             ev["gift_note"] = "not part of the contract"
         self.emit(ev, placed)
         STATS.inc("order")
+        if self.moved_deadlines and not digital and rng.random() < 0.1:  # arriving in the day before ship-by
+            early = self.emit(dict(ev, ship_by=self.fmt(ship_by + rng.choice([-D, -6 * H, D, 2 * D]))),
+                              placed - rng.choice([H, 2 * H]))
+            self.arrives_after[early["event_id"]] = ship_by - rng.randint(0, 24) * H
         if digital:
             STATS.inc("order_digital")
         # several order.placed for one order
@@ -418,8 +429,8 @@ class History:
                 ev["channel"] = rng.choice(["marketplace", "email", "chat", "phone", "social"])
             elif c < 0.35:
                 ev["channel"] = None
-            self.emit(ev, t)
             STATS.inc("msg_" + role)
+            return self.emit(ev, t)
 
         r = rng.random()
         if r < 0.06:
@@ -439,6 +450,9 @@ class History:
                 msg("platform", t0 - rng.choice([H, US]))
                 STATS.inc("thread_platform_first")
             msg("buyer", t0)
+            if self.moved_deadlines and rng.random() < 0.2:  # arriving 20-48 h after t0: near or between its deadlines
+                early = msg("buyer", t0 - rng.choice([H, 2 * H, 3 * H, 6 * H]))
+                self.arrives_after[early["event_id"]] = t0 + rng.randint(20, 48) * H
             if rng.random() < 0.05:
                 msg("buyer", t0)  # second buyer message at the same instant
             if rng.random() < qq["p_reply"]:
@@ -544,7 +558,9 @@ class History:
         for topic, ev in self.items:
             if ev["_t"] >= self.T:
                 continue
-            keyed.append(((bucket(ev["_t"]) + lag[topic], rng.random()), topic, ev, None))
+            late = self.arrives_after.get(ev["event_id"])
+            arrival = bucket(ev["_t"]) + lag[topic] if late is None else bucket(late) + max(lag.values())
+            keyed.append(((arrival, rng.random()), topic, ev, None))
         for topic, ev, what in self.extra:
             if ev["_t"] >= self.T:
                 continue
@@ -787,12 +803,12 @@ def test_the_workers_processor_through_crashes_matches_reference(seed):
     assert not problems, problems[:6]
 
 
-def _due_now(engine, policy: Policy) -> dict:
-    """Every alert the clock is in the window of now, by looking at every
-    thread and order of the partition (the rule of SellerState.due_alerts:
-    the lead before a deadline not met yet, a physical order not shipped nor
+def _due_now(engine, clock: int, policy: Policy) -> dict:
+    """Every alert `clock` is in the window of, by looking at every thread
+    and order of the partition (the rule of SellerState.due_alerts: the lead
+    before a deadline not met yet, a physical order not shipped nor
     cancelled on its ship-by day; not how the engine finds them): key -> as_of."""
-    due, clock, lead = {}, engine.clock, policy.alerts.response_lead_hours * HOUR
+    due, lead = {}, policy.alerts.response_lead_hours * HOUR
     for seller_id, seller in engine.sellers.items():
         for thread_id, value in seller.threads.items():
             thread = unpack("threads", value)
@@ -814,8 +830,9 @@ N_ALERT_SEEDS = int(os.environ.get("SPEC_REF_ALERT_SEEDS", "40"))
 
 
 def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
-    """(alert -> as_of) sent by the worker's Processor over a history, and as
-    looking at every item of the record's partition after every record finds them."""
+    """(alert -> the record) sent by the worker's Processor over a history
+    whose deadlines move, and (alert -> as_of) as looking at every item of
+    the record's partition after every record finds them."""
     alerts, expected = {}, {}
 
     def write(topic, partition, key, value):
@@ -823,17 +840,22 @@ def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
             record = orjson.loads(value)
             alert = (record["seller_id"], record["item"]["kind"], record["item"]["id"], record["deadline"])
             assert alert not in alerts, f"alert sent twice: {alert}"
-            alerts[alert] = record["as_of"]
+            alerts[alert] = record
 
     policy = Policy()
     processor = Processor(policy, write, "state")
-    h = History(seed, long_gaps=seed % 4 == 3).build()
+    h = History(seed, long_gaps=seed % 4 == 3, moved_deadlines=True).build()
     for offset, (topic, partition, value) in enumerate(published(h.lines()[0], 8)):
+        engine = processor.engines.get(partition)
+        clock_before = engine.clock if engine is not None else None
         processor.handle(topic, partition, offset, None, value)
         engine = processor.engines[partition]
-        if engine.clock is not None:
-            for alert, as_of in _due_now(engine, policy).items():
-                expected.setdefault(alert, as_of)
+        # The engine looks at a record's item with the clock before the
+        # record moves it (the record can move it past the item's deadline).
+        for clock in dict.fromkeys((clock_before, engine.clock)):  # once when the record moved no clock
+            if clock is not None:
+                for alert, as_of in _due_now(engine, clock, policy).items():
+                    expected.setdefault(alert, as_of)
     return alerts, expected
 
 
@@ -841,17 +863,22 @@ def test_alerts_are_those_of_looking_at_every_item_after_every_record():
     """The clock's wake-ups (one per item at a time, the next pushed when one
     comes up) give each alert once, and no later than the clock is first in
     its window, as looking at every thread and order after every record
-    finds them. (Earlier when the record that makes the alert due moves the
-    clock too: its item is looked at with the clock before the record's.)"""
-    compared = 0
+    finds them, with the clock before the record and after it.
+    Earlier buyer messages and placings arriving late move deadlines, some
+    after they were warned: the new deadline is warned too."""
+    compared, moved = 0, 0
     for seed in range(N_ALERT_SEEDS):
         alerts, expected = _alerts_and_expected(seed)
         assert set(alerts) == set(expected), f"seed {seed}"
-        late = {alert: (as_of, expected[alert]) for alert, as_of in alerts.items()
-                if parse_ts(as_of) > parse_ts(expected[alert])}
+        late = {alert: (record["as_of"], expected[alert]) for alert, record in alerts.items()
+                if parse_ts(record["as_of"]) > parse_ts(expected[alert])}
         assert not late, f"seed {seed}: sent at, and due at: {late}"
         compared += len(expected)
+        # alerts for two deadlines of one item's window (an order has one): the later was moved
+        windows = [(*alert[:3], record.get("window_hours")) for alert, record in alerts.items()]
+        moved += len(windows) - len(set(windows))
     assert compared >= 10 * N_ALERT_SEEDS  # the histories have alerts to compare
+    assert moved >= N_ALERT_SEEDS // 4  # and deadlines warned again after they moved
 
 
 # ---------------- live scorecards ----------------
