@@ -310,7 +310,7 @@ class SellerState:
             order = item
             placed = order.placed
             if placed is not None and not placed[4] and order.shipment is None and order.cancelled_at is None:
-                yield ship_day_alert_at(placed[3], policy), False
+                yield order_alert_at(placed, policy), False
                 yield placed[3] + 1, True
 
     def due_alerts(self, collection: str, item_id: str, item, clock: int, policy: Policy) -> list[dict]:
@@ -342,7 +342,7 @@ class SellerState:
             if placed is None or placed[4] or order.shipment is not None or order.cancelled_at is not None:
                 return alerts
             ship_by = placed[3]
-            if ship_day_alert_at(ship_by, policy) <= clock <= ship_by:
+            if order_alert_at(placed, policy) <= clock <= ship_by:
                 warned = order.warned_deadlines()
                 if ship_by not in warned:
                     order.warned = _warned_with(warned, ship_by, clock)
@@ -588,8 +588,12 @@ def _clock_text(clock: int, calendar: Calendar) -> tuple[str, str]:
     return format_timestamp(clock), calendar.day_name(clock)
 
 
-def ship_day_alert_at(ship_by: int, policy: Policy) -> int:
-    return policy.calendar.at_hour(ship_by, policy.alerts.ship_day_alert_hour)
+def order_alert_at(placed: tuple, policy: Policy) -> int:
+    """When an order unshipped on its ship-by day is warned about: at
+    `ship_day_alert_hour` of that day, or when it was placed if later (a
+    partition clock behind the placing must not warn of an order that does
+    not exist yet at that clock)."""
+    return max(policy.calendar.at_hour(placed[3], policy.alerts.ship_day_alert_hour), placed[0])
 
 
 def _warned_with(warned: list, deadline: int, clock: int) -> list:

@@ -154,6 +154,17 @@ def test_a_ship_by_moved_earlier_is_warned_at_once_unless_it_has_passed():
     assert _alerts(_placed(engine, "2026-01-04T10:00:00Z", "2026-01-06T00:30:00Z")) == []
 
 
+def test_an_order_placed_on_its_ship_by_day_is_warned_once_the_clock_reaches_its_placing():
+    # Placed 01-05 10:00 with ship-by 01-05 18:00, arriving while the partition clock is at 01-05 00:30
+    # (its other topics behind): the ship-by day has begun but the order does not exist yet at that
+    # clock, so it is warned when the clock reaches 10:00, with 8 h (28,800 s) left.
+    engine = _engine()
+    _clock(engine, "2026-01-05T00:30:00Z")
+    assert _alerts(_placed(engine, "2026-01-05T10:00:00Z", "2026-01-05T18:00:00Z")) == []
+    assert _alerts(_clock(engine, "2026-01-05T09:59:59Z")) == []
+    assert _alerts(_clock(engine, "2026-01-05T10:00:00Z")) == [("2026-01-05T18:00:00Z", None, 28_800)]
+
+
 def test_state_written_with_a_bit_per_window_or_a_flag_per_order_still_reads():
     # Thread t (buyer 01-10 10:00) and order o1 (ship-by 01-11 15:00) stored as the version before
     # wrote them once it had warned about t's 24 h deadline (bit 1: Policy.windows is (48 h, 24 h))

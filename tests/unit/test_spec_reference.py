@@ -24,7 +24,7 @@ from schemas.validate import TOPIC_OF_TYPE, format_timestamp
 from standards.calendar import HOUR
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 from standards.policy import Policy
-from standards.seller import ship_day_alert_at, unpack
+from standards.seller import unpack
 from streams.backfill import backfill
 from streams.processor import Processor
 from streams.replay import latest_evaluations
@@ -807,7 +807,8 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
     """Every alert `clock` is in the window of, by looking at every thread
     and order of the partition (the rule of SellerState.due_alerts: the lead
     before a deadline not met yet, a physical order not shipped nor
-    cancelled on its ship-by day; not how the engine finds them): key -> as_of."""
+    cancelled on its ship-by day, once placed; not how the engine finds
+    them): key -> as_of."""
     due, lead = {}, policy.alerts.response_lead_hours * HOUR
     for seller_id, seller in engine.sellers.items():
         for thread_id, value in seller.threads.items():
@@ -821,7 +822,8 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
             order = unpack("orders", value)
             placed = order.placed
             if (placed is not None and not placed[4] and order.shipment is None and order.cancelled_at is None
-                    and ship_day_alert_at(placed[3], policy) <= clock <= placed[3]):
+                    and placed[0] <= clock  # not before the order exists at that clock
+                    and policy.calendar.at_hour(placed[3], policy.alerts.ship_day_alert_hour) <= clock <= placed[3]):
                 due[(seller_id, "order", order_id, format_timestamp(placed[3]))] = format_timestamp(clock)
     return due
 
