@@ -141,7 +141,7 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
     partitions = settings.partitions
     if bootstrap:
         options = settings.client_options()
-        asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions, options=options))
+        asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions, settings.replication, options=options))
         ends = asyncio.run(replaying.publish(events, bootstrap, partitions, options))
         if evaluations_out:
             asyncio.run(replaying.wait_processed(bootstrap, settings.app_id, ends, timeout, options=options))

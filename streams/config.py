@@ -91,6 +91,8 @@ class Settings:
             raise SettingsError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.partitions < 1:
             raise SettingsError(f"PARTITIONS must be at least 1, got {self.partitions}")
+        if self.replication < 1:
+            raise SettingsError(f"REPLICATION_FACTOR must be at least 1, got {self.replication}")
         for name, seconds in (("SCORECARD_INTERVAL", self.refresh_interval), ("COMMIT_INTERVAL", self.commit_interval),
                               ("BACKLOG_COMMIT_INTERVAL", self.backlog_commit_interval)):
             if not seconds > 0:

@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from streams import cli
 from streams.broker import free_port
 
 CLI = Path(sys.executable).with_name("seller-standards")
@@ -53,3 +55,19 @@ def test_a_kafka_that_cannot_be_reached_ends_the_command_with_that(tmp_path, arg
     assert shown.returncode == 1
     assert "Error: Kafka is unreachable" in shown.stderr and bootstrap.split(":")[1] in shown.stderr, shown.stderr
     assert "Traceback" not in shown.stderr and "Unclosed" not in shown.stderr, shown.stderr
+
+
+def test_replay_to_a_kafka_creates_the_input_topics_with_the_replication_factor(tmp_path, monkeypatch):
+    created = []
+
+    async def create_topics(bootstrap, names, partitions, replication=1, **options):
+        created.append((bootstrap, partitions, replication))
+        raise RuntimeError("topics noted")  # the test ends before anything is published
+
+    monkeypatch.setattr(cli, "create_topics", create_topics)
+    monkeypatch.setenv("REPLICATION_FACTOR", "3")
+    monkeypatch.setenv("PARTITIONS", "8")
+    (tmp_path / "events.jsonl").write_text("")
+    result = CliRunner().invoke(cli.replay, [str(tmp_path / "events.jsonl"), "--bootstrap", "kafka:9092"])
+    assert str(result.exception) == "topics noted"
+    assert created == [("kafka:9092", 8, 3)]

@@ -75,3 +75,9 @@ def test_an_interval_of_zero_seconds_is_refused_by_name(monkeypatch, name):
     monkeypatch.setenv(name, "0")
     with pytest.raises(ValueError, match=name):
         Settings()
+
+
+def test_a_replication_factor_of_zero_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("REPLICATION_FACTOR", "0")
+    with pytest.raises(ValueError, match="REPLICATION_FACTOR must be at least 1, got 0"):
+        Settings()
