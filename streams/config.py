@@ -89,6 +89,8 @@ class Settings:
                                 f"got {self.sasl_mechanism!r}")
         if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
             raise SettingsError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if self.ssl_keyfile and not self.ssl_certfile:  # a key is only used with its certificate
+            raise SettingsError("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE (the client certificate of that key)")
         if self.partitions < 1:
             raise SettingsError(f"PARTITIONS must be at least 1, got {self.partitions}")
         if self.replication < 1:

@@ -44,6 +44,8 @@ def test_the_password_is_not_in_the_settings_repr(monkeypatch):
 @pytest.mark.parametrize("env, message", [
     ({"KAFKA_SASL_MECHANISM": "GSSAPI", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, "KAFKA_SASL_MECHANISM"),
     ({"KAFKA_SASL_MECHANISM": "PLAIN"}, "KAFKA_SASL_USERNAME"),
+    ({"KAFKA_SSL_KEYFILE": "client.key"}, "KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE"),
+    ({"KAFKA_SSL": "true", "KAFKA_SSL_KEYFILE": "client.key"}, "KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE"),
 ])
 def test_bad_security_settings_are_refused_by_name(monkeypatch, env, message):
     with pytest.raises(ValueError, match=message):
