@@ -95,9 +95,19 @@ class Settings:
             raise SettingsError(f"PARTITIONS must be at least 1, got {self.partitions}")
         if self.replication < 1:
             raise SettingsError(f"REPLICATION_FACTOR must be at least 1, got {self.replication}")
+        # Port 0 (any free port) is refused too: Faust does, and Prometheus
+        # could not find the port chosen.
+        if not 1 <= self.web_port <= 65535:
+            raise SettingsError(f"WEB_PORT must be a port from 1 to 65535, got {self.web_port}")
         for name, seconds in (("SCORECARD_INTERVAL", self.refresh_interval), ("COMMIT_INTERVAL", self.commit_interval),
-                              ("BACKLOG_COMMIT_INTERVAL", self.backlog_commit_interval)):
+                              ("BACKLOG_COMMIT_INTERVAL", self.backlog_commit_interval),
+                              ("BROKER_REBALANCE_TIMEOUT", self.rebalance_timeout),
+                              ("BROKER_SESSION_TIMEOUT", self.session_timeout),
+                              ("BROKER_HEARTBEAT_INTERVAL", self.heartbeat_interval)):
             if not seconds > 0:
                 raise SettingsError(f"{name} must be more than 0 seconds, got {seconds}")
+        if self.heartbeat_interval >= self.session_timeout:  # the group would drop the worker between heartbeats
+            raise SettingsError(f"BROKER_HEARTBEAT_INTERVAL must be shorter than BROKER_SESSION_TIMEOUT "
+                                f"({self.session_timeout} s), got {self.heartbeat_interval}")
         if self.fetch_max_wait_ms < 0:
             raise SettingsError(f"FETCH_MAX_WAIT_MS must be at least 0, got {self.fetch_max_wait_ms}")

@@ -72,11 +72,33 @@ def test_a_backlog_commits_every_thirty_seconds_by_default_and_settable(monkeypa
     assert Settings().backlog_commit_interval == 10.0
 
 
-@pytest.mark.parametrize("name", ["SCORECARD_INTERVAL", "COMMIT_INTERVAL", "BACKLOG_COMMIT_INTERVAL"])
-def test_an_interval_of_zero_seconds_is_refused_by_name(monkeypatch, name):
-    monkeypatch.setenv(name, "0")
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("name", ["SCORECARD_INTERVAL", "COMMIT_INTERVAL", "BACKLOG_COMMIT_INTERVAL",
+                                  "BROKER_REBALANCE_TIMEOUT", "BROKER_SESSION_TIMEOUT", "BROKER_HEARTBEAT_INTERVAL"])
+@pytest.mark.parametrize("seconds", ["0", "-5"])
+def test_an_interval_or_timeout_of_zero_seconds_or_less_is_refused_by_name(monkeypatch, name, seconds):
+    monkeypatch.setenv(name, seconds)
+    with pytest.raises(ValueError, match=f"{name} must be more than 0 seconds"):
         Settings()
+
+
+def test_a_heartbeat_interval_as_long_as_the_session_timeout_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "6")
+    monkeypatch.setenv("BROKER_HEARTBEAT_INTERVAL", "6")
+    with pytest.raises(ValueError, match="BROKER_HEARTBEAT_INTERVAL must be shorter than BROKER_SESSION_TIMEOUT"):
+        Settings()
+
+
+@pytest.mark.parametrize("port", ["0", "-1", "65536", "99999"])
+def test_a_web_port_outside_1_to_65535_is_refused_by_name(monkeypatch, port):
+    monkeypatch.setenv("WEB_PORT", port)
+    with pytest.raises(ValueError, match=f"WEB_PORT must be a port from 1 to 65535, got {port}"):
+        Settings()
+
+
+@pytest.mark.parametrize("port", ["1", "65535"])
+def test_a_web_port_from_1_to_65535_is_accepted(monkeypatch, port):
+    monkeypatch.setenv("WEB_PORT", port)
+    assert Settings().web_port == int(port)
 
 
 def test_a_replication_factor_of_zero_is_refused_by_name(monkeypatch):
