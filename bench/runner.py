@@ -307,7 +307,7 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
         entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
         if kind == PAIR:
             entry["cpu_seconds"] = sum(workers.parse_metrics(asyncio.run(workers.scrape_text(member)))
-                                       .get("process_cpu_seconds_total", 0) for member in group)
+                                       .get("seller_standards_process_cpu_seconds_total", 0) for member in group)
             entry["partitions"] = [json.loads(asyncio.run(workers.http_get(
                 f"http://127.0.0.1:{member.port}/ready"))[1])["partitions"] for member in group]
         if kind == "project":
@@ -319,7 +319,7 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
             entry["state_writes"] = metrics.get("seller_standards_state_writes_total", 0)
             entry["sellers_in_state"] = metrics.get("seller_standards_sellers_in_state", 0)
             entry["outputs"] = metrics.get("seller_standards_outputs_total", 0)
-            entry["cpu_seconds"] = metrics.get("process_cpu_seconds_total", 0)
+            entry["cpu_seconds"] = metrics.get("seller_standards_process_cpu_seconds_total", 0)
         log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
             f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
             f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")

@@ -2,9 +2,19 @@
 from bisect import bisect_left
 from typing import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, Counter, Gauge,
+                               Histogram, ProcessCollector)
 
 HOUR = 3600.0
+
+# Every name /metrics exports starts with seller_standards_ (SPEC 7). The
+# default registry's own collectors export process_*, python_gc_* and
+# python_info: the process's CPU, memory and file descriptors are exported
+# again under the prefix; the garbage collector's and Python's version
+# cannot be renamed (no namespace option) and are left out.
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.unregister(_collector)
+ProcessCollector(namespace="seller_standards")
 
 EVENTS = Counter("seller_standards_events_total", "Valid input events processed", ["topic", "type"])
 DEADLETTERS = Counter("seller_standards_deadletters_total", "Input events sent to the dead-letter topic", ["reason"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -280,6 +282,17 @@ def test_worker_metrics_are_registered_and_have_no_seller_label():
     exported = _exported()
     assert len(exported) >= 12
     assert not [name for name, labels in exported.items() if "seller" in " ".join(labels)]
+
+
+def test_every_name_the_worker_exports_starts_with_seller_standards():
+    # In a process of its own: importing the worker's app adds Faust's sensors to the registry /metrics shows.
+    script = "import streams.app; from prometheus_client import REGISTRY, generate_latest; " \
+             "print(generate_latest(REGISTRY).decode())"
+    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    names = {line.split("{")[0].split()[0] for line in shown.stdout.splitlines() if line and not line.startswith("#")}
+    assert {"seller_standards_process_cpu_seconds_total", "seller_standards_evaluations_total"} <= names
+    assert sorted(name for name in names if not name.startswith("seller_standards_")) == []
 
 
 @pytest.mark.parametrize("where,query", _queries())
