@@ -5,6 +5,9 @@ from typing import Iterable
 from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, Counter, Gauge,
                                Histogram, ProcessCollector)
 
+from schemas.validate import INVALID_EVENT_CODES
+from standards.judge import STANDARDS
+
 HOUR = 3600.0
 
 # Every name /metrics exports starts with seller_standards_ (SPEC 7). The
@@ -41,6 +44,18 @@ CONSUMER_LAG = Gauge("seller_standards_consumer_lag_records",
 ASSIGNED_PARTITIONS = Gauge("seller_standards_assigned_partitions", "Input partitions this worker owns")
 READY = Gauge("seller_standards_ready", "1 when this worker's partitions are restored and processing")
 REBALANCES = Counter("seller_standards_rebalances_total", "Partition revocations seen by this worker")
+
+VIOLATION_CHANGES = ("opened", "resolved")
+PROCESSING_ERROR = "processing_error"  # the dead-letter reason of a valid event the worker failed on
+# Every violation and dead-letter series exists, at 0, from the start: a
+# series born with its first increment loses that increment to increase()
+# and rate(), and SellerStandardsViolationSpike, which compares with the day
+# before, would find nothing to compare a standard's first burst with.
+for _standard in STANDARDS:
+    for _change in VIOLATION_CHANGES:
+        VIOLATIONS.labels(_standard, _change)
+for _reason in (*INVALID_EVENT_CODES, PROCESSING_ERROR):
+    DEADLETTERS.labels(_reason)
 
 
 def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
