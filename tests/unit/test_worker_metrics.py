@@ -1,0 +1,46 @@
+"""What the worker's /metrics shows: the default registry in a process that
+imported the worker's app (which adds Faust's sensors to it), run apart from
+the tests' own process."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from schemas.validate import INVALID_EVENT_CODES
+from standards.judge import STANDARDS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker_metrics() -> dict[tuple[str, frozenset], float]:
+    """(name, labels) -> value of every sample /metrics shows in a process
+    that imported the worker's app."""
+    script = "import streams.app\nfrom prometheus_client import REGISTRY, generate_latest\nprint(generate_latest(REGISTRY).decode())"
+    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(shown.stdout) for sample in family.samples}
+
+
+@pytest.fixture(scope="module")
+def worker_samples() -> dict[tuple[str, frozenset], float]:
+    """The samples before the worker processed anything."""
+    return _worker_metrics()
+
+
+def test_every_name_the_worker_exports_starts_with_seller_standards(worker_samples):
+    names = {name for name, _ in worker_samples}
+    assert {"seller_standards_process_cpu_seconds_total", "seller_standards_evaluations_total"} <= names
+    assert sorted(name for name in names if not name.startswith("seller_standards_")) == []
+
+
+def test_every_violation_and_dead_letter_series_is_exported_at_zero_from_the_start(worker_samples):
+    expected = [("seller_standards_violations_total", frozenset({("standard", standard), ("change", change)}))
+                for standard in STANDARDS for change in ("opened", "resolved")]
+    expected += [("seller_standards_deadletters_total", frozenset({("reason", reason)}))
+                 for reason in (*INVALID_EVENT_CODES, "processing_error")]
+    assert [worker_samples.get(series) for series in expected] == [0.0] * len(expected)
