@@ -346,6 +346,7 @@ async def _revoked(app, revoked, **kwargs) -> None:
     processor.revoke({tp.partition for tp in revoked if tp.topic in INPUT_TOPICS})
     ready["recovered"] = False
     metrics.READY.set(0)
+    metrics.ASSIGNED_PARTITIONS.set(0)
     metrics.REBALANCES.inc()
     metrics.CONSUMER_LAG.clear()
 

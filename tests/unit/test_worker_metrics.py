@@ -16,10 +16,11 @@ from standards.judge import STANDARDS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _worker_metrics() -> dict[tuple[str, frozenset], float]:
-    """(name, labels) -> value of every sample /metrics shows in a process
-    that imported the worker's app."""
-    script = "import streams.app\nfrom prometheus_client import REGISTRY, generate_latest\nprint(generate_latest(REGISTRY).decode())"
+def _worker_metrics(script: str = "") -> dict[tuple[str, frozenset], float]:
+    """(name, labels) -> value of every sample /metrics shows after `script`
+    ran in a process that imported the worker's app as `worker`."""
+    script = (f"import asyncio, streams.app as worker\n{script}\n"
+              "from prometheus_client import REGISTRY, generate_latest\nprint(generate_latest(REGISTRY).decode())")
     shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     return {(sample.name, frozenset(sample.labels.items())): sample.value
@@ -44,3 +45,9 @@ def test_every_violation_and_dead_letter_series_is_exported_at_zero_from_the_sta
     expected += [("seller_standards_deadletters_total", frozenset({("reason", reason)}))
                  for reason in (*INVALID_EVENT_CODES, "processing_error")]
     assert [worker_samples.get(series) for series in expected] == [0.0] * len(expected)
+
+
+def test_a_revocation_sets_the_assigned_partitions_to_zero():
+    samples = _worker_metrics("worker.metrics.ASSIGNED_PARTITIONS.set(4)\n"
+                              "asyncio.run(worker._revoked(worker.app, set()))")
+    assert samples[("seller_standards_assigned_partitions", frozenset())] == 0
