@@ -145,12 +145,14 @@ def pipeline() -> dict:
               quantiles("seller_standards_first_response_seconds", "1h", (0.5, 0.9, 0.99)),
               unit="s", description="Buyer's initial message to the seller's first response, for threads "
                                     "answered in the last hour (histogram quantiles; buckets up to 168 h)."),
-        panel("First responses within 24 h / 48 h",
+        panel("Answered threads: share answered within 24 h / 48 h",
               [target(f'sum(rate(seller_standards_first_response_seconds_bucket{{le="{hours * HOUR:.1f}"}}[1h]))'
                       " / sum(rate(seller_standards_first_response_seconds_count[1h]))", f"within {hours} h")
                for hours in (24, 48)],
-              unit="percentunit", description="Share of the last hour's first responses that came within "
-                                              "24 h (Star Seller) and 48 h (message_response)."),
+              unit="percentunit", description="Of the threads whose first response came in the last hour, "
+                                              "the share answered within 24 h (Star Seller) and 48 h "
+                                              "(message_response). Threads never answered are not in it: "
+                                              "the standards' own rates are in the scorecards."),
         panel("Workers up", [target('sum(up{job="seller-standards"})', "up")], kind="stat", w=6, h=6,
               description="Workers whose /metrics Prometheus scraped last time."),
         panel("Workers", [target('up{job="seller-standards"}', "{{instance}}")], w=18, h=6,
