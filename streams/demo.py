@@ -101,8 +101,10 @@ def run_demo(sellers: int, speed: float, duration: float | None, partitions: int
 
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as data_dir:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions, compacted=COMPACTED))
+        # The simulated year moves the partition clocks by event time: a
+        # CLOCK=wall in the caller's environment would put them at today.
         with running_worker(broker.bootstrap, "seller-standards-demo", data_dir,
-                            {"PARTITIONS": str(partitions)}) as worker:
+                            {"PARTITIONS": str(partitions), "CLOCK": "event"}) as worker:
             print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; "
                   f"{sellers} sellers, {speed:.0f} simulated seconds per second. Ctrl-C stops.", flush=True)
             try:

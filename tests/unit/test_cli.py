@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from streams import cli
+from streams import cli, demo
 from streams.broker import free_port
 
 CLI = Path(sys.executable).with_name("seller-standards")
@@ -71,3 +71,37 @@ def test_replay_to_a_kafka_creates_the_input_topics_with_the_replication_factor(
     result = CliRunner().invoke(cli.replay, [str(tmp_path / "events.jsonl"), "--bootstrap", "kafka:9092"])
     assert str(result.exception) == "topics noted"
     assert created == [("kafka:9092", 8, 3)]
+
+
+def test_the_demo_worker_runs_on_event_time_whatever_the_callers_clock(monkeypatch):
+    class Broker:
+        bootstrap = "127.0.0.1:9092"
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    class Worker:
+        pid = 1
+
+        def poll(self):
+            return 0  # already stopped: nothing to stop
+
+    started = []
+
+    def start_child(command, env, **kwargs):
+        started.append(env)
+        return Worker()
+
+    async def nothing(*args, **kwargs):
+        pass
+
+    monkeypatch.setattr(demo, "EmbeddedBroker", Broker)
+    monkeypatch.setattr(demo, "create_topics", nothing)
+    monkeypatch.setattr(demo, "_run", nothing)
+    monkeypatch.setattr(cli, "start_child", start_child)
+    monkeypatch.setenv("CLOCK", "wall")
+    demo.run_demo(sellers=10, speed=3600.0, duration=1.0)
+    assert [env["CLOCK"] for env in started] == ["event"]
