@@ -153,7 +153,10 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
                                   compacted=COMPACTED))
         app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
         try:
-            with running_worker(embedded.bootstrap, app_id, data_dir) as process:
+            # By event time, as a backfill, whatever CLOCK the caller's environment sets:
+            # the worker starts before the file is published, and the wall clock would
+            # move its partitions past the whole file.
+            with running_worker(embedded.bootstrap, app_id, data_dir, {"CLOCK": "event"}) as process:
                 ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
                 asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
                                                      alive=lambda: process.poll() is None))

@@ -106,7 +106,7 @@ class Processor:
                 outputs = process(topic, event)
             except Exception as error:  # a bug must not stop the partition: keep the event, say why, go on
                 log.exception("processing %s[%s]@%s failed", topic, partition, record.offset)
-                self.dead_letter(topic, partition, record.offset, record.key, raw, "processing_error",
+                self.dead_letter(topic, partition, record.offset, record.key, raw, metrics.PROCESSING_ERROR,
                                  f"the worker failed on this valid event ({type(error).__name__}); "
                                  "it is kept here for a replay once fixed")
                 continue
