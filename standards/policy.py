@@ -5,6 +5,7 @@ A policy file only needs the keys it changes; the rest keep the defaults of
 """
 from __future__ import annotations
 
+import json
 import tomllib
 from decimal import Decimal
 from functools import cached_property
@@ -36,7 +37,24 @@ def _money(value: Decimal) -> Decimal:
 Money = Annotated[Decimal, AfterValidator(_money)]
 
 
+def _plain(value: Decimal) -> Decimal:
+    # Shown in scorecards and violations as written: "8E+1" is 80.
+    return Decimal(format(value, "f"))
+
+
+Percent = Annotated[Decimal, Field(ge=0, le=100), AfterValidator(_plain)]
+# Whole numbers only as TOML integers: lax conversion read `true` as 1 and
+# "48" or 48.0 as 48. Durations are bounded at ten years: the calendar's
+# arithmetic overflows past the year 9999.
+Count = Annotated[int, Field(strict=True, ge=0)]
+MAX_HOURS = 10 * 366 * 24
+Hours = Annotated[int, Field(strict=True, ge=0, le=MAX_HOURS)]
+PositiveHours = Annotated[int, Field(strict=True, gt=0, le=MAX_HOURS)]
+
+
 def _zone_name(value: str) -> str:
+    if value == "localtime":  # the host's own zone: workers on different machines would disagree
+        raise ValueError("must name a zone, not the host's localtime")
     if value != "UTC":
         try:
             ZoneInfo(value)
@@ -49,51 +67,55 @@ ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
 
 class MessageResponse(_Section):
-    window_hours: int = Field(48, gt=0)
-    min_percent: Decimal = Field(Decimal(80), ge=0, le=100)
+    window_hours: PositiveHours = 48
+    min_percent: Percent = Decimal(80)
 
 
 class OnTimeShipping(_Section):
-    min_percent: Decimal = Field(Decimal(80), ge=0, le=100)
+    min_percent: Percent = Decimal(80)
 
 
 class ReviewRating(_Section):
-    low_rating_at_most: int = Field(3, ge=1, le=5)
-    percent_regime_from_reviews: int = Field(40, ge=0)
-    max_low_reviews: int = Field(4, ge=0)
-    max_low_percent: Decimal = Field(Decimal(10), ge=0, le=100)
+    low_rating_at_most: int = Field(3, strict=True, ge=1, le=5)
+    percent_regime_from_reviews: Count = 40
+    max_low_reviews: Count = 4
+    max_low_percent: Percent = Decimal(10)
 
 
 class CaseRate(_Section):
-    percent_regime_from_orders: int = Field(300, ge=0)
-    max_cases: int = Field(3, ge=0)
-    max_case_percent: Decimal = Field(Decimal(1), ge=0, le=100)
+    percent_regime_from_orders: Count = 300
+    max_cases: Count = 3
+    max_case_percent: Percent = Decimal(1)
     max_order_total: Money = Decimal("250.00")
 
 
 class StarSeller(_Section):
-    response_window_hours: int = Field(24, gt=0)
-    min_response_percent: Decimal = Field(Decimal(95), ge=0, le=100)
-    min_shipping_percent: Decimal = Field(Decimal(95), ge=0, le=100)
+    response_window_hours: PositiveHours = 24
+    min_response_percent: Percent = Decimal(95)
+    min_shipping_percent: Percent = Decimal(95)
     min_average_rating: Decimal = Field(Decimal("4.8"), ge=0, le=5)
-    min_orders: int = Field(5, ge=0)
+    min_orders: Count = 5
     min_sales: Money = Decimal("300.00")
-    min_tenure_days: int = Field(90, ge=0)
+    # Days of 24 hours before the first instant of the evaluated month (also
+    # in a policy time zone with daylight saving time).
+    min_tenure_days: int = Field(90, strict=True, ge=0, le=MAX_HOURS // 24)
 
 
 class Alerts(_Section):
-    response_lead_hours: int = Field(4, ge=0)
-    ship_day_alert_hour: int = Field(0, ge=0, le=23)
+    # At least an hour: the lead is the time before a deadline in which an
+    # unanswered thread is warned about (0 would warn at none).
+    response_lead_hours: PositiveHours = 4
+    ship_day_alert_hour: int = Field(0, strict=True, ge=0, le=23)
 
 
 class Policy(_Section):
-    name: str = "service-standards"
+    name: str = Field("service-standards", min_length=1)
     # The zone of every day and month: attribution days, periods, evaluation
     # instants, ship-by days of alerts, days of daily progress.
     time_zone: ZoneName = "UTC"
-    min_sales_for_data: int = Field(5, ge=0)
-    allowed_lateness_hours: int = Field(7 * 24, ge=0)
-    evaluation_delay_hours: int = Field(24, ge=0)
+    min_sales_for_data: Count = 5
+    allowed_lateness_hours: Hours = 7 * 24
+    evaluation_delay_hours: Hours = 24
     message_response: MessageResponse = MessageResponse()
     on_time_shipping: OnTimeShipping = OnTimeShipping()
     review_rating: ReviewRating = ReviewRating()
@@ -148,13 +170,26 @@ def load_policy(path: str | Path | None) -> Policy:
         return Policy()
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"policy file {path}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"policy file {path}: {exc}") from exc
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise PolicyError(f"policy file {path}: {problems}") from exc
+
+
+def _problem(error: dict) -> str:
+    """One validation error: the dotted key and what is wrong; for an
+    unknown key, the keys its table has."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] != "extra_forbidden":
+        return f"{key}: {error['msg']}, got {json.dumps(error['input'], default=str)}"
+    model: type[BaseModel] = Policy
+    for part in error["loc"][:-1]:
+        model = model.model_fields[part].annotation
+    where = "the top level" if model is Policy else f"[{error['loc'][-2]}]"
+    return f"{key}: unknown key; {where} has {', '.join(model.model_fields)}"
 

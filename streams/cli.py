@@ -139,6 +139,8 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
 
     settings = Settings()
     partitions = settings.partitions
+    if not bootstrap:
+        _check_policy(settings)
     if bootstrap:
         options = settings.client_options()
         asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions, settings.replication, options=options))
@@ -255,7 +257,16 @@ def demo(sellers: int, speed: float, duration: float | None) -> None:
     """Embedded broker, a worker, a simulated marketplace, a live summary."""
     from .demo import run_demo
 
+    _check_policy(Settings())
     run_demo(sellers, speed, duration)
+
+
+def _check_policy(settings: Settings) -> None:
+    """The worker a command starts reads the settings and the policy file:
+    what it cannot use stops the command before a broker starts."""
+    from standards.policy import load_policy
+
+    load_policy(settings.policy_file)
 
 
 if __name__ == "__main__":

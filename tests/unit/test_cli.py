@@ -23,6 +23,10 @@ def test_worker_help_lists_fausts_worker_options():
 @pytest.mark.parametrize("command, env, message", [
     ("backfill", {"POLICY_FILE": "{tmp}/policy.toml"}, "Error: policy file {tmp}/policy.toml: time_zone: "),
     ("worker", {"POLICY_FILE": "{tmp}/policy.toml"}, "Error: policy file {tmp}/policy.toml: time_zone: "),
+    # The worker these start reads the policy too: checked before a broker starts.
+    ("replay", {"POLICY_FILE": "{tmp}/policy.toml"}, "Error: policy file {tmp}/policy.toml: time_zone: "),
+    ("demo", {"POLICY_FILE": "{tmp}/policy.toml"}, "Error: policy file {tmp}/policy.toml: time_zone: "),
+    ("demo", {"WEB_PORT": "99999"}, "Error: WEB_PORT must be a port from 1 to 65535, got 99999"),
     ("backfill", {"PARTITIONS": "eight"}, "Error: PARTITIONS must be an integer, got 'eight'"),
     ("worker", {"COMMIT_INTERVAL": "0"}, "Error: COMMIT_INTERVAL must be more than 0 seconds, got 0.0"),
 ])
@@ -30,7 +34,8 @@ def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path
     (tmp_path / "policy.toml").write_text('time_zone = "Mars/Olympus_Mons"\n')
     (tmp_path / "events.jsonl").write_text("")
     args = {"backfill": ["backfill", str(tmp_path / "events.jsonl"), "--evaluations", str(tmp_path / "out.jsonl")],
-            "worker": ["worker"]}[command]
+            "worker": ["worker"], "replay": ["replay", str(tmp_path / "events.jsonl")],
+            "demo": ["demo", "--duration", "5"]}[command]
     env = {**os.environ, **{name: value.format(tmp=tmp_path) for name, value in env.items()}}
     shown = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=120, env=env)
     assert shown.returncode == 1

@@ -33,6 +33,19 @@ def test_a_file_overrides_only_its_keys(tmp_path):
     ('time_zone = "../../etc/passwd"\n', "time_zone"),
     ('time_zone = "-03:00"\n', "time_zone"),
     ('time_zone = "America"\n', "time_zone"),
+    ('time_zone = "localtime"\n', "time_zone"),  # the host's: machines would disagree
+    ("[message_response]\nwindow_hours = true\n", "message_response.window_hours"),  # was read as 1
+    ("[message_response]\nwindow_hours = \"48\"\n", "message_response.window_hours"),
+    ("[message_response]\nwindow_hours = 48.0\n", "message_response.window_hours"),
+    ("[star_seller]\nmin_tenure_days = false\n", "star_seller.min_tenure_days"),
+    ("[case_rate]\nmax_cases = true\n", "case_rate.max_cases"),
+    ("[on_time_shipping]\nmin_percent = true\n", "on_time_shipping.min_percent"),
+    # Past the calendar's range (the year 9999): refused, not an overflow mid-run.
+    ("[message_response]\nwindow_hours = 99999999999999999\n", "message_response.window_hours"),
+    ("allowed_lateness_hours = 100000000\n", "allowed_lateness_hours"),
+    ("evaluation_delay_hours = 100000000\n", "evaluation_delay_hours"),
+    ("[alerts]\nresponse_lead_hours = 0\n", "alerts.response_lead_hours"),  # would warn of nothing
+    ('name = ""\n', "name"),
 ])
 def test_a_bad_key_is_refused_with_its_path(tmp_path, text, key):
     path = tmp_path / "p.toml"
@@ -46,3 +59,31 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path):
     path.write_text("[case_rate\n")
     with pytest.raises(PolicyError, match="p.toml"):
         load_policy(path)
+
+
+def test_an_unknown_key_is_refused_with_the_keys_of_its_table(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("[message_response]\nresponse_window_hours = 24\n")  # a key of [star_seller]
+    with pytest.raises(PolicyError, match=r"message_response\.response_window_hours: unknown key; "
+                                          r"\[message_response\] has window_hours, min_percent$"):
+        load_policy(path)
+
+
+def test_a_wrong_type_is_refused_with_the_value_given(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("[message_response]\nwindow_hours = true\n")
+    with pytest.raises(PolicyError, match=r"message_response\.window_hours: .*integer.*, got true$"):
+        load_policy(path)
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_it(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_bytes(b'name = "\xff\xfe"\n')
+    with pytest.raises(PolicyError, match=r"p\.toml: is not UTF-8 text"):
+        load_policy(path)
+
+
+def test_a_percent_in_exponent_form_is_shown_plain(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[case_rate]\nmax_case_percent = "1E+1"\n')
+    assert str(load_policy(path).case_rate.max_case_percent) == "10"
