@@ -169,7 +169,7 @@ def load_policy(path: str | Path | None) -> Policy:
     if path is None:
         return Policy()
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # with or without a byte order mark
     except UnicodeDecodeError as exc:
         raise PolicyError(f"policy file {path}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -87,3 +87,9 @@ def test_a_percent_in_exponent_form_is_shown_plain(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text('[case_rate]\nmax_case_percent = "1E+1"\n')
     assert str(load_policy(path).case_rate.max_case_percent) == "10"
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_bytes(b"\xef\xbb\xbf[message_response]\nwindow_hours = 36\n")  # as some editors save UTF-8
+    assert load_policy(path).message_response.window_hours == 36
