@@ -90,6 +90,10 @@ class EmbeddedBroker:
 
 
 def _interrupt(signum, frame):
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started with Ctrl-C ignored (`&` in a script, nohup): a raised
+        # SIGINT would be ignored too, and the command would go on.
+        raise KeyboardInterrupt
     signal.raise_signal(signal.SIGINT)  # as Ctrl-C: asyncio.run then cancels its task and lets it clean up
 
 

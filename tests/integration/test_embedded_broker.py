@@ -37,16 +37,20 @@ def _kill(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize(("signum", "returncode"), [(signal.SIGTERM, 0), (signal.SIGHUP, 0),
-                                                     (signal.SIGKILL, -signal.SIGKILL)],
-                         ids=["SIGTERM", "SIGHUP", "SIGKILL"])
-def test_a_signal_to_the_broker_command_stops_the_broker_too(signum, returncode):
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell script's `&` or nohup start a command
+
+
+@pytest.mark.parametrize(("signum", "returncode", "started"), [
+    (signal.SIGTERM, 0, None), (signal.SIGHUP, 0, None), (signal.SIGKILL, -signal.SIGKILL, None),
+    (signal.SIGTERM, 0, _ignore_ctrl_c)], ids=["SIGTERM", "SIGHUP", "SIGKILL", "SIGTERM-with-ctrl-c-ignored"])
+def test_a_signal_to_the_broker_command_stops_the_broker_too(signum, returncode, started):
     # SIGHUP: the terminal that ran it closed. SIGTERM and SIGHUP unwind the
-    # command as a Ctrl-C does (exit 0); after a SIGKILL the broker gets
-    # its parent-death signal.
+    # command as a Ctrl-C does (exit 0), also in a command started with
+    # Ctrl-C ignored; after a SIGKILL the broker gets its parent-death signal.
     port = free_port()
     command = subprocess.Popen([sys.executable, "-m", "streams.cli", "broker", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=started)
     broker = None
     try:
         assert "embedded broker on" in command.stdout.readline()  # it answers on the port
@@ -66,13 +70,13 @@ def test_a_signal_to_the_broker_command_stops_the_broker_too(signum, returncode)
             _kill(broker)
 
 
-def _replay_under_way(tmp_path) -> tuple[subprocess.Popen, int, int]:
+def _replay_under_way(tmp_path, started=None) -> tuple[subprocess.Popen, int, int]:
     """`replay` without --bootstrap, mid-run: (the command, its broker, its worker)."""
     events = tmp_path / "events.jsonl"
     start = parse_timestamp("2026-01-01T00:00:00Z")
     events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in simulate(100, start, days=90, seed=1)))
     command = subprocess.Popen([sys.executable, "-m", "streams.cli", "replay", str(events)],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=started)
     children: set[int] = set()
     try:
         deadline = time.monotonic() + 60
@@ -101,8 +105,9 @@ def _gone_at(pids: set[int], timeout: float) -> dict[int, float]:
     return gone_at
 
 
-def test_sigterm_to_replay_stops_its_worker_and_its_broker(tmp_path):
-    command, broker, worker = _replay_under_way(tmp_path)
+@pytest.mark.parametrize("started", [None, _ignore_ctrl_c], ids=["", "with-ctrl-c-ignored"])
+def test_sigterm_to_replay_stops_its_worker_and_its_broker(tmp_path, started):
+    command, broker, worker = _replay_under_way(tmp_path, started)
     try:
         os.kill(command.pid, signal.SIGTERM)
         gone_at = _gone_at({broker, worker}, 60)
