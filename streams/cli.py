@@ -69,7 +69,7 @@ def worker(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=9092, show_default=True)
+@click.option("--port", type=int, default=9092, show_default=True, help="The port it listens on (Kafka protocol).")
 def broker(port: int) -> None:
     """Run the embedded Kafka-protocol broker in the foreground."""
     with EmbeddedBroker(port) as running:
@@ -132,7 +132,8 @@ def _evaluations_option(**extra):
 @click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--bootstrap", help="A running Kafka (and worker); default: embedded broker and worker.")
 @_evaluations_option()
-@click.option("--timeout", type=float, default=1800.0, show_default=True)
+@click.option("--timeout", type=float, default=1800.0, show_default=True,
+              help="Seconds to wait for the worker to process every published event.")
 def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, timeout: float) -> None:
     """Publish EVENTS (JSON lines) keyed by seller_id and collect the results."""
     from . import replay as replaying
@@ -236,7 +237,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
 
 
 @main.command()
-@click.option("--bootstrap", required=True)
+@click.option("--bootstrap", required=True, help="The Kafka (HOST:PORT) whose standards.evaluations topic is read.")
 @click.option("--idle", type=float, default=5.0, show_default=True,
               help="Stop when no record came for this many seconds.")
 def evaluations(bootstrap: str, idle: float) -> None:
@@ -249,7 +250,7 @@ def evaluations(bootstrap: str, idle: float) -> None:
 
 
 @main.command()
-@click.option("--sellers", type=int, default=300, show_default=True)
+@click.option("--sellers", type=int, default=300, show_default=True, help="Simulated sellers.")
 @click.option("--speed", type=float, default=14400.0, show_default=True,
               help="Simulated seconds per wall second.")
 @click.option("--duration", type=float, default=None, help="Stop after this many wall seconds.")

@@ -6,7 +6,10 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
+from pathlib import Path
+from typing import Callable
 
+import click
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -58,7 +61,17 @@ class Summary:
         ])
 
 
-async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, duration: float | None) -> None:
+LEGEND = ("each line: simulated time | events published | sellers with a scorecard | per standard, sellers "
+          "met/not met in the period to date (this month and the two before; the others are not_enough_data "
+          "or not_applicable) | Star Sellers | violations opened/resolved so far | monthly evaluation records so far")
+
+
+class WorkerStopped(Exception):
+    pass
+
+
+async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, duration: float | None,
+               worker_alive: Callable[[], bool]) -> None:
     events = list(simulate(sellers, START, days=400, heartbeat_every=3600 * 1_000_000))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
     consumer = AIOKafkaConsumer(SCORECARDS, VIOLATIONS, BADGES, EVALUATIONS, bootstrap_servers=bootstrap,
@@ -78,6 +91,8 @@ async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, dura
                     for m in messages:
                         summary.take(tp.topic, m.value)
                 if time.monotonic() - printed >= 2:
+                    if not worker_alive():  # else the numbers would stand still with no word why
+                        raise WorkerStopped
                     printed = time.monotonic()
                     print(summary.line(sim_time, published), flush=True)
                 if duration and time.monotonic() - began > duration:
@@ -105,9 +120,14 @@ def run_demo(sellers: int, speed: float, duration: float | None, partitions: int
         # CLOCK=wall in the caller's environment would put them at today.
         with running_worker(broker.bootstrap, "seller-standards-demo", data_dir,
                             {"PARTITIONS": str(partitions), "CLOCK": "event"}) as worker:
-            print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; "
-                  f"{sellers} sellers, {speed:.0f} simulated seconds per second. Ctrl-C stops.", flush=True)
+            print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; {sellers} sellers, "
+                  f"{speed / 3600:g} simulated hours per second. Ctrl-C stops.\n{LEGEND}", flush=True)
             try:
-                asyncio.run(_run(broker.bootstrap, partitions, sellers, speed, duration))
+                asyncio.run(_run(broker.bootstrap, partitions, sellers, speed, duration,
+                                 lambda: worker.poll() is None))
             except KeyboardInterrupt:
                 print("\nstopping", flush=True)
+            except WorkerStopped:
+                log = (Path(data_dir) / "worker.log").read_text(errors="replace")[-3000:]
+                raise click.ClickException(f"the worker stopped (exit status {worker.returncode}); "
+                                           f"the end of its log:\n{log}") from None

@@ -142,3 +142,14 @@ def test_sigkill_to_the_demo_stops_its_worker_and_its_broker_too():
             command.kill()
         for child in children:
             _kill(child)
+
+
+def test_the_demo_ends_with_its_workers_log_when_its_worker_stops():
+    # A worker that cannot run (here: WEB_BIND an address this machine does not have) must not
+    # leave the demo printing numbers that stand still.
+    env = {**os.environ, "WEB_BIND": "203.0.113.1"}
+    shown = subprocess.run([sys.executable, "-m", "streams.cli", "demo", "--duration", "60"], capture_output=True,
+                           text=True, timeout=120, env=env)
+    assert shown.returncode == 1
+    assert "Error: the worker stopped (exit status 1); the end of its log:" in shown.stderr
+    assert "203.0.113.1" in shown.stderr

@@ -1,6 +1,6 @@
 """Independent reference implementation of the monthly evaluation (SPEC 3-6.1).
 
-Written from the contract (../shared/SPEC.md) alone, as a test oracle: plain, slow and
+Written from the contract (docs/SPEC.md) alone, as a test oracle: plain, slow and
 meant to be obviously correct.  Every month M is computed from scratch, using
 only the (deduplicated) events with ``occurred_at < E(M)``, where
 ``E(M) = first instant of M + 24 h`` (the default ``evaluation_delay``).
