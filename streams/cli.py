@@ -140,8 +140,6 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
 
     settings = Settings()
     partitions = settings.partitions
-    if not bootstrap:
-        _check_policy(settings)
     if bootstrap:
         options = settings.client_options()
         asyncio.run(create_topics(bootstrap, INPUT_TOPICS, partitions, settings.replication, options=options))
@@ -151,6 +149,7 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
             with EvaluationRecords() as records:
                 _write(evaluations_out, asyncio.run(replaying.evaluations(bootstrap, records, options=options)))
         return
+    _check_policy(settings)
     with EmbeddedBroker() as embedded, tempfile.TemporaryDirectory() as data_dir, EvaluationRecords() as records:
         asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
                                   compacted=COMPACTED))
