@@ -30,6 +30,7 @@ FULL_DAYS = 120
 # Two project workers in one consumer group (four partitions each): how the
 # worker scales with processes, each its own interpreter (the targets are of one).
 PAIR = "project-pair"
+CPU_SECONDS = "seller_standards_process_cpu_seconds_total"  # a worker's, on its /metrics
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -307,7 +308,7 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
         entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
         if kind == PAIR:
             entry["cpu_seconds"] = sum(workers.parse_metrics(asyncio.run(workers.scrape_text(member)))
-                                       .get("seller_standards_process_cpu_seconds_total", 0) for member in group)
+                                       .get(CPU_SECONDS, 0) for member in group)
             entry["partitions"] = [json.loads(asyncio.run(workers.http_get(
                 f"http://127.0.0.1:{member.port}/ready"))[1])["partitions"] for member in group]
         if kind == "project":
@@ -319,7 +320,7 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
             entry["state_writes"] = metrics.get("seller_standards_state_writes_total", 0)
             entry["sellers_in_state"] = metrics.get("seller_standards_sellers_in_state", 0)
             entry["outputs"] = metrics.get("seller_standards_outputs_total", 0)
-            entry["cpu_seconds"] = metrics.get("seller_standards_process_cpu_seconds_total", 0)
+            entry["cpu_seconds"] = metrics.get(CPU_SECONDS, 0)
         log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
             f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
             f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")

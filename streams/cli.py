@@ -101,14 +101,24 @@ def stop_worker(process: subprocess.Popen) -> None:
 @contextmanager
 def running_worker(bootstrap: str, app_id: str, data_dir: str,
                    extra_env: dict | None = None) -> Iterator[subprocess.Popen]:
-    """A worker logging to DATA_DIR/worker.log, stopped however the block
-    ends (an error, Ctrl-C, SIGTERM, SIGHUP): it must not outlive its broker."""
+    """A worker logging to DATA_DIR/worker.log (`worker_log_end`), stopped
+    however the block ends (an error, Ctrl-C, SIGTERM, SIGHUP): it must not
+    outlive its broker. It runs by event time unless `extra_env` says
+    otherwise, whatever CLOCK the caller's environment sets: the commands
+    that start it (replay, demo) publish their events after it started, and
+    the wall clock would move its partitions past them."""
     with open(Path(data_dir) / "worker.log", "wb") as log_file:
-        process = start_worker(bootstrap, app_id, data_dir, extra_env, log_file=log_file)
+        process = start_worker(bootstrap, app_id, data_dir, {"CLOCK": "event", **(extra_env or {})},
+                               log_file=log_file)
         try:
             yield process
         finally:
             stop_worker(process)
+
+
+def worker_log_end(data_dir: str) -> str:
+    """The last lines of the log of the worker `running_worker` started there."""
+    return (Path(data_dir) / "worker.log").read_text(errors="replace")[-4000:]
 
 
 def _writable(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
@@ -155,16 +165,13 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
                                   compacted=COMPACTED))
         app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
         try:
-            # By event time, as a backfill, whatever CLOCK the caller's environment sets:
-            # the worker starts before the file is published, and the wall clock would
-            # move its partitions past the whole file.
-            with running_worker(embedded.bootstrap, app_id, data_dir, {"CLOCK": "event"}) as process:
+            with running_worker(embedded.bootstrap, app_id, data_dir) as process:
                 ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
                 asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
                                                      alive=lambda: process.poll() is None))
                 asyncio.run(replaying.evaluations(embedded.bootstrap, records))
         except Exception:  # the worker has stopped by now: its log ends with its last lines
-            click.echo((Path(data_dir) / "worker.log").read_text()[-4000:], err=True)
+            click.echo(worker_log_end(data_dir), err=True)
             raise
         written = _write(evaluations_out, records) if evaluations_out else sum(1 for _ in records)
         click.echo(f"{written} evaluation records", err=True)

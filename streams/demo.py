@@ -6,7 +6,6 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Callable
 
 import click
@@ -45,9 +44,7 @@ class Summary:
             self.evaluations += 1
 
     def line(self, sim_time: int, published: int) -> str:
-        """Simulated hour, events published, sellers with a scorecard, sellers
-        meeting / not meeting each standard, Star Sellers, violations opened /
-        resolved, evaluation records."""
+        """The columns LEGEND names."""
         statuses = []
         for standard, label in SHORT_NAMES.items():
             counts = Counter(s[standard] for s in self.status.values())
@@ -112,14 +109,12 @@ async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, dura
 
 
 def run_demo(sellers: int, speed: float, duration: float | None, partitions: int = 4) -> None:
-    from .cli import running_worker
+    from .cli import running_worker, worker_log_end
 
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as data_dir:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions, compacted=COMPACTED))
-        # The simulated year moves the partition clocks by event time: a
-        # CLOCK=wall in the caller's environment would put them at today.
         with running_worker(broker.bootstrap, "seller-standards-demo", data_dir,
-                            {"PARTITIONS": str(partitions), "CLOCK": "event"}) as worker:
+                            {"PARTITIONS": str(partitions)}) as worker:
             print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; {sellers} sellers, "
                   f"{speed / 3600:g} simulated hours per second. Ctrl-C stops.\n{LEGEND}", flush=True)
             try:
@@ -128,6 +123,5 @@ def run_demo(sellers: int, speed: float, duration: float | None, partitions: int
             except KeyboardInterrupt:
                 print("\nstopping", flush=True)
             except WorkerStopped:
-                log = (Path(data_dir) / "worker.log").read_text(errors="replace")[-3000:]
                 raise click.ClickException(f"the worker stopped (exit status {worker.returncode}); "
-                                           f"the end of its log:\n{log}") from None
+                                           f"the end of its log:\n{worker_log_end(data_dir)}") from None

@@ -79,8 +79,8 @@ class Processor:
         before the worker started, input that came while it was stopped):
         those are applied by their event time first, as in a replay, and the
         months they fill are evaluated with them."""
-        for partition in partitions & self.waiting_for_the_end():
-            self.engines[partition].wall_clock = True
+        for partition in partitions & self.engines.keys():
+            self.engines[partition].wall_clock = self.wall_clock
 
     def handle(self, topic: str, partition: int, offset: int, key: Optional[bytes], raw: bytes,
                timestamp: Optional[float] = None) -> None:
