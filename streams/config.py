@@ -4,62 +4,81 @@ from __future__ import annotations
 
 import os
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names its variable."""
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def _number(name: str, default: str, kind: type):
-    text = _env(name, default)
+def _read(name: str, default: str | None, kind: type):
+    # An empty variable is unset for a setting without default (a path, a
+    # name), a value to check for one with a default.
+    text = os.environ.get(name, default) if default is not None else os.environ.get(name) or None
+    if text is None or kind is str:
+        return text
+    if kind is bool:
+        return text.lower() in ("1", "true", "yes")
     try:
         return kind(text)
     except ValueError:
         raise SettingsError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
 
 
+def _setting(name: str, default: str | None = None, kind: type = str, secret: bool = False):
+    """A setting read from the environment variable `name` (its metadata,
+    for `Settings.shown`); None when unset and without default."""
+    return field(default_factory=lambda: _read(name, default, kind), repr=not secret,
+                 metadata={"variable": name, "secret": secret})
+
+
 @dataclass(frozen=True)
 class Settings:
-    app_id: str = field(default_factory=lambda: _env("APP_ID", "seller-standards"))
-    bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    partitions: int = field(default_factory=lambda: _number("PARTITIONS", "8", int))
-    replication: int = field(default_factory=lambda: _number("REPLICATION_FACTOR", "1", int))
-    data_dir: str = field(default_factory=lambda: _env("DATA_DIR", "./var/seller-standards"))
-    policy_file: str | None = field(default_factory=lambda: os.environ.get("POLICY_FILE") or None)
+    app_id: str = _setting("APP_ID", "seller-standards")
+    bootstrap: str = _setting("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    partitions: int = _setting("PARTITIONS", "8", int)
+    replication: int = _setting("REPLICATION_FACTOR", "1", int)
+    data_dir: str = _setting("DATA_DIR", "./var/seller-standards")
+    policy_file: str | None = _setting("POLICY_FILE")
     # "event": the partition clock moves only with event time (replay,
     # backfill); "wall": the wall clock advances it too (live).
-    clock: str = field(default_factory=lambda: _env("CLOCK", "event"))
-    web_bind: str = field(default_factory=lambda: _env("WEB_BIND", "127.0.0.1"))
-    web_port: int = field(default_factory=lambda: _number("WEB_PORT", "6066", int))
-    refresh_interval: float = field(default_factory=lambda: _number("SCORECARD_INTERVAL", "0.1", float))
-    commit_interval: float = field(default_factory=lambda: _number("COMMIT_INTERVAL", "2.0", float))
+    clock: str = _setting("CLOCK", "event")
+    web_bind: str = _setting("WEB_BIND", "127.0.0.1")
+    web_port: int = _setting("WEB_PORT", "6066", int)
+    refresh_interval: float = _setting("SCORECARD_INTERVAL", "0.1", float)
+    commit_interval: float = _setting("COMMIT_INTERVAL", "2.0", float)
     # While the worker works through a backlog (streams.app.BACKLOG_SECONDS).
-    backlog_commit_interval: float = field(default_factory=lambda: _number("BACKLOG_COMMIT_INTERVAL", "30.0", float))
-    rebalance_timeout: float = field(default_factory=lambda: _number("BROKER_REBALANCE_TIMEOUT", "4.0", float))
-    session_timeout: float = field(default_factory=lambda: _number("BROKER_SESSION_TIMEOUT", "6.0", float))
-    heartbeat_interval: float = field(default_factory=lambda: _number("BROKER_HEARTBEAT_INTERVAL", "1.0", float))
+    backlog_commit_interval: float = _setting("BACKLOG_COMMIT_INTERVAL", "30.0", float)
+    rebalance_timeout: float = _setting("BROKER_REBALANCE_TIMEOUT", "4.0", float)
+    session_timeout: float = _setting("BROKER_SESSION_TIMEOUT", "6.0", float)
+    heartbeat_interval: float = _setting("BROKER_HEARTBEAT_INTERVAL", "1.0", float)
     # Static group membership (KIP-345): a worker restarted under the same
     # name takes its partitions back without waiting for its old session.
-    group_instance_id: str | None = field(default_factory=lambda: os.environ.get("GROUP_INSTANCE_ID") or None)
+    group_instance_id: str | None = _setting("GROUP_INSTANCE_ID")
     # How long the broker may hold a fetch that has no data yet (Faust's own
     # value, 1500 ms, is what every event waits on a broker that does not
     # answer early when records arrive).
-    fetch_max_wait_ms: int = field(default_factory=lambda: _number("FETCH_MAX_WAIT_MS", "50", int))
+    fetch_max_wait_ms: int = _setting("FETCH_MAX_WAIT_MS", "50", int)
 
     # Kafka security: none, TLS (KAFKA_SSL_*), SASL PLAIN or SCRAM (KAFKA_SASL_*).
-    sasl_mechanism: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_MECHANISM") or None)
-    sasl_username: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_USERNAME") or None)
-    sasl_password: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SASL_PASSWORD") or None,
-                                      repr=False)
-    ssl: bool = field(default_factory=lambda: _env("KAFKA_SSL", "false").lower() in ("1", "true", "yes"))
-    ssl_cafile: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SSL_CAFILE") or None)
-    ssl_certfile: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SSL_CERTFILE") or None)
-    ssl_keyfile: str | None = field(default_factory=lambda: os.environ.get("KAFKA_SSL_KEYFILE") or None)
+    sasl_mechanism: str | None = _setting("KAFKA_SASL_MECHANISM")
+    sasl_username: str | None = _setting("KAFKA_SASL_USERNAME")
+    sasl_password: str | None = _setting("KAFKA_SASL_PASSWORD", secret=True)
+    ssl: bool = _setting("KAFKA_SSL", "false", bool)
+    ssl_cafile: str | None = _setting("KAFKA_SSL_CAFILE")
+    ssl_certfile: str | None = _setting("KAFKA_SSL_CERTFILE")
+    ssl_keyfile: str | None = _setting("KAFKA_SSL_KEYFILE")
+
+    def shown(self) -> list[tuple[str, str]]:
+        """(variable, value as read) of every setting, a secret one only as
+        set or not: what `worker --help` prints."""
+        rows = []
+        for setting in fields(self):
+            value = getattr(self, setting.name)
+            if setting.metadata["secret"]:
+                value = "(set)" if value else "(not set)"
+            rows.append((setting.metadata["variable"], "(not set)" if value is None else str(value)))
+        return rows
 
     def credentials(self):
         """Faust credentials from the KAFKA_SSL*/KAFKA_SASL* settings (None: plaintext)."""

@@ -1,5 +1,6 @@
 """The command line: its help reaches what runs behind it; what it refuses, it names."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,21 @@ from streams.broker import free_port
 CLI = Path(sys.executable).with_name("seller-standards")
 
 
-def test_worker_help_lists_fausts_worker_options():
-    # `worker` passes its arguments to Faust's own worker command: so does --help.
-    shown = subprocess.run([str(CLI), "worker", "--help"], capture_output=True, text=True, timeout=120)
+def test_worker_help_lists_its_settings_as_read_and_fausts_worker_options():
+    # `worker` passes its arguments to Faust's own worker command: so does --help,
+    # after the settings, as the environment gives them (a secret only as set).
+    env = {**os.environ, "PARTITIONS": "12", "KAFKA_SASL_PASSWORD": "hunter2", "CLOCK": "wall"}
+    env.pop("POLICY_FILE", None)
+    shown = subprocess.run([str(CLI), "worker", "--help"], capture_output=True, text=True, timeout=120, env=env)
     assert shown.returncode == 0, shown.stderr
     assert "--loglevel" in shown.stdout and "--web-port" in shown.stdout
+    lines = [line.split() for line in shown.stdout.splitlines()]
+    assert ["PARTITIONS", "12"] in lines and ["CLOCK", "wall"] in lines and ["WEB_PORT", "6066"] in lines
+    assert ["POLICY_FILE", "(not", "set)"] in lines and ["KAFKA_SASL_PASSWORD", "(set)"] in lines
+    assert "hunter2" not in shown.stdout
+    # every variable config.py reads is shown
+    read = set(re.findall(r'_setting\("([A-Z_]+)"', (Path(cli.__file__).parent / "config.py").read_text()))
+    assert len(read) == 24 and read <= {line[0] for line in lines if line}
 
 
 @pytest.mark.parametrize("command, env, message", [
