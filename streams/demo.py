@@ -50,17 +50,19 @@ class Summary:
             counts = Counter(s[standard] for s in self.status.values())
             statuses.append(f"{label} {counts['met']}/{counts['not_met']}")
         stamp = format_timestamp(sim_time)
+        opened, resolved = self.violations["violation.opened"], self.violations["violation.resolved"]
         return " | ".join([
             f"{stamp[:10]} {stamp[11:13]}h", f"events {published:,}", f"sellers {len(self.status)}",
             "met/not met: " + " ".join(statuses), f"star {len(self.star)}",
-            f"violations +{self.violations['violation.opened']}/-{self.violations['violation.resolved']}",
+            f"violations +{opened}/-{resolved} (open {opened - resolved})",
             f"evaluations {self.evaluations}",
         ])
 
 
 LEGEND = ("each line: simulated time | events published | sellers with a scorecard | per standard, sellers "
           "met/not met in the period to date (this month and the two before; the others are not_enough_data "
-          "or not_applicable) | Star Sellers | violations opened/resolved so far | monthly evaluation records so far")
+          "or not_applicable) | Star Sellers | violations opened/resolved so far (open: standards not met now) "
+          "| monthly evaluation records so far")
 
 
 class WorkerStopped(Exception):

@@ -25,4 +25,4 @@ def test_the_line_counts_each_sellers_latest_card_violations_and_evaluations():
     line = summary.line(parse_timestamp("2026-01-18T19:30:00Z"), 17536)
     assert line == ("2026-01-18 19h | events 17,536 | sellers 2"
                     " | met/not met: message 1/1 shipping 1/1 reviews 1/0 cases 1/0"
-                    " | star 0 | violations +2/-1 | evaluations 1")
+                    " | star 0 | violations +2/-1 (open 1) | evaluations 1")
