@@ -15,6 +15,7 @@ import fastjsonschema
 import orjson
 
 from schemas.fast import compile_fast_decoder
+from standards.calendar import civil_from_days, days_from_civil
 
 MAX_EVENT_BYTES = 64 * 1024
 
@@ -91,33 +92,8 @@ _US_PER_SECOND = 1_000_000
 _US_PER_DAY = 86_400 * _US_PER_SECOND
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant)."""
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146_097 + day_of_era - 719_468
-
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    """Inverse of _days_from_civil."""
-    days += 719_468
-    era = days // 146_097
-    day_of_era = days - era * 146_097
-    year_of_era = (
-        day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096
-    ) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    shifted_month = (5 * day_of_year + 2) // 153  # March = 0
-    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
-    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
-    return year_of_era + era * 400 + (month <= 2), month, day
-
-
 _MIN_US = 0  # 1970-01-01T00:00:00Z
-_END_US = _days_from_civil(9999, 1, 1) * _US_PER_DAY  # first instant of UTC year 9999
+_END_US = days_from_civil(9999, 1, 1) * _US_PER_DAY  # first instant of UTC year 9999
 
 
 # Fast path of parse_timestamp: the text cut at fixed positions into
@@ -149,7 +125,7 @@ def _date_days(date: str):
     leap = month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if not 1 <= day <= _DAYS_IN_MONTH[month] + leap:
         return None
-    return _days_from_civil(year, month, day)
+    return days_from_civil(year, month, day)
 
 
 def _hour_us(head: str):
@@ -250,7 +226,7 @@ def _parse_timestamp_full(text: str) -> int:
         raise ValueError(f"minute {minute_s} is not 00-59")
     if second > 59:
         raise ValueError(f"second {second_s} is not 00-59 (leap seconds are not allowed)")
-    seconds = _days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
     if sign is not None:
         offset_hours, offset_minutes = int(off_h), int(off_m)
         if offset_hours > 23:
@@ -263,7 +239,7 @@ def _parse_timestamp_full(text: str) -> int:
     if fraction is not None:
         us += int(fraction) * _FRACTION_SCALE[len(fraction)]
     if not _MIN_US <= us < _END_US:
-        utc_year = _civil_from_days(us // _US_PER_DAY)[0]
+        utc_year = civil_from_days(us // _US_PER_DAY)[0]
         raise ValueError(f"is in UTC year {utc_year}; only 1970-9998 is allowed")
     return us
 
@@ -273,7 +249,14 @@ _EPOCH = datetime(1970, 1, 1)  # naive: isoformat() then adds no offset
 
 def format_timestamp(us: int) -> str:
     """Microseconds since the epoch -> RFC 3339 in UTC with `Z`; fraction only when non-zero."""
-    text = (_EPOCH + timedelta(microseconds=us)).isoformat()  # "...T10:00:00" or "...T10:00:00.500000"
+    try:
+        text = (_EPOCH + timedelta(microseconds=us)).isoformat()  # "...T10:00:00" or "...T10:00:00.500000"
+    except OverflowError:  # past year 9999: a deadline of a ten-year window (more digits in its year)
+        days, us_of_day = divmod(us, _US_PER_DAY)
+        seconds, fraction = divmod(us_of_day, _US_PER_SECOND)
+        text = "%04d-%02d-%02dT%02d:%02d:%02d" % (*civil_from_days(days), seconds // 3600, seconds // 60 % 60,
+                                                  seconds % 60)
+        return text + (f".{fraction:06d}".rstrip("0") if fraction else "") + "Z"
     if len(text) > 19:  # a fraction: its trailing zeros go
         text = text.rstrip("0")
     return text + "Z"

@@ -21,10 +21,38 @@ def month_index(year: int, month: int) -> int:
     return year * 12 + month - 1
 
 
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant), any year."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def civil_from_days(days: int) -> tuple[int, int, int]:
+    """Inverse of days_from_civil: (year, month, day), any year."""
+    days += 719_468
+    era = days // 146_097
+    day_of_era = days - era * 146_097
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted_month = (5 * day_of_year + 2) // 153  # March = 0
+    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
+    month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
 @lru_cache(maxsize=65536)
 def _month_of_day(day_number: int) -> int:
-    d = _EPOCH + timedelta(days=day_number)
-    return month_index(d.year, d.month)
+    # Not by datetime.date, which ends with year 9999: an item of the last
+    # valid year (9998) is kept past it (an order 400 days, a thread of a
+    # ten-year window), and expiry reads the month of that horizon.
+    year, month, _ = civil_from_days(day_number)
+    return month_index(year, month)
 
 
 def month_of(us: int) -> int:
@@ -70,6 +98,7 @@ def _instant(local: datetime) -> int:
 
 
 _UNKNOWN = object()
+_LAST_ZONED_US = days_from_civil(9999, 12, 30) * DAY  # a local time a day from it is still a datetime
 
 
 class Calendar:
@@ -105,6 +134,10 @@ class Calendar:
         return self._offset_at(us) if offset is None else offset
 
     def _offset_at(self, us: int) -> int:
+        # An instant past datetime's range (year 9999; see _month_of_day) takes
+        # the offset of its last day: such instants are expiry horizons, read
+        # to the month, of months no evaluation reaches.
+        us = min(us, _LAST_ZONED_US)
         return to_datetime(us).astimezone(self._zone).utcoffset() // timedelta(microseconds=1)
 
     def local_day(self, us: int) -> int:

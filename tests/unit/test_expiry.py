@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from scenario import Scenario
 
+from standards.engine import ALERTS
+from standards.policy import Policy
 from standards.seller import encode
 
 S = "s-1"
@@ -83,3 +86,40 @@ def test_a_case_not_closed_stays_a_year_for_its_close():
     assert "c" in sc.engine.sellers[S].cases
     sc.case_closed(S, "c", "2026-06-25T10:00:00Z").evaluate("2026-07")
     assert sc.standard(S, "case_rate", "2026-07")["numerator"] == 1
+
+
+@pytest.mark.parametrize("policy", [
+    Policy(),
+    # the longest windows and lateness a policy may set (ten years), in a zone east of UTC
+    Policy(time_zone="Pacific/Kiritimati", allowed_lateness_hours=87_840,
+           message_response={"window_hours": 87_840}, alerts={"response_lead_hours": 87_840}),
+], ids=["default", "ten-year-windows-in-a-zone"])
+def test_items_of_the_last_valid_year_whose_horizons_pass_year_9999_are_kept_and_evaluations_go_on(policy):
+    # SPEC 2: a UTC year up to 9998 is valid. An order placed 9998-12-01 is kept
+    # 400 days plus the lateness, into year 10000 or beyond, and a thread whose
+    # first buyer message comes on the last valid instant has its deadline there
+    # too with a ten-year window. Both come after the evaluation instants of
+    # 2026-02 and 2026-03 (February 2 and March 2, 00:00 local), so neither
+    # record counts them: each holds the five digital sales of January 5
+    # (5 x 60.00 = 300.00).
+    sc = Scenario(policy).digital_sales(S, 5, "2026-01-05T10:00:00Z")
+    sc.order(S, "far", "9998-12-01T00:00:00Z").buyer(S, "far-t", "9998-12-31T23:59:59.999999Z")
+    sc.evaluate("2026-02").evaluate("2026-03")
+    for month in ("2026-02", "2026-03"):
+        assert sc.record(S, month)["sales"] == {"orders": 5, "amount": "300.00",
+                                                "first_sale_at": "2026-01-05T10:00:00Z"}
+        assert sc.standard(S, "message_response", month)["denominator"] == 0
+    assert "far" in sc.engine.sellers[S].orders and "far-t" in sc.engine.sellers[S].threads
+
+
+def test_an_alert_on_a_deadline_past_year_9999_names_it():
+    # A ten-year window and lead (87,840 h = 3,660 days): the thread of the last
+    # valid instant has its deadline 3,660 days later, 10009-01-07 (10000, 10004
+    # and 10008 are leap years), and is warned about once the clock reaches it.
+    policy = Policy(message_response={"window_hours": 87_840}, alerts={"response_lead_hours": 87_840},
+                    star_seller={"response_window_hours": 87_840})
+    last = "9998-12-31T23:59:59.999999Z"
+    sc = Scenario(policy).heartbeat("9998-12-01T00:00:00Z").buyer(S, "t", last)
+    alerts = sc.made(ALERTS, lambda: sc.heartbeat(last))
+    assert [(a["deadline"], a["time_left_seconds"], a["as_of"]) for a in alerts] == [
+        ("10009-01-07T23:59:59.999999Z", 3_660 * 86_400, last)]

@@ -405,6 +405,11 @@ def decode_code(raw):
     (1_709_208_000_120_000, "2024-02-29T12:00:00.12Z"),
     (1_767_225_600_000_000, "2026-01-01T00:00:00Z"),
     (253_370_764_799_999_999, "9998-12-31T23:59:59.999999Z"),
+    # Past year 9999, which an alert's deadline reaches with a ten-year window (87,840 h,
+    # 3,660 days) from the last valid instant: 10000, 10004 and 10008 are leap years.
+    (253_402_300_800_000_000, "10000-01-01T00:00:00Z"),  # 2,932,897 days: 8,030 years, 1,947 of them leap
+    (253_370_764_799_999_999 + 3_660 * 86_400_000_000, "10009-01-07T23:59:59.999999Z"),
+    (253_402_300_800_000_000 + 1_500_000, "10000-01-01T00:00:01.5Z"),
 ])
 def test_format_timestamp(us, text):
     assert format_timestamp(us) == text
