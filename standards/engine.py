@@ -116,9 +116,12 @@ class PartitionEngine:
         collection, item_id = seller.locate(event)
         item = seller.hot_item(collection, item_id)  # read before and after, and changed in place
         timing_before = seller.timing(collection, item)
+        proof_before = seller.proof(collection, item)
         contribution_before = seller.live_contribution(collection, item_id, item, self.clock, self.policy)
         item = seller.apply_to(collection, item_id, item, event)
         if item is not None:
+            if proof_before is not None and self.clock is not None:
+                seller.bound_late_proof(collection, item, proof_before, self.clock, self.policy)
             seller.applied(collection, item_id, item)
         seller.add_live(contribution_before,
                         seller.live_contribution(collection, item_id, item, self.clock, self.policy),

@@ -53,11 +53,12 @@ def _min(current: Optional[int], new: int) -> int:
 
 class Thread:
     """A buyer thread: first buyer message, first seller-side message, spam
-    marks, and the deadlines warned about."""
+    marks, the deadlines warned about, and those whose proof came too late
+    for the live scorecard."""
 
-    __slots__ = ("buyer_at", "seller_at", "spam_marks", "warned")
+    __slots__ = ("buyer_at", "seller_at", "spam_marks", "warned", "late")
 
-    def __init__(self, buyer_at=None, seller_at=None, spam_marks=None, warned=None):
+    def __init__(self, buyer_at=None, seller_at=None, spam_marks=None, warned=None, late=None):
         self.buyer_at: Optional[int] = buyer_at
         # Earliest `seller`/`auto_reply` message: the response when at or after
         # the first buyer message, the sign of a seller-opened thread otherwise.
@@ -66,6 +67,9 @@ class Thread:
         # Deadlines already warned about (SellerState.due_alerts), or None;
         # an int in state written before they were kept: see warned_deadlines.
         self.warned: Optional[list] | int = warned
+        # Deadlines missed for the live scorecard whatever the response
+        # (SPEC 3; late_proofs), or None.
+        self.late: Optional[list] = late
 
     def apply(self, event: dict) -> None:
         kind = event["type"]
@@ -108,17 +112,20 @@ class Thread:
         return warned or []
 
     def dump(self) -> list:
-        return [self.buyer_at, self.seller_at, self.spam_marks, self.warned]
+        fields = [self.buyer_at, self.seller_at, self.spam_marks, self.warned]
+        return fields + [self.late] if self.late else fields  # the form of before when none
 
 
 class Order:
     """An order: earliest placing, earliest cancellation, first shipment, the
-    earliest refund the seller paid for it (which excludes later cases), and
-    the ship-by times warned about."""
+    earliest refund the seller paid for it (which excludes later cases), the
+    ship-by times warned about, and those whose proof came too late for the
+    live scorecard."""
 
-    __slots__ = ("placed", "cancelled_at", "shipment", "seller_refund_at", "warned")
+    __slots__ = ("placed", "cancelled_at", "shipment", "seller_refund_at", "warned", "late")
 
-    def __init__(self, placed=None, cancelled_at=None, shipment=None, seller_refund_at=None, warned=None):
+    def __init__(self, placed=None, cancelled_at=None, shipment=None, seller_refund_at=None, warned=None,
+                 late=None):
         # (t, event_id, total_cents, ship_by, digital, purchase_protected, tracking_required)
         self.placed: Optional[Stamp] = tuple(placed) if placed else None
         self.cancelled_at: Optional[int] = cancelled_at
@@ -127,6 +134,7 @@ class Order:
         self.seller_refund_at: Optional[int] = seller_refund_at
         # As Thread.warned: ship-by times warned about, or an int of before.
         self.warned: Optional[list] | int = warned
+        self.late: Optional[list] = late  # as Thread.late: ship-by times late whatever the shipment
 
     def apply(self, event: dict) -> None:
         kind = event["type"]
@@ -153,7 +161,8 @@ class Order:
         return warned or []
 
     def dump(self) -> list:
-        return [self.placed, self.cancelled_at, self.shipment, self.seller_refund_at, self.warned]
+        fields = [self.placed, self.cancelled_at, self.shipment, self.seller_refund_at, self.warned]
+        return fields + [self.late] if self.late else fields
 
 
 class Review:

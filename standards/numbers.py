@@ -5,7 +5,9 @@ evaluation sums the contributions of a seller's items as of E (only events
 with occurred_at < E, the clock at E); the live scorecard keeps the same
 contributions, with every event seen and the partition clock deciding what
 is pending, summed per month and updated by difference when an item changes
-or the clock passes one of its deadlines (standards.seller.SellerState).
+or the clock passes one of its deadlines (standards.seller.SellerState),
+except that a deadline whose proof came more than `allowed_lateness` after
+the clock passed it stays missed or late there (`late`, SPEC 3).
 """
 from __future__ import annotations
 
@@ -59,11 +61,12 @@ def thread_contribution(thread, as_of: Optional[int], clock: Optional[int], poli
         return []
     response = thread.response_at(as_of)
     month_of = policy.calendar.month_of
+    late = thread.late if as_of is None else None  # live only: an evaluation takes every event before E
     out = []
     for w, window in enumerate(policy.windows):
         deadline = initial + window
         month = month_of(deadline)
-        if response is not None and response <= deadline:
+        if response is not None and response <= deadline and not (late and deadline in late):
             out += [(month, ANSWERED + w, 1), (month, THREADS + w, 1)]
         elif clock is not None and clock > deadline:
             out.append((month, THREADS + w, 1))
@@ -84,7 +87,7 @@ def order_contribution(order, as_of: Optional[int], clock: Optional[int], month_
     if shipment is not None:
         out.append((month_of(shipment[0]), COMPLETED, 1))
     ship_month = month_of(ship_by)
-    if shipment is not None and shipment[0] <= ship_by:
+    if shipment is not None and shipment[0] <= ship_by and not (as_of is None and order.late and ship_by in order.late):
         out += [(ship_month, ORDERS_COUNTED, 1), (ship_month, ON_TIME, 1)]
         if shipment[2] or not tracking_required:
             out.append((ship_month, TRACKED, 1))

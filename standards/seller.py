@@ -289,6 +289,49 @@ class SellerState:
             return item.placed
         return None
 
+    @staticmethod
+    def proof(collection: str, item) -> Optional[tuple]:
+        """What a thread's or order's outcome at its deadlines rests on
+        (the first buyer and seller-side messages; the placing and first
+        shipment), to be given to `bound_late_proof` after a change; None
+        for other items and no item."""
+        if item is None:
+            return None
+        if collection == "threads":
+            return item.buyer_at, item.seller_at
+        if collection == "orders":
+            return item.placed, item.shipment
+        return None
+
+    @staticmethod
+    def bound_late_proof(collection: str, item, before: tuple, clock: int, policy: Policy) -> None:
+        """SPEC 3: a late event corrects a deadline's outcome on the live
+        scorecard "up to the policy's allowed_lateness after the deadline".
+        A change that proves a deadline met (a response at or before it, a
+        first shipment at or before ship-by) while the clock is more than
+        allowed_lateness past it, the deadline unmoved, leaves that deadline
+        missed or late there (`late`); the evaluations, as of their instant,
+        take every event. Judged on the item's fields, counted or not (a
+        spam-marked thread may be unmarked); an event changes one of them, so
+        a proof moves no deadline."""
+        limit = clock - policy.allowed_lateness  # deadlines before it are past correcting
+        if collection == "threads":
+            buyer_at, seller_at = before
+            if buyer_at is None or item.seller_at == seller_at:
+                return
+            for window in policy.windows:
+                deadline = buyer_at + window
+                if (deadline < limit and not (seller_at is not None and buyer_at <= seller_at <= deadline)
+                        and buyer_at <= item.seller_at <= deadline):
+                    item.late = sorted({*(item.late or ()), deadline})
+        else:
+            placed, shipment = before
+            if placed is None or placed[4] or item.shipment == shipment:  # digital: shipping never counts
+                return
+            ship_by = placed[3]
+            if ship_by < limit and not (shipment is not None and shipment[0] <= ship_by) and item.shipment[0] <= ship_by:
+                item.late = sorted({*(item.late or ()), ship_by})
+
     # -- time-driven changes -------------------------------------------------
 
     @staticmethod

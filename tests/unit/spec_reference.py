@@ -11,7 +11,7 @@ names a time zone"), read by the datetime module from the tz database.
 Entry points:
 - ``evaluate(events, T, zone)`` -> list of evaluation records (dicts shaped as SPEC
   6.1), for every seller and every month M with ``E(M) <= T``;
-- ``scorecards(events, T, zone)`` -> seller_id -> the live scorecard numbers of the
+- ``scorecards(events, T, zone, arrivals)`` -> seller_id -> the live scorecard numbers of the
   period to date at partition clock T (see its docstring).
 ``events`` are the valid events as published (dicts, timestamps as RFC 3339
 strings); ``T`` is the final heartbeat time (string or aware datetime).
@@ -48,6 +48,7 @@ STAR_MIN_AMOUNT = Decimal("300.00")
 STAR_TENURE = dt.timedelta(days=90)
 MIN_SALES = 5                      # fewer than 5 sales -> not_enough_data
 CASE_MAX_TOTAL = Decimal("250.00")
+ALLOWED_LATENESS = dt.timedelta(days=7)
 
 STANDARDS = ("message_response", "on_time_shipping", "review_rating", "case_rate")
 
@@ -104,8 +105,56 @@ def key(e) -> tuple:
     return (e["_t"], e["event_id"])
 
 
+def _past_correcting(evs_seller: list, arrivals: dict) -> tuple[dict, dict]:
+    """SPEC 3: outcomes decided when the clock passes a deadline "are corrected
+    if an event arrives later that proves otherwise (...), up to the policy's
+    allowed_lateness (default 7 days) after the deadline", and allowed_lateness
+    "only bounds how long after its partition clock passed a deadline an
+    out-of-order arrival still corrects the live scorecard".
+
+    ``arrivals``: event_id -> (arrival rank, the partition clock when it
+    arrived, None before there is one). The seller's events are taken in
+    arrival order; an event that proves a deadline met (the thread's first
+    seller-side message then at or after its first buyer message and at or
+    before the deadline, the order's first shipment then at or before
+    ship-by) where that was not proven before it, arriving when the clock is
+    more than allowed_lateness past the deadline, leaves it missed / late on
+    the live card. Returns (thread id -> such deadlines, order id -> such
+    ship-by times)."""
+    threads: dict[str, set] = {}
+    orders: dict[str, set] = {}
+    messages: dict[str, list] = {}  # thread id -> [first buyer time, first seller-side time]
+    shipping: dict[str, list] = {}  # order id -> [first placing, first shipment] (events)
+    for e in sorted((e for e in evs_seller if e["event_id"] in arrivals), key=lambda e: arrivals[e["event_id"]][0]):
+        clock = arrivals[e["event_id"]][1]
+        if e["type"] == "message.sent" and e["sender_role"] != "platform":
+            known = messages.setdefault(e["thread_id"], [None, None])
+            buyer, seller = known
+            at = 0 if e["sender_role"] == "buyer" else 1
+            if known[at] is None or e["_t"] < known[at]:
+                known[at] = e["_t"]
+            if at == 1 and buyer is not None and clock is not None:
+                for w in (RESPONSE_WINDOW_STANDARD_H, RESPONSE_WINDOW_STAR_H):
+                    deadline = buyer + w * HOUR
+                    proven_before = seller is not None and buyer <= seller <= deadline
+                    if not proven_before and buyer <= known[1] <= deadline and clock - ALLOWED_LATENESS > deadline:
+                        threads.setdefault(e["thread_id"], set()).add(deadline)
+        elif e["type"] in ("order.placed", "shipment.shipped"):
+            known = shipping.setdefault(e["order_id"], [None, None])
+            placed, shipment = known
+            at = 0 if e["type"] == "order.placed" else 1
+            if known[at] is None or key(e) < key(known[at]):
+                known[at] = e
+            if at == 1 and placed is not None and not placed["digital"] and clock is not None:
+                ship_by = parse_ts(placed["ship_by"])
+                proven_before = shipment is not None and shipment["_t"] <= ship_by
+                if not proven_before and known[1]["_t"] <= ship_by and clock - ALLOWED_LATENESS > ship_by:
+                    orders.setdefault(e["order_id"], set()).add(ship_by)
+    return threads, orders
+
+
 def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
-           clock: dt.datetime, tenure_anchor: dt.datetime) -> dict:
+           clock: dt.datetime, tenure_anchor: dt.datetime, arrivals: dict | None = None) -> dict:
     """Numbers and judgement of one seller over one period (SPEC 4, 5, 6.1).
 
     ``evs_seller``: the (deduplicated, non-heartbeat) events used, all of one seller.
@@ -114,6 +163,8 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
     its attribution instant t has ``pstart <= t < pend`` (its day is in the period).
     ``clock``: decides pending items (a deadline is passed when ``clock > deadline``).
     ``tenure_anchor``: tenure holds when the first sale is at least 90 days before it.
+    ``arrivals``: for the live scorecard, when and in which order the events
+    arrived (`_past_correcting`); None for a monthly evaluation.
 
     The monthly evaluation of M uses (events with occurred_at < E, first of M-3, first
     of M, E, first of M); the live scorecard at clock C uses (all events, first of C's
@@ -124,6 +175,7 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
         # SPEC 4: "An item counts in the month of its attribution day."
         return pstart <= t < pend
 
+    late_threads, late_orders = _past_correcting(evs_seller, arrivals) if arrivals is not None else ({}, {})
     by_type: dict[str, list] = {}
     for e in evs_seller:
         by_type.setdefault(e["type"], []).append(e)
@@ -159,7 +211,7 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
             deadline = initial + w * HOUR
             if not in_period(deadline):
                 continue
-            if response is not None and response <= deadline:
+            if response is not None and response <= deadline and deadline not in late_threads.get(tid, ()):
                 # "answered when the response is at or before the deadline"
                 counted[w] += 1
                 answered[w] += 1
@@ -200,7 +252,7 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
             completed += 1
         ship_by = parse_ts(o["ship_by"])
         if in_period(ship_by):
-            if sh is not None and sh["_t"] <= ship_by:
+            if sh is not None and sh["_t"] <= ship_by and ship_by not in late_orders.get(oid, ()):
                 # "on_time when its first shipment.shipped has occurred_at <= ship_by"
                 ship_counted += 1
                 ship_on_time += 1
@@ -376,14 +428,16 @@ def rate(num: int, den: int):
     return f"{tenths // 10}.{tenths % 10}"
 
 
-def scorecards(events: list, T, zone: dt.tzinfo = UTC) -> dict:
-    """seller_id -> the live scorecard numbers of the period to date at partition clock T.
+def scorecards(events: list, T, zone: dt.tzinfo = UTC, arrivals: dict | None = None) -> dict:
+    """seller_id -> the live scorecard numbers of the period to date at partition clock T;
+    ``arrivals`` as `_past_correcting` reads them (None: every proof in time).
 
     SPEC 3: "The evaluation period for day D is the calendar month of D and the two
     months before it ("period to date")."  Items are attributed as in the monthly
     evaluation and count when their attribution day is in those three months (days of
     T's month after T included).  Every valid deduplicated event is used, whatever its
-    occurred_at.  Pending items (deadline not passed by T, no answer / no shipment) are
+    occurred_at, but a proof that arrived too late to correct the live card
+    (`_past_correcting`).  Pending items (deadline not passed by T, no answer / no shipment) are
     not counted.  Tenure is anchored at the first instant of the month after T's month.
     One entry per seller with at least one non-heartbeat valid event.
     """
@@ -394,7 +448,7 @@ def scorecards(events: list, T, zone: dt.tzinfo = UTC) -> dict:
     pend = month_first(*add_months(local.year, local.month, 1), zone)
     out = {}
     for seller, sevs in sorted(_by_seller(events).items()):
-        c = _count(sevs, pstart, pend, C, pend)
+        c = _count(sevs, pstart, pend, C, pend, arrivals)
         standards = {}
         for name in STANDARDS:
             num, den, s = c["_standards"][name]

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from schemas.validate import TOPIC_OF_TYPE, format_timestamp
+from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp
 from standards.calendar import HOUR
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 from standards.policy import Policy
@@ -28,6 +28,7 @@ from standards.seller import unpack
 from streams.backfill import backfill
 from streams.processor import Processor
 from streams.replay import latest_evaluations
+from streams.topics import INPUT_TOPICS
 
 from scenario import published
 from spec_reference import (
@@ -903,11 +904,30 @@ def cut_at(lines, valid, at: dt.datetime):
     return kept(lines) + [orjson.dumps(beat)], kept(valid) + [beat]
 
 
-def scorecard_problems(valid, at: dt.datetime, cards, in_state, zone: dt.tzinfo = UTC):
+def arrivals_of(lines) -> dict:
+    """event_id -> (rank, partition clock when the event first arrived; None
+    before the partition has one), as `run_live` reads the records `replay`
+    publishes: the clock is the smallest over the input topics of the
+    greatest valid occurred_at seen on the event's partition (SPEC 3), an
+    invalid record moves none."""
+    greatest: dict = {}  # (partition, topic) -> us
+    arrivals: dict = {}
+    for rank, (topic, partition, value) in enumerate(published(lines, 8)):
+        try:
+            event = decode_event(value)
+        except InvalidEvent:
+            continue
+        seen = [greatest.get((partition, t)) for t in INPUT_TOPICS]
+        arrivals.setdefault(event["event_id"], (rank, None if None in seen else EPOCH + min(seen) * US))
+        greatest[(partition, topic)] = max(greatest.get((partition, topic), -1), event["occurred_at"])
+    return arrivals
+
+
+def scorecard_problems(valid, at: dt.datetime, cards, in_state, zone: dt.tzinfo, arrivals: dict):
     """Fields of the oracle's scorecards that the project's latest cards miss
     or differ in, for the sellers in state; a seller that left state must
     have nothing counted in the period to date."""
-    expected = scorecards(valid, at, zone)
+    expected = scorecards(valid, at, zone, arrivals)
     problems = [(seller, "card", "<none>", "present") for seller in sorted(set(cards) - set(expected))]
     for seller, card in sorted(expected.items()):
         if seller not in in_state:
@@ -960,7 +980,7 @@ def _check_live_scorecards(seed: int, policy: Policy, zone: dt.tzinfo) -> None:
     for lines_to, valid_to, clock in ((lines, valid, h.T), (*cut_at(lines, valid, at), at)):
         run = run_live(lines_to, crash_every=700 if seed % 2 else None, policy=policy)
         assert run.clocks == {(clock - EPOCH) // US}, (seed, run.clocks)
-        problems = scorecard_problems(valid_to, clock, run.cards, run.in_state, zone)
+        problems = scorecard_problems(valid_to, clock, run.cards, run.in_state, zone, arrivals_of(lines_to))
         assert not problems, (seed, clock.isoformat(), problems[:6])
 
 
@@ -1020,7 +1040,7 @@ def test_violations_and_badge_changes_follow_the_scorecards_through_crashes(seed
     a commit, before its transitions are sent), only whole repeats."""
     h = History(seed, long_gaps=seed % 4 == 3).build()
     lines, valid = h.lines()
-    expected = scorecards(valid, h.T)
+    expected = scorecards(valid, h.T, arrivals=arrivals_of(lines))
     for crash_every in (None, 700, 233, 600):
         problems = output_problems(run_live(lines, crash_every=crash_every), expected, crash_every is not None)
         assert not problems, (seed, crash_every, problems[:6])
