@@ -347,7 +347,7 @@ class SellerState:
                 lead = policy.alerts.response_lead_hours * HOUR
                 for window in policy.windows:
                     if response is None or response > initial + window:
-                        yield initial + window - lead, False
+                        yield thread_alert_at(initial, initial + window, lead), False
                         yield initial + window + 1, True
         elif collection == "orders":
             order = item
@@ -370,7 +370,8 @@ class SellerState:
             response = thread.response_at(None)
             for window in policy.windows:
                 deadline = initial + window
-                if not deadline - lead <= clock <= deadline or (response is not None and response <= deadline):
+                if (not thread_alert_at(initial, deadline, lead) <= clock <= deadline
+                        or (response is not None and response <= deadline)):
                     continue
                 warned = thread.warned_deadlines(policy.windows)
                 if deadline in warned:
@@ -629,6 +630,14 @@ def _clock_text(clock: int, calendar: Calendar) -> tuple[str, str]:
     """(as_of, the calendar's day) of a partition clock, as shown: the same
     for every scorecard of one refresh."""
     return format_timestamp(clock), calendar.day_name(clock)
+
+
+def thread_alert_at(initial: int, deadline: int, lead: int) -> int:
+    """When an unanswered thread is warned about before a deadline: `lead`
+    before it, or at its initial message if later (a lead as long as the
+    window or longer; as order_alert_at, a partition clock behind the
+    message must not warn of a thread that does not exist yet at that clock)."""
+    return max(deadline - lead, initial)
 
 
 def order_alert_at(placed: tuple, policy: Policy) -> int:

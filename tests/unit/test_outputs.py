@@ -165,6 +165,20 @@ def test_an_order_placed_on_its_ship_by_day_is_warned_once_the_clock_reaches_its
     assert _alerts(_clock(engine, "2026-01-05T10:00:00Z")) == [("2026-01-05T18:00:00Z", None, 28_800)]
 
 
+def test_a_thread_whose_lead_is_longer_than_its_window_is_warned_once_the_clock_reaches_its_message():
+    # A 30 h lead: the 24 h deadline's would begin 6 h before the buyer message (01-10 10:00).
+    # It arrives while the partition clock is at 05:00 (its other topics behind): not warned
+    # before the message exists at that clock, then at 10:00 with 24 h (86,400 s) left. The
+    # 48 h deadline (01-12 10:00) is warned 30 h before it, at 01-11 04:00, with 108,000 s left.
+    engine = PartitionEngine(0, INPUT_TOPICS, Policy(alerts={"response_lead_hours": 30}))
+    _clock(engine, "2026-01-10T05:00:00Z")
+    assert _alerts(_buyer(engine, "2026-01-10T10:00:00Z", "m1")) == []
+    assert _alerts(_clock(engine, "2026-01-10T09:59:59Z")) == []
+    assert _alerts(_clock(engine, "2026-01-10T10:00:00Z")) == [("2026-01-11T10:00:00Z", 24, 86_400)]
+    assert _alerts(_clock(engine, "2026-01-11T03:59:59Z")) == []
+    assert _alerts(_clock(engine, "2026-01-11T04:00:00Z")) == [("2026-01-12T10:00:00Z", 48, 108_000)]
+
+
 def test_state_written_with_a_bit_per_window_or_a_flag_per_order_still_reads():
     # Thread t (buyer 01-10 10:00) and order o1 (ship-by 01-11 15:00) stored as the version before
     # wrote them once it had warned about t's 24 h deadline (bit 1: Policy.windows is (48 h, 24 h))

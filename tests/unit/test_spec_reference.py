@@ -817,7 +817,8 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
             initial, response = thread.initial_at(None), thread.response_at(None)
             for window in policy.windows if initial is not None else ():
                 deadline = initial + window
-                if deadline - lead <= clock <= deadline and (response is None or response > deadline):
+                if (deadline - lead <= clock <= deadline and initial <= clock  # not before the thread exists
+                        and (response is None or response > deadline)):
                     due[(seller_id, "thread", thread_id, format_timestamp(deadline))] = format_timestamp(clock)
         for order_id, value in seller.orders.items():
             order = unpack("orders", value)
