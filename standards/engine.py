@@ -31,11 +31,14 @@ ALERTS = "standards.alerts"
 Output = tuple  # (topic, key, value dict)
 _STATUS = itemgetter("status")
 
+# A violation's evidence: (numerator's name, name of the rest of the
+# denominator), or None for the denominator itself: counted cases are not a
+# part of the completed orders (a case on an order not shipped counts).
 EVIDENCE = {
     "message_response": ("answered", "missed"),
     "on_time_shipping": ("on_time", "late"),
     "review_rating": ("low_reviews", "other_reviews"),
-    "case_rate": ("cases", "completed_orders_without_case"),
+    "case_rate": ("cases", None),
 }
 
 
@@ -384,13 +387,15 @@ class PartitionEngine:
             sequence[name] = sequence.get(name, 0) + 1
             self._header_changed(seller)
             numerator, denominator = standard["numerator"], standard["denominator"]
-            first, second = EVIDENCE[name]
+            first, rest = EVIDENCE[name]
+            evidence = {first: numerator, rest: denominator - numerator} if rest else {
+                first: numerator, "completed_orders": denominator}
             self._hold(seller, VIOLATIONS, {
                 "type": kind, "violation_id": f"{seller.seller_id}/{name}/{sequence[name]}",
                 "seller_id": seller.seller_id, "standard": name,
                 "numerator": numerator, "denominator": denominator, "rate": standard["rate"],
                 "threshold": standard["threshold"], "period": card["period"],
-                "evidence": {first: numerator, second: denominator - numerator}, "as_of": card["as_of"],
+                "evidence": evidence, "as_of": card["as_of"],
             })
 
     def _badge_changes(self, seller: SellerState, card: dict) -> None:

@@ -67,9 +67,9 @@ class Thread:
         # Deadlines already warned about (SellerState.due_alerts), or None;
         # an int in state written before they were kept: see warned_deadlines.
         self.warned: Optional[list] | int = warned
-        # Deadlines missed for the live scorecard whatever the response
-        # (SPEC 3; late_proofs), or None.
-        self.late: Optional[list] = late
+        # (window index, deadline) pairs missed on the live scorecard whatever
+        # the response (SPEC 3; SellerState.bound_late_proof), or None.
+        self.late: Optional[list] = [tuple(pair) for pair in late] if late else None
 
     def apply(self, event: dict) -> None:
         kind = event["type"]

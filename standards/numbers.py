@@ -66,7 +66,9 @@ def thread_contribution(thread, as_of: Optional[int], clock: Optional[int], poli
     for w, window in enumerate(policy.windows):
         deadline = initial + window
         month = month_of(deadline)
-        if response is not None and response <= deadline and not (late and deadline in late):
+        if late and (w, deadline) in late:  # missed: the clock passed it (a restored one may be behind)
+            out.append((month, THREADS + w, 1))
+        elif response is not None and response <= deadline:
             out += [(month, ANSWERED + w, 1), (month, THREADS + w, 1)]
         elif clock is not None and clock > deadline:
             out.append((month, THREADS + w, 1))

@@ -310,7 +310,8 @@ class SellerState:
         A change that proves a deadline met (a response at or before it, a
         first shipment at or before ship-by) while the clock is more than
         allowed_lateness past it, the deadline unmoved, leaves that deadline
-        missed or late there (`late`); the evaluations, as of their instant,
+        missed or late there (`late`), whatever the clock a restart brings
+        back (a wall clock is not stored); the evaluations, as of their instant,
         take every event. Judged on the item's fields, counted or not (a
         spam-marked thread may be unmarked); an event changes one of them, so
         a proof moves no deadline."""
@@ -319,11 +320,11 @@ class SellerState:
             buyer_at, seller_at = before
             if buyer_at is None or item.seller_at == seller_at:
                 return
-            for window in policy.windows:
+            for w, window in enumerate(policy.windows):
                 deadline = buyer_at + window
                 if (deadline < limit and not (seller_at is not None and buyer_at <= seller_at <= deadline)
                         and buyer_at <= item.seller_at <= deadline):
-                    item.late = sorted({*(item.late or ()), deadline})
+                    item.late = sorted({*(item.late or ()), (w, deadline)})  # per window: one may move onto another's
         else:
             placed, shipment = before
             if placed is None or placed[4] or item.shipment == shipment:  # digital: shipping never counts

@@ -119,8 +119,8 @@ def _past_correcting(evs_seller: list, arrivals: dict) -> tuple[dict, dict]:
     before the deadline, the order's first shipment then at or before
     ship-by) where that was not proven before it, arriving when the clock is
     more than allowed_lateness past the deadline, leaves it missed / late on
-    the live card. Returns (thread id -> such deadlines, order id -> such
-    ship-by times)."""
+    the live card. Returns (thread id -> such (window hours, deadline) pairs,
+    order id -> such ship-by times)."""
     threads: dict[str, set] = {}
     orders: dict[str, set] = {}
     messages: dict[str, list] = {}  # thread id -> [first buyer time, first seller-side time]
@@ -138,7 +138,7 @@ def _past_correcting(evs_seller: list, arrivals: dict) -> tuple[dict, dict]:
                     deadline = buyer + w * HOUR
                     proven_before = seller is not None and buyer <= seller <= deadline
                     if not proven_before and buyer <= known[1] <= deadline and clock - ALLOWED_LATENESS > deadline:
-                        threads.setdefault(e["thread_id"], set()).add(deadline)
+                        threads.setdefault(e["thread_id"], set()).add((w, deadline))
         elif e["type"] in ("order.placed", "shipment.shipped"):
             known = shipping.setdefault(e["order_id"], [None, None])
             placed, shipment = known
@@ -211,7 +211,7 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
             deadline = initial + w * HOUR
             if not in_period(deadline):
                 continue
-            if response is not None and response <= deadline and deadline not in late_threads.get(tid, ()):
+            if response is not None and response <= deadline and (w, deadline) not in late_threads.get(tid, ()):
                 # "answered when the response is at or before the deadline"
                 counted[w] += 1
                 answered[w] += 1

@@ -6,6 +6,8 @@ from __future__ import annotations
 import orjson
 from scenario import Scenario
 
+from schemas.validate import parse_timestamp
+
 S = "s-1"
 
 
@@ -82,3 +84,42 @@ def test_a_late_proof_of_a_thread_marked_spam_counts_missed_once_unmarked():
     sc.seller_msg(S, "t", "2026-01-05T12:00:00Z").spam(S, "t", "2026-01-15T00:00:00Z", marked=False)
     recount(sc)
     assert card_numbers(sc)["message_response"] == (0, 1)
+
+
+def test_a_deadline_left_missed_stays_counted_when_a_restart_brings_back_an_earlier_clock():
+    # The reply comes at clock 01-13T12:00, 7.5 days after the 24 h deadline (01-06T00:00):
+    # that window stays missed, 0 of 1. The commit after it is cut short: the items are
+    # written, the partition's clocks record is not, so the restart comes back at the
+    # commit before (01-05T01:00, before either deadline) and reads the input again.
+    sc = Scenario().digital_sales(S, 5, "2026-01-02T00:00:00Z").buyer(S, "t", "2026-01-05T00:00:00Z")
+    sc.heartbeat("2026-01-05T01:00:00Z")
+    changelog = {tuple(orjson.loads(key)): value for key, value in sc.engine.take_unsaved()}
+    read_again_from = len(sc.sent)
+    sc.heartbeat("2026-01-13T12:00:00Z")
+    recount(sc.seller_msg(S, "t", "2026-01-05T12:00:00Z"))
+    assert card_numbers(sc)["star_message_response"] == (0, 1)
+    records = sc.engine.take_unsaved()
+    assert orjson.loads(records[-1][0]) == [0]  # the partition's clocks, written last
+    changelog.update((tuple(orjson.loads(key)), value) for key, value in records[:-1])
+    again = Scenario()
+    again.engine.restore(changelog)
+    assert again.engine.clock == parse_timestamp("2026-01-05T01:00:00Z")
+    for topic, raw in sc.sent[read_again_from:]:
+        again.feed(topic, raw)
+    again.engine.changed.update(again.engine.sellers)
+    assert card_numbers(recount(again))["star_message_response"] == (0, 1)
+
+
+def test_a_deadline_moved_onto_the_other_windows_missed_one_is_judged_on_its_own():
+    # Buyer message 01-05T00:00, the reply (01-05T12:00) at clock 01-13T12:00: the 24 h
+    # deadline 01-06T00:00 stays missed, the 48 h one (01-07T00:00, 6.5 days past) is
+    # answered. An earlier buyer message, 01-04T00:00, moves the 48 h deadline to
+    # 01-06T00:00, the instant the 24 h window was left missed at: the reply is before it,
+    # so the 48 h window stays answered (a moved deadline has its own proofs). The 24 h
+    # deadline is now 01-05T00:00, before the reply: missed by the rule itself.
+    sc = Scenario().digital_sales(S, 5, "2026-01-02T00:00:00Z").buyer(S, "t", "2026-01-05T00:00:00Z")
+    sc.heartbeat("2026-01-13T12:00:00Z")
+    recount(sc.seller_msg(S, "t", "2026-01-05T12:00:00Z"))
+    assert card_numbers(sc)["message_response"] == (1, 1) and card_numbers(sc)["star_message_response"] == (0, 1)
+    recount(sc.buyer(S, "t", "2026-01-04T00:00:00Z"))
+    assert card_numbers(sc)["message_response"] == (1, 1) and card_numbers(sc)["star_message_response"] == (0, 1)

@@ -4,6 +4,8 @@ import pytest
 
 from scenario import Scenario, judged
 
+from standards.engine import VIOLATIONS
+
 S = "s-1"
 R = "2026-02-10T10:00:00Z"
 
@@ -116,3 +118,20 @@ CASES = {
 def test_cases(steps, expected):
     shipped_order = [lambda sc: sc.order(S, "o-1", "2026-02-01T10:00:00Z").ship(S, "o-1", "2026-02-02T10:00:00Z")]
     assert judged(S, shipped_order + list(steps)).standard(S, "case_rate")["numerator"] == expected
+
+
+def test_a_case_rate_violation_gives_its_cases_and_completed_orders_as_evidence():
+    # One digital sale (completed) and four physical orders not shipped, each with a case
+    # refunded by the seller: 5 sales, 4 counted cases, 1 completed order. 4 cases are more
+    # than the 3 allowed below 300 completed orders: not met. The cases are not a part of
+    # the completed orders (none of their orders shipped), so the evidence is both counts.
+    sc = Scenario().heartbeat("2026-03-01T00:00:00Z").digital_sales(S, 1, "2026-03-02T00:00:00Z")
+    for i in range(4):
+        sc.order(S, f"o{i}", "2026-03-02T00:00:00Z", ship_by="2026-03-20T00:00:00Z")
+        sc.case_opened(S, f"c{i}", f"o{i}", "2026-03-03T00:00:00Z").case_closed(S, f"c{i}", "2026-03-04T00:00:00Z")
+    sc.heartbeat("2026-03-05T00:00:00Z")
+    sc.engine.take_unsaved()
+    sc._collect(sc.engine.release())
+    (opened,) = [record for topic, _, record in sc.outputs if topic == VIOLATIONS]
+    assert (opened["type"], opened["standard"], opened["numerator"], opened["denominator"], opened["evidence"]) == (
+        "violation.opened", "case_rate", 4, 1, {"cases": 4, "completed_orders": 1})
