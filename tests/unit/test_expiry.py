@@ -123,3 +123,27 @@ def test_an_alert_on_a_deadline_past_year_9999_names_it():
     alerts = sc.made(ALERTS, lambda: sc.heartbeat(last))
     assert [(a["deadline"], a["time_left_seconds"], a["as_of"]) for a in alerts] == [
         ("10009-01-07T23:59:59.999999Z", 3_660 * 86_400, last)]
+
+
+def test_a_commit_cut_short_at_any_record_gives_the_same_evaluation_when_the_month_is_made_again():
+    # A thread answered in 1 h (2025-09-05) and 5 digital sales (2025-10-10): December's record
+    # (E 2025-12-02) counts it, 1 of 1 answered, then expiry drops it (September + 3 is
+    # December). The commit that writes this is cut short by a crash after any of its records:
+    # the restart reads the input again from the commit before (the heartbeats at E), and a
+    # December record made again must be the one sent (SPEC 6: a crash changes nothing).
+    sc = Scenario().buyer(S, "t1", "2025-09-05T00:00:00Z").seller_msg(S, "t1", "2025-09-05T01:00:00Z")
+    sc.digital_sales(S, 5, "2025-10-10T00:00:00Z").heartbeat("2025-11-15T00:00:00Z")
+    committed = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
+    read_again_from = len(sc.sent)
+    sc.evaluate("2025-12")
+    sent = sc.record(S, "2025-12")
+    assert sent["standards"]["message_response"]["numerator"] == 1
+    writes = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
+    assert (0, S, "threads", "t1") in dict(writes)  # dropped by expiry in this commit
+    for cut in range(len(writes) + 1):
+        again = Scenario()
+        again.engine.restore(dict(committed + writes[:cut]))
+        for topic, raw in sc.sent[read_again_from:]:
+            again.feed(topic, raw)
+        again._collect(again.engine.catch_up())
+        assert again.record(S, "2025-12") in (None, sent), cut  # None: the partition's record said it was made
