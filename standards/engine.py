@@ -31,14 +31,16 @@ ALERTS = "standards.alerts"
 Output = tuple  # (topic, key, value dict)
 _STATUS = itemgetter("status")
 
-# A violation's evidence: (numerator's name, name of the rest of the
-# denominator), or None for the denominator itself: counted cases are not a
-# part of the completed orders (a case on an order not shipped counts).
+# A violation's evidence from its (numerator, denominator): the numerator
+# and the rest of the denominator, but for the case rate its denominator:
+# counted cases are no part of the completed orders (a case on an order not
+# shipped counts).
 EVIDENCE = {
-    "message_response": ("answered", "missed"),
-    "on_time_shipping": ("on_time", "late"),
-    "review_rating": ("low_reviews", "other_reviews"),
-    "case_rate": ("cases", None),
+    "message_response": lambda numerator, denominator: {"answered": numerator, "missed": denominator - numerator},
+    "on_time_shipping": lambda numerator, denominator: {"on_time": numerator, "late": denominator - numerator},
+    "review_rating": lambda numerator, denominator: {"low_reviews": numerator,
+                                                     "other_reviews": denominator - numerator},
+    "case_rate": lambda numerator, denominator: {"cases": numerator, "completed_orders": denominator},
 }
 
 
@@ -387,15 +389,12 @@ class PartitionEngine:
             sequence[name] = sequence.get(name, 0) + 1
             self._header_changed(seller)
             numerator, denominator = standard["numerator"], standard["denominator"]
-            first, rest = EVIDENCE[name]
-            evidence = {first: numerator, rest: denominator - numerator} if rest else {
-                first: numerator, "completed_orders": denominator}
             self._hold(seller, VIOLATIONS, {
                 "type": kind, "violation_id": f"{seller.seller_id}/{name}/{sequence[name]}",
                 "seller_id": seller.seller_id, "standard": name,
                 "numerator": numerator, "denominator": denominator, "rate": standard["rate"],
                 "threshold": standard["threshold"], "period": card["period"],
-                "evidence": evidence, "as_of": card["as_of"],
+                "evidence": EVIDENCE[name](numerator, denominator), "as_of": card["as_of"],
             })
 
     def _badge_changes(self, seller: SellerState, card: dict) -> None:

@@ -89,7 +89,8 @@ def order_contribution(order, as_of: Optional[int], clock: Optional[int], month_
     if shipment is not None:
         out.append((month_of(shipment[0]), COMPLETED, 1))
     ship_month = month_of(ship_by)
-    if shipment is not None and shipment[0] <= ship_by and not (as_of is None and order.late and ship_by in order.late):
+    late = order.late if as_of is None else None  # as in thread_contribution
+    if shipment is not None and shipment[0] <= ship_by and not (late and ship_by in late):
         out += [(ship_month, ORDERS_COUNTED, 1), (ship_month, ON_TIME, 1)]
         if shipment[2] or not tracking_required:
             out.append((ship_month, TRACKED, 1))

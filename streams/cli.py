@@ -57,11 +57,11 @@ def main() -> None:
 def worker(ctx: click.Context) -> None:
     """Run a Faust worker (options as `faust worker`; settings from the environment)."""
     if "--help" in ctx.args:  # what Faust's help cannot say: the settings this worker would run with
-        settings = Settings()
+        shown = Settings().shown()
         click.echo("Runs a worker of the Faust app. Settings come from the environment (README,\n"
                    "Configuration); as read now:\n")
-        width = max(len(variable) for variable, _ in settings.shown())
-        for variable, value in settings.shown():
+        width = max(len(variable) for variable, _ in shown)
+        for variable, value in shown:
             click.echo(f"  {variable:<{width}}  {value}")
         click.echo("\nFaust's worker command, which takes the options:\n")
     try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported

@@ -37,7 +37,8 @@ def plus_days(at: str, days: int) -> str:
 
 class Scenario:
     def __init__(self, policy: Optional[Policy] = None):
-        self.engine = PartitionEngine(0, INPUT_TOPICS, policy or Policy())
+        self.policy = policy or Policy()
+        self.engine = PartitionEngine(0, INPUT_TOPICS, self.policy)
         self.evaluations: dict[tuple[str, str], dict] = {}
         self.scorecards: dict[str, dict] = {}  # latest per seller
         self.sent: list[tuple[str, bytes]] = []  # (topic, raw) in arrival order
@@ -66,6 +67,15 @@ class Scenario:
                 self.evaluations[(key, record["month"])] = record
             elif topic == SCORECARDS:
                 self.scorecards[key] = record
+
+    def restarted(self, changelog: dict) -> "Scenario":
+        """A new scenario whose engine is restored from `changelog` (decoded
+        key -> value, kept across restarts) with what this one wrote since
+        added: a restart."""
+        changelog.update((tuple(orjson.loads(key)), value) for key, value in self.engine.take_unsaved())
+        again = Scenario(self.policy)
+        again.engine.restore(dict(changelog))
+        return again
 
     # -- clock -----------------------------------------------------------------------
 

@@ -40,14 +40,6 @@ def test_first_sale_survives_the_expiry_of_its_order():
     assert record["star_seller"]["criteria"]["tenure"]["holds"] is True
 
 
-def _restored(sc: Scenario, changelog: dict) -> Scenario:
-    """A new engine restored from everything the scenario's engine wrote so far."""
-    changelog.update((tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved())
-    restored = Scenario()
-    restored.engine.restore(dict(changelog))
-    return restored
-
-
 def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_nothing():
     # Thread t: buyer 2026-01-10, answered in 2 h; it leaves state at April's
     # evaluation (its deadline month January + 3). The buyer writes in it again
@@ -59,7 +51,7 @@ def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_not
     sc.seller_msg(S, "t", "2026-01-10T12:00:00Z").review(S, "r", "2026-01-10T10:00:00Z", event_id="post-r")
     sc.digital_sales(S, 5, "2026-05-05T10:00:00Z", prefix="m").evaluate("2026-04")
     changelog: dict = {}
-    sc = _restored(sc, changelog)
+    sc = sc.restarted(changelog)
     seller = sc.engine.sellers[S]
     assert not seller.threads and not seller.reviews
     assert sorted(seller.gone) == ["reviews/r", "threads/t"]
@@ -68,7 +60,7 @@ def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_not
     assert sc.standard(S, "message_response", "2026-06")["denominator"] == 0
     assert sc.standard(S, "review_rating", "2026-06")["denominator"] == 0
     # Twelve months after they left (April 2027's evaluation) the ids go too.
-    sc = _restored(sc, changelog)
+    sc = sc.restarted(changelog)
     sc.evaluate("2027-03")
     assert sorted(sc.engine.sellers[S].gone) == ["reviews/r", "threads/t"]
     sc.evaluate("2027-04")
