@@ -138,6 +138,10 @@ def contribution(seller, collection: str, item, as_of: Optional[int], clock: Opt
 def first_sale(seller, as_of: Optional[int]) -> Optional[int]:
     """The earliest order placed and not cancelled (as of), ever."""
     earliest = seller.first_sale_floor
+    if as_of is not None:
+        for placed, cancelled in seller.cancelled_sales:  # placed long before any instant still evaluated
+            if cancelled >= as_of and (earliest is None or placed < earliest):
+                earliest = placed
     for order in seller.items_of("orders"):
         placed = stamp_before(order.placed, as_of)
         if placed is not None and before(order.cancelled_at, as_of) is None:

@@ -74,7 +74,7 @@ FORGET_MONTHS = 12
 
 class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
-                 "first_sale_floor", "last_evaluations", "live", "dirty",
+                 "first_sale_floor", "cancelled_sales", "last_evaluations", "live", "dirty",
                  "monthly", "cases_by_order", "live_first_sale", "first_sale_stale", "card_signature",
                  "header_changed", "gone")
 
@@ -93,6 +93,11 @@ class SellerState:
         self.gone: Mapping[str, bytes] = _NO_ITEMS
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
+        # (placed, cancelled) of dropped orders placed before that floor whose
+        # cancellation comes after an evaluation instant still to come: a sale
+        # as of that instant (SPEC 6.1, "not cancelled as of E"), whatever
+        # the arrival order that put the cancellation in state before the drop.
+        self.cancelled_sales: tuple = ()
         # [month, [consecutive months not met per standard]] of the last two records.
         self.last_evaluations: Optional[list] = None
         # What the outputs last said: scorecard numbers, open violations, badges.
@@ -469,6 +474,7 @@ class SellerState:
                 del gone[key]
                 self.touch("gone", key)
         forgotten_at = _encode_item(evaluated_month + FORGET_MONTHS)
+        sales = list(self.cancelled_sales)  # (placed, cancelled or None) of dropped orders
         for collection in ("threads", "orders", "reviews", "cases"):
             items = getattr(self, collection)
             for item_id, value in list(items.items()):
@@ -479,28 +485,48 @@ class SellerState:
                         continue
                 elif month_of(horizon) + FORGET_MONTHS > evaluated_month:
                     continue
-                if collection == "orders" and item.placed and item.cancelled_at is None and (
-                        self.first_sale_floor is None or item.placed[0] < self.first_sale_floor):
-                    self.first_sale_floor = item.placed[0]
-                    self.header_changed = True
+                if collection == "orders" and item.placed:
+                    sales.append((item.placed[0], item.cancelled_at))
                 del items[item_id]
                 self.touch(collection, item_id)
                 if attributed:
                     key = gone_key(collection, item_id)
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
+        if sales:
+            self._keep_first_sales(sales, policy.calendar.month_start(evaluated_month + 1) + policy.evaluation_delay)
+
+    def _keep_first_sales(self, sales: list, next_instant: int) -> None:
+        """Of dropped orders' (placed, cancelled or None), what a first sale
+        as of `next_instant` or later can still read: the earliest not
+        cancelled (the floor), and those placed before it and cancelled at
+        or after that instant."""
+        floor = self.first_sale_floor
+        for placed, cancelled in sales:
+            if cancelled is None and (floor is None or placed < floor):
+                floor = placed
+        kept = tuple(sorted((placed, cancelled) for placed, cancelled in sales
+                            if cancelled is not None and cancelled >= next_instant
+                            and (floor is None or placed < floor)))
+        if floor != self.first_sale_floor or kept != self.cancelled_sales:
+            self.first_sale_floor, self.cancelled_sales = floor, kept
+            self.header_changed = True
 
     def is_empty(self) -> bool:
         """Nothing left that a later record or output could need (the first
         sale is needed for tenure for ever)."""
         return not (self.threads or self.orders or self.reviews or self.cases or self.gone
-                    or self.live.get("open") or self.live.get("held") or self.first_sale_floor is not None)
+                    or self.live.get("open") or self.live.get("held") or self.first_sale_floor is not None
+                    or self.cancelled_sales)
 
     # -- persistence -------------------------------------------------------------
 
     def header(self) -> dict:
         """The seller's own fields; each item is stored under a key of its own."""
-        return {"f": self.first_sale_floor, "e": self.last_evaluations, "l": self.live}
+        header = {"f": self.first_sale_floor, "e": self.last_evaluations, "l": self.live}
+        if self.cancelled_sales:
+            header["c"] = self.cancelled_sales
+        return header
 
     def touch(self, collection: str, item_id: str) -> None:
         """The item changed (or was dropped): write it at the next commit."""
@@ -534,6 +560,7 @@ class SellerState:
         pass that follows a load (unpack_all, repack) packs it."""
         seller = cls(seller_id, partition)
         seller.first_sale_floor = header["f"]
+        seller.cancelled_sales = tuple(map(tuple, header.get("c", ())))
         seller.last_evaluations = tuple((m, shared(tuple(runs))) for m, runs in header["e"]) if header["e"] else None
         seller.live = live = header["l"]
         for name in ("status", "badges"):

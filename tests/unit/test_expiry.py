@@ -40,6 +40,31 @@ def test_first_sale_survives_the_expiry_of_its_order():
     assert record["star_seller"]["criteria"]["tenure"]["holds"] is True
 
 
+def test_a_sale_cancelled_after_later_instants_stays_the_first_sale_for_them_after_its_order_left_state():
+    # Order "first" placed 2026-01-05, cancelled 2027-07-10. The cancellation
+    # arrives early on the orders topic, while the partition clock is still
+    # in May 2027; May's evaluation then drops the order (placed + 400 days =
+    # 2027-02-09, February + 3 = May) with the cancellation in state.
+    # "Not cancelled as of E" (SPEC 6.1): June's E (2027-06-02) and July's
+    # (2027-07-02) are before the cancellation, so "first" is their first
+    # sale, 2026-01-05, at least 90 days before June 1 and July 1 (tenure
+    # holds); August's E (2027-08-02) is after it, so the first sale is
+    # "later", 2027-05-10, less than 90 days before August 1 (from May 3).
+    sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
+    sc.cancel(S, "first", "2027-07-10T00:00:00Z").order(S, "later", "2027-05-10T10:00:00Z", digital=True)
+    sc.evaluate("2027-05")
+    assert "first" not in sc.engine.sellers[S].orders
+    sc = sc.restarted({})
+    for month in ("2027-06", "2027-07", "2027-08"):
+        sc.evaluate(month)
+    assert [sc.criterion(S, "tenure", month) for month in ("2027-06", "2027-07", "2027-08")] == [
+        {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True},
+        {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True},
+        {"first_sale_at": "2027-05-10T10:00:00Z", "holds": False}]
+    # Past the cancellation nothing needs the dropped sale any more.
+    assert sc.engine.sellers[S].cancelled_sales == ()
+
+
 def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_nothing():
     # Thread t: buyer 2026-01-10, answered in 2 h; it leaves state at April's
     # evaluation (its deadline month January + 3). The buyer writes in it again
