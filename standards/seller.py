@@ -70,6 +70,11 @@ ORDER_RETENTION = 400 * DAY
 # closed, an order not placed, a thread with spam marks only) is kept this
 # long after its first event, for the event that attributes it.
 FORGET_MONTHS = 12
+# Months an item is kept after the month it is attributed to (plus the
+# allowed lateness): three, the last evaluation that covers it (SPEC 3); a
+# closed case this long after its latest close, because a close that comes
+# later moves its attribution (cases are few: a seller holds a handful).
+KEPT_MONTHS = {"threads": 3, "orders": 3, "reviews": 3, "cases": FORGET_MONTHS}
 
 
 class SellerState:
@@ -481,7 +486,7 @@ class SellerState:
                 item = unpack(collection, value)
                 horizon, attributed = _horizon(collection, item, last_window)
                 if attributed:
-                    if month_of(horizon + lateness) + 3 > evaluated_month:
+                    if month_of(horizon + lateness) + KEPT_MONTHS[collection] > evaluated_month:
                         continue
                 elif month_of(horizon) + FORGET_MONTHS > evaluated_month:
                     continue

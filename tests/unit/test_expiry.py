@@ -65,6 +65,31 @@ def test_a_sale_cancelled_after_later_instants_stays_the_first_sale_for_them_aft
     assert sc.engine.sellers[S].cancelled_sales == ()
 
 
+def test_a_case_closed_again_months_after_its_first_close_moves_to_the_month_of_that_close():
+    # Case c on order d0 (digital, 60.00) opened January 6 and closed
+    # no_refund January 8 (not counted), then closed refunded_by_seller on
+    # May 7: the latest close gives the resolution and the attribution day
+    # (SPEC 4), so June's record (period March-May) counts it, against the
+    # 5 orders completed in May: 1 case of 5, at most 3 under 300 (met).
+    sc = Scenario().digital_sales(S, 5, "2026-01-05T10:00:00Z")
+    sc.case_opened(S, "c", "d0", "2026-01-06T10:00:00Z").case_closed(S, "c", "2026-01-08T10:00:00Z", "no_refund")
+    for month in ("2026-02", "2026-03", "2026-04", "2026-05"):
+        sc.evaluate(month)
+    assert sc.standard(S, "case_rate", "2026-02") == {
+        "numerator": 0, "denominator": 5, "status": "met", "consecutive_months_not_met": 0}
+    sc = sc.restarted({})
+    sc.digital_sales(S, 5, "2026-05-05T10:00:00Z", prefix="m").case_closed(S, "c", "2026-05-07T10:00:00Z")
+    sc.evaluate("2026-06")
+    assert sc.standard(S, "case_rate", "2026-06") == {
+        "numerator": 1, "denominator": 5, "status": "met", "consecutive_months_not_met": 0}
+    # The case stays 12 months after its latest close (May 7, plus the 7 days
+    # of lateness: May): it leaves at the evaluation of May 2027.
+    sc.evaluate("2027-04")
+    assert "c" in sc.engine.sellers[S].cases
+    sc.evaluate("2027-05")
+    assert "c" not in sc.engine.sellers[S].cases
+
+
 def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_nothing():
     # Thread t: buyer 2026-01-10, answered in 2 h; it leaves state at April's
     # evaluation (its deadline month January + 3). The buyer writes in it again
