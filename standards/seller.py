@@ -385,9 +385,9 @@ class SellerState:
                         or (response is not None and response <= deadline)):
                     continue
                 warned = thread.warned_deadlines(policy.windows)
-                if deadline in warned:
+                if (window // HOUR, deadline) in warned:
                     continue
-                thread.warned = _warned_with(warned, deadline, clock)
+                thread.warned = _warned_with(warned, (window // HOUR, deadline), clock)
                 self._changed("threads", item_id, thread)
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
@@ -681,8 +681,9 @@ def order_alert_at(placed: tuple, policy: Policy) -> int:
     return max(policy.calendar.at_hour(placed[3], policy.alerts.ship_day_alert_hour), placed[0])
 
 
-def _warned_with(warned: list, deadline: int, clock: int) -> list:
-    """The deadlines warned about with `deadline` added, less those the clock
-    has passed: a warning comes by its deadline, so they cannot be due again
-    (an item keeps one or two, a few bytes each)."""
-    return [*(at for at in warned if at >= clock), deadline]
+def _warned_with(warned: list, entry, clock: int) -> list:
+    """What was warned about with `entry` added (a ship-by time, or a
+    thread's (window hours, deadline)), less what the clock has passed: a
+    warning comes by its deadline, so it cannot be due again (an item keeps
+    one or two, a few bytes each)."""
+    return [*(at for at in warned if (at if type(at) is int else at[1]) >= clock), entry]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 
 import orjson
+import pytest
 from msgspec import msgpack
 
 from schemas.validate import decode_event, parse_timestamp
@@ -127,6 +128,23 @@ def test_a_deadline_moved_to_before_the_clock_is_not_warned():
     assert _alerts(_clock(engine, "2026-01-06T22:00:00Z")) == [("2026-01-07T02:00:00Z", 48, 14_400)]
 
 
+def test_a_48_hour_deadline_moved_onto_the_instant_warned_for_24_hours_is_warned_too():
+    # Initial 04-24 23:00: 24 h deadline 04-25 23:00, warned at 04-25 20:00 with 3 h (10,800 s)
+    # left. A buyer message of 04-23 23:00 arrives: the 24 h deadline is now 04-24 23:00 (passed,
+    # not warned) and the 48 h one 04-25 23:00, the same instant as the one warned, but another
+    # window's deadline (SPEC 6: once per item and deadline): warned at once, 3 h left. Also after
+    # a restart from the state written then: 48 h not warned again.
+    engine = _engine()
+    _clock(engine, "2026-04-24T00:00:00Z")
+    _buyer(engine, "2026-04-24T23:00:00Z", "m1")
+    assert _alerts(_clock(engine, "2026-04-25T20:00:00Z")) == [("2026-04-25T23:00:00Z", 24, 10_800)]
+    assert _alerts(_buyer(engine, "2026-04-23T23:00:00Z", "m0")) == [("2026-04-25T23:00:00Z", 48, 10_800)]
+    restored = _engine()
+    restored.restore({tuple(orjson.loads(key)): value for key, value in engine.take_unsaved()})
+    assert _alerts(_clock(restored, "2026-04-25T21:00:00Z")) == []
+    assert _alerts(_buyer(restored, "2026-04-23T23:00:00Z", "m0")) == []
+
+
 def test_an_earlier_placing_arriving_late_moves_the_ship_by_day_and_the_new_day_is_warned():
     # Placed 01-04 12:00, ship-by 01-06 18:00: warned at 01-06 01:00 with 17 h (61,200 s) left. An
     # earlier order.placed (01-04 11:00) with ship-by 01-08 18:00 arrives: the order, still not
@@ -179,28 +197,29 @@ def test_a_thread_whose_lead_is_longer_than_its_window_is_warned_once_the_clock_
     assert _alerts(_clock(engine, "2026-01-11T04:00:00Z")) == [("2026-01-12T10:00:00Z", 48, 108_000)]
 
 
-def test_state_written_with_a_bit_per_window_or_a_flag_per_order_still_reads():
-    # Thread t (buyer 01-10 10:00) and order o1 (ship-by 01-11 15:00) stored as the version before
-    # wrote them once it had warned about t's 24 h deadline (bit 1: Policy.windows is (48 h, 24 h))
-    # and about o1 (flag 1). Restored at 01-10 00:00, the clock at 01-11 06:00 is 4 h before t's 24 h
-    # deadline and on o1's ship-by day: neither is warned again. t's 48 h deadline (01-12 10:00) is,
-    # at 01-12 06:00 with 4 h (14,400 s) left; then only it stays in t's state, 01-11 10:00 (read
-    # from the bit) having passed.
+@pytest.mark.parametrize("thread_warned", [2, [parse_timestamp("2026-01-11T10:00:00Z")]], ids=["bit", "deadline"])
+def test_state_written_with_a_bit_per_window_or_a_flag_per_order_still_reads(thread_warned):
+    # Thread t (buyer 01-10 10:00) and order o1 (ship-by 01-11 15:00) stored as versions before
+    # wrote them once they had warned about t's 24 h deadline (bit 1: Policy.windows is (48 h, 24 h);
+    # or that deadline, 01-11 10:00, with no window) and about o1 (flag 1). Restored at 01-10 00:00,
+    # the clock at 01-11 06:00 is 4 h before t's 24 h deadline and on o1's ship-by day: neither is
+    # warned again. t's 48 h deadline (01-12 10:00) is, at 01-12 06:00 with 4 h (14,400 s) left; then
+    # only it stays in t's state, as (48 h, 01-12 10:00), 01-11 10:00 having passed.
     engine = _engine()
     _clock(engine, "2026-01-10T00:00:00Z")
     _buyer(engine, "2026-01-10T10:00:00Z", "m1")
     _placed(engine, "2026-01-10T10:00:00Z", "2026-01-11T15:00:00Z")
     written = {tuple(orjson.loads(key)): value for key, value in engine.take_unsaved()}
-    for key, bits in (((0, "s", "threads", "t"), 2), ((0, "s", "orders", "o1"), 1)):
+    for key, warned in (((0, "s", "threads", "t"), thread_warned), ((0, "s", "orders", "o1"), 1)):
         fields = msgpack.decode(written[key])
         assert fields[-1] is None  # never warned: one byte, as the 0 written before
-        written[key] = msgpack.encode([*fields[:-1], bits])
+        written[key] = msgpack.encode([*fields[:-1], warned])
     restored = _engine()
     restored.restore(written)
     assert _alerts(_clock(restored, "2026-01-11T06:00:00Z")) == []
     assert _alerts(_clock(restored, "2026-01-12T06:00:00Z")) == [("2026-01-12T10:00:00Z", 48, 14_400)]
     thread = msgpack.decode(dict(restored.take_unsaved())[encode([0, "s", "threads", "t"])])
-    assert thread == [parse_timestamp("2026-01-10T10:00:00Z"), None, None, [parse_timestamp("2026-01-12T10:00:00Z")]]
+    assert thread == [parse_timestamp("2026-01-10T10:00:00Z"), None, None, [[48, parse_timestamp("2026-01-12T10:00:00Z")]]]
 
 
 def _unanswered_thread_of_a_seller_with_5_sales():

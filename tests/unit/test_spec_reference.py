@@ -452,7 +452,8 @@ class History:
                 STATS.inc("thread_platform_first")
             msg("buyer", t0)
             if self.moved_deadlines and rng.random() < 0.2:  # arriving 20-48 h after t0: near or between its deadlines
-                early = msg("buyer", t0 - rng.choice([H, 2 * H, 3 * H, 6 * H]))
+                # (24 h earlier: its 48 h deadline is the instant the 24 h one was warned for)
+                early = msg("buyer", t0 - rng.choice([H, 2 * H, 3 * H, 6 * H, 24 * H]))
                 self.arrives_after[early["event_id"]] = t0 + rng.randint(20, 48) * H
             if rng.random() < 0.05:
                 msg("buyer", t0)  # second buyer message at the same instant
@@ -809,7 +810,7 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
     and order of the partition (the rule of SellerState.due_alerts: the lead
     before a deadline not met yet, a physical order not shipped nor
     cancelled on its ship-by day, once placed; not how the engine finds
-    them): key -> as_of."""
+    them): (seller, kind, id, deadline, window hours or None) -> as_of."""
     due, lead = {}, policy.alerts.response_lead_hours * HOUR
     for seller_id, seller in engine.sellers.items():
         for thread_id, value in seller.threads.items():
@@ -819,14 +820,15 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
                 deadline = initial + window
                 if (deadline - lead <= clock <= deadline and initial <= clock  # not before the thread exists
                         and (response is None or response > deadline)):
-                    due[(seller_id, "thread", thread_id, format_timestamp(deadline))] = format_timestamp(clock)
+                    due[(seller_id, "thread", thread_id, format_timestamp(deadline), window // HOUR)] = (
+                        format_timestamp(clock))
         for order_id, value in seller.orders.items():
             order = unpack("orders", value)
             placed = order.placed
             if (placed is not None and not placed[4] and order.shipment is None and order.cancelled_at is None
                     and placed[0] <= clock  # not before the order exists at that clock
                     and policy.calendar.at_hour(placed[3], policy.alerts.ship_day_alert_hour) <= clock <= placed[3]):
-                due[(seller_id, "order", order_id, format_timestamp(placed[3]))] = format_timestamp(clock)
+                due[(seller_id, "order", order_id, format_timestamp(placed[3]), None)] = format_timestamp(clock)
     return due
 
 
@@ -842,7 +844,8 @@ def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
     def write(topic, partition, key, value):
         if topic == ALERTS:
             record = orjson.loads(value)
-            alert = (record["seller_id"], record["item"]["kind"], record["item"]["id"], record["deadline"])
+            alert = (record["seller_id"], record["item"]["kind"], record["item"]["id"], record["deadline"],
+                     record.get("window_hours"))
             assert alert not in alerts, f"alert sent twice: {alert}"
             alerts[alert] = record
 
