@@ -66,12 +66,12 @@ class Thread:
         # the first buyer message, the sign of a seller-opened thread otherwise.
         self.seller_at: Optional[int] = seller_at
         self.spam_marks: Optional[list] = load_stamps(spam_marks)  # [(t, event_id, marked)]
-        # (window hours, deadline) pairs already warned about
+        # [window hours, deadline] pairs already warned about (lists, as
+        # they are read back: nothing to convert when a thread is unpacked)
         # (SellerState.due_alerts: a late earlier message can move one
         # window's deadline onto the instant the other was warned for), or
         # None; forms of before: see warned_deadlines.
-        self.warned: Optional[list] | int = (
-            [entry if type(entry) is int else tuple(entry) for entry in warned] if type(warned) is list else warned)
+        self.warned: Optional[list] | int = warned
         # (window index, deadline) pairs missed on the live scorecard whatever
         # the response (SPEC 3; SellerState.bound_late_proof), or None.
         self.late: Optional[list] = [tuple(pair) for pair in late] if late else None
@@ -105,7 +105,7 @@ class Thread:
     def response_at(self, as_of: Optional[int]) -> Optional[int]:
         return before(self.seller_at, as_of)
 
-    def warned_deadlines(self, windows: tuple[int, ...]) -> list[tuple[int, int]]:
+    def warned_deadlines(self, windows: tuple[int, ...]) -> list[list[int]]:
         warned = self.warned
         if not warned:
             return []
@@ -115,11 +115,11 @@ class Thread:
             # Read as that window's deadline now, which it was unless an
             # earlier buyer message moved it after the warning (then the new
             # one goes unwarned, as it did when that state was written).
-            return [(window // HOUR, self.buyer_at + window) for w, window in enumerate(windows) if warned >> w & 1]
+            return [[window // HOUR, self.buyer_at + window] for w, window in enumerate(windows) if warned >> w & 1]
         pairs = []
         for entry in warned:
             if type(entry) is int:  # written before windows were kept apart: a deadline of any window
-                pairs += [(window // HOUR, entry) for window in windows if self.buyer_at + window == entry]
+                pairs += [[window // HOUR, entry] for window in windows if self.buyer_at + window == entry]
             else:
                 pairs.append(entry)
         return pairs

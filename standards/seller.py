@@ -385,9 +385,9 @@ class SellerState:
                         or (response is not None and response <= deadline)):
                     continue
                 warned = thread.warned_deadlines(policy.windows)
-                if (window // HOUR, deadline) in warned:
+                if [window // HOUR, deadline] in warned:
                     continue
-                thread.warned = _warned_with(warned, (window // HOUR, deadline), clock)
+                thread.warned = _warned_with(warned, [window // HOUR, deadline], clock)
                 self._changed("threads", item_id, thread)
                 alerts.append(self._alert("thread", item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
@@ -480,9 +480,14 @@ class SellerState:
                 self.touch("gone", key)
         forgotten_at = _encode_item(evaluated_month + FORGET_MONTHS)
         sales = list(self.cancelled_sales)  # (placed, cancelled or None) of dropped orders
+        # An order stays while a case in state names it: the case reads its
+        # total and protection (a case closed again a year after the sale).
+        case_orders = {case.opened[2] for case in self.items_of("cases") if case.opened is not None}
         for collection in ("threads", "orders", "reviews", "cases"):
             items = getattr(self, collection)
             for item_id, value in list(items.items()):
+                if collection == "orders" and item_id in case_orders:
+                    continue
                 item = unpack(collection, value)
                 horizon, attributed = _horizon(collection, item, last_window)
                 if attributed:
@@ -499,20 +504,23 @@ class SellerState:
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
         if sales:
-            self._keep_first_sales(sales, policy.calendar.month_start(evaluated_month + 1) + policy.evaluation_delay)
+            self._keep_first_sales(sales, policy.calendar.month_start(evaluated_month) + policy.evaluation_delay)
 
-    def _keep_first_sales(self, sales: list, next_instant: int) -> None:
+    def _keep_first_sales(self, sales: list, evaluated_instant: int) -> None:
         """Of dropped orders' (placed, cancelled or None), what a first sale
-        as of `next_instant` or later can still read: the earliest not
+        as of `evaluated_instant` or later can still read: the earliest not
         cancelled (the floor), and those placed before it and cancelled at
-        or after that instant."""
+        or after that instant. The month just evaluated is one of those: a
+        commit cut short after this seller's header and before the
+        partition's record of that evaluation makes it again after the
+        restart (its orders are still in state then, and give the same pairs)."""
         floor = self.first_sale_floor
         for placed, cancelled in sales:
             if cancelled is None and (floor is None or placed < floor):
                 floor = placed
-        kept = tuple(sorted((placed, cancelled) for placed, cancelled in sales
-                            if cancelled is not None and cancelled >= next_instant
-                            and (floor is None or placed < floor)))
+        kept = tuple(sorted({(placed, cancelled) for placed, cancelled in sales
+                             if cancelled is not None and cancelled >= evaluated_instant
+                             and (floor is None or placed < floor)}))
         if floor != self.first_sale_floor or kept != self.cancelled_sales:
             self.first_sale_floor, self.cancelled_sales = floor, kept
             self.header_changed = True
@@ -683,7 +691,7 @@ def order_alert_at(placed: tuple, policy: Policy) -> int:
 
 def _warned_with(warned: list, entry, clock: int) -> list:
     """What was warned about with `entry` added (a ship-by time, or a
-    thread's (window hours, deadline)), less what the clock has passed: a
+    thread's [window hours, deadline]), less what the clock has passed: a
     warning comes by its deadline, so it cannot be due again (an item keeps
     one or two, a few bytes each)."""
     return [*(at for at in warned if (at if type(at) is int else at[1]) >= clock), entry]

@@ -90,6 +90,30 @@ def test_a_case_closed_again_months_after_its_first_close_moves_to_the_month_of_
     assert "c" not in sc.engine.sellers[S].cases
 
 
+def test_an_order_stays_while_a_case_names_it():
+    # Order o (digital, 60.00) placed 2026-01-05; case c on it opened 2026-01-06, closed
+    # no_refund 2026-04-01, closed again refunded_by_seller 2027-03-10: the latest close
+    # attributes it to March 2027 (SPEC 4), and it counts (o known, not protected, not above
+    # 250.00, no seller refund). The order's own 400 days end 2027-02-09 (February + 3: May),
+    # but the case still reads its total: April's, May's and June's records (periods
+    # January-March to March-May) each count 1 case of the 5 orders completed on 2027-03-01,
+    # and so does the live card after a restart (period March-May; a review brings it).
+    sc = Scenario().order(S, "o", "2026-01-05T10:00:00Z", digital=True)
+    sc.case_opened(S, "c", "o", "2026-01-06T10:00:00Z").case_closed(S, "c", "2026-04-01T10:00:00Z", "no_refund")
+    sc.digital_sales(S, 5, "2027-03-01T10:00:00Z", prefix="m").heartbeat("2027-03-05T00:00:00Z")
+    sc.case_closed(S, "c", "2027-03-10T10:00:00Z")
+    sc.evaluate("2027-04").evaluate("2027-05")
+    assert "o" in sc.engine.sellers[S].orders
+    records = {month: sc.standard(S, "case_rate", month) for month in ("2027-04", "2027-05")}
+    sc = sc.restarted({})
+    sc.review(S, "r", "2027-05-20T10:00:00Z").heartbeat("2027-05-21T00:00:00Z")  # a card after the restart
+    assert sc.scorecards[S]["standards"]["case_rate"]["numerator"] == 1
+    sc.evaluate("2027-06")
+    records["2027-06"] = sc.standard(S, "case_rate", "2027-06")
+    assert records == {month: {"numerator": 1, "denominator": 5, "status": "met", "consecutive_months_not_met": 0}
+                       for month in ("2027-04", "2027-05", "2027-06")}
+
+
 def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_nothing():
     # Thread t: buyer 2026-01-10, answered in 2 h; it leaves state at April's
     # evaluation (its deadline month January + 3). The buyer writes in it again
@@ -167,25 +191,51 @@ def test_an_alert_on_a_deadline_past_year_9999_names_it():
         ("10009-01-07T23:59:59.999999Z", 3_660 * 86_400, last)]
 
 
-def test_a_commit_cut_short_at_any_record_gives_the_same_evaluation_when_the_month_is_made_again():
-    # A thread answered in 1 h (2025-09-05) and 5 digital sales (2025-10-10): December's record
-    # (E 2025-12-02) counts it, 1 of 1 answered, then expiry drops it (September + 3 is
-    # December). The commit that writes this is cut short by a crash after any of its records:
-    # the restart reads the input again from the commit before (the heartbeats at E), and a
-    # December record made again must be the one sent (SPEC 6: a crash changes nothing).
-    sc = Scenario().buyer(S, "t1", "2025-09-05T00:00:00Z").seller_msg(S, "t1", "2025-09-05T01:00:00Z")
-    sc.digital_sales(S, 5, "2025-10-10T00:00:00Z").heartbeat("2025-11-15T00:00:00Z")
+def _cut_at_every_record(sc: Scenario, month: str, made_before) -> None:
+    """Evaluate `month` and cut the commit that writes it short after each
+    of its records: the restart reads the input again from the commit
+    before, and a record of `month` made again must be the one sent (SPEC 6:
+    a crash changes nothing). `made_before` checks the record sent."""
     committed = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
     read_again_from = len(sc.sent)
-    sc.evaluate("2025-12")
-    sent = sc.record(S, "2025-12")
-    assert sent["standards"]["message_response"]["numerator"] == 1
+    sc.evaluate(month)
+    sent = sc.record(S, month)
+    made_before(sent)
     writes = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
-    assert (0, S, "threads", "t1") in dict(writes)  # dropped by expiry in this commit
     for cut in range(len(writes) + 1):
         again = Scenario()
         again.engine.restore(dict(committed + writes[:cut]))
         for topic, raw in sc.sent[read_again_from:]:
             again.feed(topic, raw)
         again._collect(again.engine.catch_up())
-        assert again.record(S, "2025-12") in (None, sent), cut  # None: the partition's record said it was made
+        assert again.record(S, month) in (None, sent), cut  # None: the partition's record said it was made
+
+
+def test_a_commit_cut_short_at_any_record_gives_the_same_evaluation_when_the_month_is_made_again():
+    # A thread answered in 1 h (2025-09-05) and 5 digital sales (2025-10-10): December's record
+    # (E 2025-12-02) counts it, 1 of 1 answered, then expiry drops it (September + 3 is
+    # December), in the commit that is cut short.
+    sc = Scenario().buyer(S, "t1", "2025-09-05T00:00:00Z").seller_msg(S, "t1", "2025-09-05T01:00:00Z")
+    sc.digital_sales(S, 5, "2025-10-10T00:00:00Z").heartbeat("2025-11-15T00:00:00Z")
+
+    def made_before(sent):
+        assert sent["standards"]["message_response"]["numerator"] == 1
+        assert "t1" not in sc.engine.sellers[S].threads  # dropped by expiry in this commit
+
+    _cut_at_every_record(sc, "2025-12", made_before)
+
+
+def test_a_commit_cut_short_keeps_a_dropped_sale_for_the_month_it_evaluated():
+    # As in the test of a sale cancelled after later instants: "first" (2026-01-05, cancelled
+    # 2027-06-20, the cancellation arriving early) left state at May 2027's evaluation. June's
+    # E (2027-06-02) is before the cancellation: first_sale_at 2026-01-05, tenure holds. The
+    # commit of June's evaluation is cut short: June made again says the same.
+    sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
+    sc.cancel(S, "first", "2027-06-20T00:00:00Z").order(S, "later", "2027-04-10T10:00:00Z", digital=True)
+    sc.evaluate("2027-05")
+    assert "first" not in sc.engine.sellers[S].orders
+
+    def made_before(sent):
+        assert sent["star_seller"]["criteria"]["tenure"] == {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True}
+
+    _cut_at_every_record(sc, "2027-06", made_before)
