@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 
 import orjson
 
-from .calendar import Calendar
+from .calendar import Calendar, month_index
 from .judge import STANDARDS
 from .numbers import contribution
 from .policy import Policy
@@ -44,6 +44,11 @@ EVIDENCE = {
 }
 
 
+# The month before the first valid one (1970-01): with no state written, a
+# restart can make every month again.
+_NOTHING_SAVED = month_index(1970, 1) - 1
+
+
 class PartitionEngine:
     def __init__(self, partition: int, topics: Iterable[str], policy: Policy, wall_clock: bool = False,
                  live: bool = True, evaluate_in_slices: bool = False):
@@ -67,6 +72,10 @@ class PartitionEngine:
         self.clock: Optional[int] = None
         self._enter_month(None)
         self.evaluated_through: Optional[int] = None
+        # evaluated_through as the partition's state last written says: a
+        # crash that cuts the next write short has the months after it made
+        # again, and sellers keep what those read (SellerState.evaluation).
+        self.saved_through: Optional[int] = None
         self.sellers: dict[str, SellerState] = {}
         self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id, passes a deadline)
         self.changed: set[str] = set()  # scorecards to recompute
@@ -279,9 +288,12 @@ class PartitionEngine:
             start = None if first is None else first + 1
         else:  # the months since the last instant (one with nothing attributed to it gives no record)
             start = after + 1
+        # A backfill writes nothing: no month is made again.
+        kept_since = (_NOTHING_SAVED if self.saved_through is None else self.saved_through) if self.live else (
+            last_month - 1)
         if start is not None:
             for month in range(start, last_month + 1):
-                record = seller.evaluation(month, self.policy)
+                record = seller.evaluation(month, self.policy, kept_since)
                 if record is None:
                     continue
                 out.append((EVALUATIONS, seller_id, record))
@@ -292,7 +304,7 @@ class PartitionEngine:
                         "criteria": record["star_seller"]["criteria"]}))
         # Also a seller with nothing to evaluate: its items without an
         # attribution expire too, and an empty seller leaves the state.
-        seller.prune(last_month, self.policy)
+        seller.prune(last_month, self.policy, kept_since)
         if self.live:
             self.unsaved.add(seller_id)
         else:  # nothing is written: a backfill over months of history must not collect what it drops
@@ -491,6 +503,7 @@ class PartitionEngine:
         if self.meta_unsaved:
             records.append((encode([p]), encode(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
+            self.saved_through = self.evaluated_through
         self.unsaved, self._dropped, self.meta_unsaved = set(), [], False
         return records + deletions
 
@@ -503,6 +516,7 @@ class PartitionEngine:
             if len(key) == 1:
                 meta = orjson.loads(value)
                 self.topic_clock, self.evaluated_through = dict(meta["clocks"]), meta["evaluated_through"]
+                self.saved_through = self.evaluated_through
                 self.clock = self._event_clock()
                 self._enter_month(self.clock)
             elif len(key) == 2:

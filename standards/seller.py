@@ -413,22 +413,27 @@ class SellerState:
 
     # -- records ---------------------------------------------------------------
 
-    def evaluation(self, month: int, policy: Policy) -> Optional[dict]:
-        """The monthly evaluation record of SPEC 6.1 for month M, made as of E."""
+    def evaluation(self, month: int, policy: Policy, kept_since: Optional[int] = None) -> Optional[dict]:
+        """The monthly evaluation record of SPEC 6.1 for month M, made as of E.
+        `kept_since`: the last month the partition's written state says was
+        evaluated (default M-1): a crash that cuts the next write short has
+        the months after it made again, each reading the runs of the one before."""
         as_of = policy.calendar.month_start(month) + policy.evaluation_delay
         n = count(self, month - 3, month - 1, as_of, as_of, policy)
         if not n.has_activity():
             return None
         # Runs come from the record of M-1, so that evaluating M again (after
-        # a crash left seller state ahead of the partition's) gives the same record.
+        # a crash left seller state ahead of the partition's) gives the same
+        # record: the records since kept_since are kept (two, one commit a month).
+        since = month - 1 if kept_since is None else min(kept_since, month - 1)
         previous, history = _NO_RUNS, []
-        for entry in self.last_evaluations or ():  # (month, runs), at most two
-            if entry[0] < month:
+        for entry in self.last_evaluations or ():  # (month, runs)
+            if since <= entry[0] < month:
                 history.append(entry)
                 if entry[0] == month - 1:
                     previous = entry[1]
         runs, shown = evaluation_standards(n, previous, policy)
-        self.last_evaluations = (*history, (month, shared(runs)))[-2:]
+        self.last_evaluations = (*history, (month, shared(runs)))
         self.header_changed = True
         record = self._summary(n, month, first_day(month - 3), last_day(month - 1), shown, policy)
         record["month"] = month_name(month)
@@ -465,11 +470,13 @@ class SellerState:
 
     # -- expiry ------------------------------------------------------------------
 
-    def prune(self, evaluated_month: int, policy: Policy) -> None:
+    def prune(self, evaluated_month: int, policy: Policy, kept_since: Optional[int] = None) -> None:
         """Drop items that no evaluation after `evaluated_month` can cover
         (SPEC section 3: kept until the evaluation three months after their
         attribution month, here with allowed_lateness added to it), leaving
-        their ids in `gone`; and ids and unattributed items past FORGET_MONTHS."""
+        their ids in `gone`; and ids and unattributed items past FORGET_MONTHS.
+        `kept_since` as in `evaluation`: the months after it can be made
+        again (their items are deleted only after the partition's record)."""
         lateness = policy.allowed_lateness
         last_window = max(policy.windows)
         month_of = policy.calendar.month_of
@@ -504,22 +511,23 @@ class SellerState:
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
         if sales:
-            self._keep_first_sales(sales, policy.calendar.month_start(evaluated_month) + policy.evaluation_delay)
+            remade_from = evaluated_month if kept_since is None else min(kept_since, evaluated_month - 1) + 1
+            self._keep_first_sales(sales, policy.calendar.month_start(remade_from) + policy.evaluation_delay)
 
-    def _keep_first_sales(self, sales: list, evaluated_instant: int) -> None:
+    def _keep_first_sales(self, sales: list, first_instant: int) -> None:
         """Of dropped orders' (placed, cancelled or None), what a first sale
-        as of `evaluated_instant` or later can still read: the earliest not
+        as of `first_instant` or later can still read: the earliest not
         cancelled (the floor), and those placed before it and cancelled at
-        or after that instant. The month just evaluated is one of those: a
-        commit cut short after this seller's header and before the
-        partition's record of that evaluation makes it again after the
-        restart (its orders are still in state then, and give the same pairs)."""
+        or after that instant, that of the first month a restart can make
+        again (a commit cut short after this seller's header and before the
+        partition's record; the dropped orders are still in state then, and
+        give the same pairs)."""
         floor = self.first_sale_floor
         for placed, cancelled in sales:
             if cancelled is None and (floor is None or placed < floor):
                 floor = placed
         kept = tuple(sorted({(placed, cancelled) for placed, cancelled in sales
-                             if cancelled is not None and cancelled >= evaluated_instant
+                             if cancelled is not None and cancelled >= first_instant
                              and (floor is None or placed < floor)}))
         if floor != self.first_sale_floor or kept != self.cancelled_sales:
             self.first_sale_floor, self.cancelled_sales = floor, kept

@@ -61,7 +61,11 @@ def test_a_sale_cancelled_after_later_instants_stays_the_first_sale_for_them_aft
         {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True},
         {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True},
         {"first_sale_at": "2027-05-10T10:00:00Z", "holds": False}]
-    # Past the cancellation nothing needs the dropped sale any more.
+    # Past the cancellation, once a commit has written that August was made
+    # (before, a crash could have June made again), nothing needs the dropped sale.
+    assert sc.engine.sellers[S].cancelled_sales != ()
+    sc.engine.take_unsaved()
+    sc.evaluate("2027-09")
     assert sc.engine.sellers[S].cancelled_sales == ()
 
 
@@ -191,15 +195,16 @@ def test_an_alert_on_a_deadline_past_year_9999_names_it():
         ("10009-01-07T23:59:59.999999Z", 3_660 * 86_400, last)]
 
 
-def _cut_at_every_record(sc: Scenario, month: str, made_before) -> None:
-    """Evaluate `month` and cut the commit that writes it short after each
-    of its records: the restart reads the input again from the commit
-    before, and a record of `month` made again must be the one sent (SPEC 6:
-    a crash changes nothing). `made_before` checks the record sent."""
+def _cut_at_every_record(sc: Scenario, months: tuple[str, ...], made_before) -> None:
+    """Evaluate `months` in one commit and cut it short after each of its
+    records: the restart reads the input again from the commit before, and
+    a record of those months made again must be the one sent (SPEC 6: a
+    crash changes nothing). `made_before` checks the records sent."""
     committed = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
     read_again_from = len(sc.sent)
-    sc.evaluate(month)
-    sent = sc.record(S, month)
+    for month in months:
+        sc.evaluate(month)
+    sent = {month: sc.record(S, month) for month in months}
     made_before(sent)
     writes = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
     for cut in range(len(writes) + 1):
@@ -208,7 +213,8 @@ def _cut_at_every_record(sc: Scenario, month: str, made_before) -> None:
         for topic, raw in sc.sent[read_again_from:]:
             again.feed(topic, raw)
         again._collect(again.engine.catch_up())
-        assert again.record(S, month) in (None, sent), cut  # None: the partition's record said it was made
+        for month in months:  # None: the partition's record said it was made
+            assert again.record(S, month) in (None, sent[month]), (cut, month)
 
 
 def test_a_commit_cut_short_at_any_record_gives_the_same_evaluation_when_the_month_is_made_again():
@@ -219,23 +225,46 @@ def test_a_commit_cut_short_at_any_record_gives_the_same_evaluation_when_the_mon
     sc.digital_sales(S, 5, "2025-10-10T00:00:00Z").heartbeat("2025-11-15T00:00:00Z")
 
     def made_before(sent):
-        assert sent["standards"]["message_response"]["numerator"] == 1
+        assert sent["2025-12"]["standards"]["message_response"]["numerator"] == 1
         assert "t1" not in sc.engine.sellers[S].threads  # dropped by expiry in this commit
 
-    _cut_at_every_record(sc, "2025-12", made_before)
+    _cut_at_every_record(sc, ("2025-12",), made_before)
 
 
-def test_a_commit_cut_short_keeps_a_dropped_sale_for_the_month_it_evaluated():
+def test_a_commit_of_two_months_cut_short_keeps_a_dropped_sale_for_both():
     # As in the test of a sale cancelled after later instants: "first" (2026-01-05, cancelled
     # 2027-06-20, the cancellation arriving early) left state at May 2027's evaluation. June's
-    # E (2027-06-02) is before the cancellation: first_sale_at 2026-01-05, tenure holds. The
-    # commit of June's evaluation is cut short: June made again says the same.
+    # E (2027-06-02) is before the cancellation: first_sale_at 2026-01-05, tenure holds; July's
+    # (2027-07-02) is after it: "later", 2027-04-10, less than 90 days before July 1 (from
+    # April 2). One commit makes both (a backlog), and is cut short: each made again says the same.
     sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
     sc.cancel(S, "first", "2027-06-20T00:00:00Z").order(S, "later", "2027-04-10T10:00:00Z", digital=True)
     sc.evaluate("2027-05")
     assert "first" not in sc.engine.sellers[S].orders
 
     def made_before(sent):
-        assert sent["star_seller"]["criteria"]["tenure"] == {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True}
+        assert [sent[m]["star_seller"]["criteria"]["tenure"] for m in ("2027-06", "2027-07")] == [
+            {"first_sale_at": "2026-01-05T10:00:00Z", "holds": True},
+            {"first_sale_at": "2027-04-10T10:00:00Z", "holds": False}]
 
-    _cut_at_every_record(sc, "2027-06", made_before)
+    _cut_at_every_record(sc, ("2027-06", "2027-07"), made_before)
+
+
+def test_a_commit_of_two_months_cut_short_keeps_the_runs_of_months_not_met():
+    # Each month of January-June 2027: 5 digital sales and 5 one-star reviews. Every record
+    # from February counts 5 to 15 low reviews of at most 4 allowed under 40 (SPEC 1): not
+    # met, so the run is 1 in February ... 5 in June, 6 in July. One commit makes June and
+    # July and is cut short: June made again must read May's run, not start again at 1.
+    sc = Scenario()
+    for month in ("2027-01", "2027-02", "2027-03", "2027-04", "2027-05", "2027-06"):
+        sc.digital_sales(S, 5, f"{month}-05T10:00:00Z", prefix=f"d{month}-")
+        for i in range(5):
+            sc.review(S, f"r{month}-{i}", f"{month}-06T10:00:00Z", rating=1)
+    sc.evaluate("2027-05")
+
+    def made_before(sent):
+        assert [(sent[m]["standards"]["review_rating"]["status"],
+                 sent[m]["standards"]["review_rating"]["consecutive_months_not_met"])
+                for m in ("2027-06", "2027-07")] == [("not_met", 5), ("not_met", 6)]
+
+    _cut_at_every_record(sc, ("2027-06", "2027-07"), made_before)
