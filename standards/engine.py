@@ -480,22 +480,24 @@ class PartitionEngine:
         if self._unevaluated:
             raise RuntimeError("state written with evaluations still to make: it would say they were made")
         p = self.partition
-        # Deletions go after the partition's record: records are written in
-        # order, and a write cut short by a crash keeps a prefix. Items are
-        # deleted only by expiry after an evaluation, which the partition's
-        # record says was made; without it the month is evaluated again after
-        # the restart, and must find its items as they were (the same record).
-        records, deletions = [], []
+        # What expiry did goes after the partition's record: records are
+        # written in order, and a write cut short by a crash keeps a prefix.
+        # Items are deleted, and their ids noted gone, only by expiry after an
+        # evaluation, which the partition's record says was made; without it
+        # the month is evaluated again after the restart, and must find its
+        # items as they were (the same record), not their ids gone.
+        records, expired = [], []
         for seller_id, items in self._dropped:
-            deletions += [(encode([p, seller_id, c, i]), None) for c, i, _ in items]
+            expired += [(encode([p, seller_id, c, i]), None) for c, i, _ in items]
         for seller_id in self.unsaved:
             seller = self.sellers.get(seller_id)
             if seller is None:
-                deletions.append((encode([p, seller_id]), None))
+                expired.append((encode([p, seller_id]), None))
                 self.holding.discard(seller_id)
                 continue
             for c, i, stored in seller.take_dirty():
-                (records if stored is not None else deletions).append((encode([p, seller_id, c, i]), stored))
+                (records if stored is not None and c != "gone" else expired).append(
+                    (encode([p, seller_id, c, i]), stored))
             if seller.header_changed:
                 records.append((encode([p, seller_id]), encode(seller.header())))
                 seller.header_changed = False
@@ -505,7 +507,7 @@ class PartitionEngine:
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
             self.saved_through = self.evaluated_through
         self.unsaved, self._dropped, self.meta_unsaved = set(), [], False
-        return records + deletions
+        return records + expired
 
     def restore(self, records: dict[tuple, Optional[bytes]]) -> None:
         """Load this partition's state from its latest records (decoded keys)."""

@@ -487,9 +487,14 @@ class SellerState:
                 self.touch("gone", key)
         forgotten_at = _encode_item(evaluated_month + FORGET_MONTHS)
         sales = list(self.cancelled_sales)  # (placed, cancelled or None) of dropped orders
-        # An order stays while a case in state names it: the case reads its
-        # total and protection (a case closed again a year after the sale).
-        case_orders = {case.opened[2] for case in self.items_of("cases") if case.opened is not None}
+        # An order stays while a case in state opened before the instant just
+        # evaluated names it: the case reads its total and protection (a case
+        # closed again a year after the sale). Not one opened later: what a
+        # month made again after a crash keeps must not depend on whether
+        # such an opening was written before the crash.
+        evaluated_at = policy.calendar.month_start(evaluated_month) + policy.evaluation_delay
+        case_orders = {case.opened[2] for case in self.items_of("cases")
+                       if case.opened is not None and case.opened[0] < evaluated_at}
         for collection in ("threads", "orders", "reviews", "cases"):
             items = getattr(self, collection)
             for item_id, value in list(items.items()):

@@ -118,6 +118,29 @@ def test_an_order_stays_while_a_case_names_it():
                        for month in ("2027-04", "2027-05", "2027-06")}
 
 
+def test_a_case_opened_after_the_instant_that_drops_its_order_does_not_keep_it_whatever_its_arrival():
+    # Order o (digital) placed 2026-01-05 leaves state at May 2027's evaluation (400 days:
+    # February, + 3). Case c on o is opened 2027-05-10 and closed refunded 2027-05-20, after
+    # May's E (05-02), so May's record cannot depend on when they arrive (SPEC 6); neither may
+    # June's. Arriving before May's evaluation or after it, the opening does not keep the
+    # order (docs/design.md, Expiry: a case opened after its order left state finds none).
+    def june_case_rate(case_first: bool) -> dict:
+        sc = Scenario().order(S, "o", "2026-01-05T10:00:00Z", digital=True)
+        sc.digital_sales(S, 5, "2027-04-05T10:00:00Z", prefix="m").heartbeat("2027-04-20T00:00:00Z")
+
+        def case(sc):
+            sc.case_opened(S, "c", "o", "2027-05-10T10:00:00Z").case_closed(S, "c", "2027-05-20T10:00:00Z")
+        if case_first:
+            case(sc)
+        sc.evaluate("2027-05")
+        if not case_first:
+            case(sc)
+        return sc.evaluate("2027-06").standard(S, "case_rate", "2027-06")
+
+    assert june_case_rate(True) == june_case_rate(False) == {
+        "numerator": 0, "denominator": 5, "status": "met", "consecutive_months_not_met": 0}
+
+
 def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_nothing():
     # Thread t: buyer 2026-01-10, answered in 2 h; it leaves state at April's
     # evaluation (its deadline month January + 3). The buyer writes in it again
@@ -195,13 +218,15 @@ def test_an_alert_on_a_deadline_past_year_9999_names_it():
         ("10009-01-07T23:59:59.999999Z", 3_660 * 86_400, last)]
 
 
-def _cut_at_every_record(sc: Scenario, months: tuple[str, ...], made_before) -> None:
-    """Evaluate `months` in one commit and cut it short after each of its
-    records: the restart reads the input again from the commit before, and
-    a record of those months made again must be the one sent (SPEC 6: a
-    crash changes nothing). `made_before` checks the records sent."""
+def _cut_at_every_record(sc: Scenario, months: tuple[str, ...], made_before, arriving=lambda sc: None) -> None:
+    """Evaluate `months` in one commit, after the events `arriving` sends,
+    and cut it short after each of its records: the restart reads the input
+    again from the commit before, and a record of those months made again
+    must be the one sent (SPEC 6: a crash changes nothing). `made_before`
+    checks the records sent."""
     committed = [(tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved()]
     read_again_from = len(sc.sent)
+    arriving(sc)
     for month in months:
         sc.evaluate(month)
     sent = {month: sc.record(S, month) for month in months}
@@ -229,6 +254,25 @@ def test_a_commit_cut_short_at_any_record_gives_the_same_evaluation_when_the_mon
         assert "t1" not in sc.engine.sellers[S].threads  # dropped by expiry in this commit
 
     _cut_at_every_record(sc, ("2025-12",), made_before)
+
+
+def test_a_commit_cut_short_keeps_an_item_that_came_and_left_in_it():
+    # As above, but the thread (2025-09-05, answered in 1 h) arrives after the commit before,
+    # late and before December's E: it is counted (1 of 1, met) and dropped in the commit
+    # that is cut short, which never wrote it. Its id noted gone must not be written before
+    # the partition's record: December made again would find no thread, and its events,
+    # read again, would change nothing (a gone id).
+    sc = Scenario().digital_sales(S, 5, "2025-10-10T00:00:00Z").heartbeat("2025-11-15T00:00:00Z")
+
+    def arriving(sc):
+        sc.buyer(S, "t1", "2025-09-05T00:00:00Z").seller_msg(S, "t1", "2025-09-05T01:00:00Z")
+
+    def made_before(sent):
+        assert sent["2025-12"]["standards"]["message_response"] == {
+            "numerator": 1, "denominator": 1, "status": "met", "consecutive_months_not_met": 0}
+        assert "threads/t1" in sc.engine.sellers[S].gone
+
+    _cut_at_every_record(sc, ("2025-12",), made_before, arriving)
 
 
 def test_a_commit_of_two_months_cut_short_keeps_a_dropped_sale_for_both():
