@@ -288,9 +288,8 @@ class PartitionEngine:
             start = None if first is None else first + 1
         else:  # the months since the last instant (one with nothing attributed to it gives no record)
             start = after + 1
-        # A backfill writes nothing: no month is made again.
-        kept_since = (_NOTHING_SAVED if self.saved_through is None else self.saved_through) if self.live else (
-            last_month - 1)
+        # A backfill writes nothing: no month is made again (None: each month reads the one before).
+        kept_since = (_NOTHING_SAVED if self.saved_through is None else self.saved_through) if self.live else None
         if start is not None:
             for month in range(start, last_month + 1):
                 record = seller.evaluation(month, self.policy, kept_since)

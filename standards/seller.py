@@ -99,11 +99,13 @@ class SellerState:
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
         # (placed, cancelled) of dropped orders placed before that floor whose
-        # cancellation comes after an evaluation instant still to come: a sale
-        # as of that instant (SPEC 6.1, "not cancelled as of E"), whatever
-        # the arrival order that put the cancellation in state before the drop.
+        # cancellation is at or after the instant of a month still to be made
+        # (or made again after a crash): a sale as of that instant (SPEC 6.1,
+        # "not cancelled as of E"), whatever the arrival order that put the
+        # cancellation in state before the drop.
         self.cancelled_sales: tuple = ()
-        # [month, [consecutive months not met per standard]] of the last two records.
+        # (month, runs of months not met per standard) of the records since the
+        # partition's last written record of evaluations (see `evaluation`).
         self.last_evaluations: Optional[list] = None
         # What the outputs last said: scorecard numbers, open violations, badges.
         self.live: dict = {}
@@ -425,7 +427,7 @@ class SellerState:
         # Runs come from the record of M-1, so that evaluating M again (after
         # a crash left seller state ahead of the partition's) gives the same
         # record: the records since kept_since are kept (two, one commit a month).
-        since = month - 1 if kept_since is None else min(kept_since, month - 1)
+        since = month - 1 if kept_since is None else kept_since
         previous, history = _NO_RUNS, []
         for entry in self.last_evaluations or ():  # (month, runs)
             if since <= entry[0] < month:
@@ -516,7 +518,7 @@ class SellerState:
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
         if sales:
-            remade_from = evaluated_month if kept_since is None else min(kept_since, evaluated_month - 1) + 1
+            remade_from = (evaluated_month - 1 if kept_since is None else kept_since) + 1
             self._keep_first_sales(sales, policy.calendar.month_start(remade_from) + policy.evaluation_delay)
 
     def _keep_first_sales(self, sales: list, first_instant: int) -> None:
