@@ -68,7 +68,7 @@ def route(line: bytes) -> tuple[str, bytes | None, int | None]:
 async def publish(path: Path, bootstrap: str, partitions: int, options: dict | None = None
                   ) -> dict[TopicPartition, int]:
     """Publish every line keyed by seller_id, then a closing heartbeat at the
-    file's last heartbeat time on every partition of every input topic (the
+    file's latest (greatest) heartbeat time on every partition of every input topic (the
     SPEC's "replays end with a heartbeat on every topic", for every partition).
     Returns the end offset of every partition written to, from the broker's
     acknowledgements (Tansu's ListOffsets answers the last batch's base offset)."""
