@@ -145,6 +145,40 @@ def test_a_48_hour_deadline_moved_onto_the_instant_warned_for_24_hours_is_warned
     assert _alerts(_buyer(restored, "2026-04-23T23:00:00Z", "m0")) == []
 
 
+def _clock_but_messages(engine, at):
+    out = []
+    for topic in INPUT_TOPICS:
+        if topic != "marketplace.messages":
+            out += _send(engine, topic, "clock.heartbeat", at)
+    return out
+
+
+def _unmarked(engine, at):
+    return _send(engine, "marketplace.messages", "thread.spam_unmarked", at, thread_id="t")
+
+
+@pytest.mark.parametrize("messages_at, unmarked_at, warned", [
+    # The thread counts again with its unmark, and the unmark moves the clock (the messages topic
+    # held it back) to min(unmark, 12:00 of the other topics). Initial 01-06 11:00: deadlines
+    # 01-07 11:00 (24 h, passed while the thread was spam) and 01-08 11:00 (48 h, lead from 07:00).
+    # Clock 09:00 -> 10:00: warned as of 10:00, 1 h (3,600 s) left, not as of 09:00 with 7,200 s.
+    ("2026-01-08T09:00:00Z", "2026-01-08T10:00:00Z", [("2026-01-08T11:00:00Z", 48, 3_600, "2026-01-08T10:00:00Z")]),
+    # Clock 10:00 -> 11:30: the 48 h deadline passed with the unmark itself: missed, not warned.
+    ("2026-01-08T10:00:00Z", "2026-01-08T11:30:00Z", []),
+])
+def test_a_thread_unmarked_as_spam_is_warned_at_the_clock_its_unmark_brings(messages_at, unmarked_at, warned):
+    engine = _engine()
+    _clock(engine, "2026-01-05T00:00:00Z")
+    _buyer(engine, "2026-01-06T11:00:00Z", "m1")
+    _send(engine, "marketplace.messages", "thread.spam_marked", "2026-01-06T12:00:00Z", thread_id="t")
+    assert _alerts(_clock_but_messages(engine, "2026-01-08T12:00:00Z")) == []
+    assert _alerts(_send(engine, "marketplace.messages", "clock.heartbeat", messages_at)) == []  # spam
+    outputs = _unmarked(engine, unmarked_at)
+    assert [(a["deadline"], a["window_hours"], a["time_left_seconds"], a["as_of"])
+            for a in _of(outputs, ALERTS)] == warned
+    assert engine.clock == parse_timestamp(unmarked_at)
+
+
 def test_an_earlier_placing_arriving_late_moves_the_ship_by_day_and_the_new_day_is_warned():
     # Placed 01-04 12:00, ship-by 01-06 18:00: warned at 01-06 01:00 with 17 h (61,200 s) left. An
     # earlier order.placed (01-04 11:00) with ship-by 01-08 18:00 arrives: the order, still not
