@@ -359,7 +359,7 @@ class PartitionEngine:
         self._badge_changes(seller, card)
 
     def _daily_progress(self, seller: SellerState, card: dict, numbers, out: list) -> None:
-        """At most once per seller and UTC day of the clock, on the days its
+        """At most once per seller and day of the clock (in the policy's zone), on the days its
         numbers change (or the month changes), where the period has anything counted."""
         day = card["period"]["end"]
         if seller.live.get("progress_day") == day or not numbers.has_activity():
