@@ -316,7 +316,7 @@ state_topic = app.topic(f"{settings.app_id}-seller-state", key_serializer="raw",
 recovery_gate = app.Table("recovery-gate", partitions=settings.partitions, key_type=bytes, value_type=bytes)
 
 
-writer = BatchWriter()
+writer = BatchWriter(state_topic.get_topic_name())
 processor = Processor(policy, writer.add, state_topic.get_topic_name(), wall_clock=settings.clock == "wall")
 ready = {"recovered": False}
 

@@ -27,6 +27,15 @@ produce request's round trip: aiokafka has one request in flight to a
 broker) held a round for 1-5 s, and the scorecards added meanwhile waited
 for the next round (p99 publish-to-scorecard 2-7 s with events applied
 within 1 s).
+
+State goes after the outputs of its partition: a state record of partition
+p is handed over only once every output record of partition p added before
+it is acknowledged. State says what was sent (an item warned about, the
+card last sent, the months evaluated); durable before the record itself,
+a crash left the record unsent for good, as the next worker reads that it
+was sent (found by a test killing workers during commits: alerts whose
+warning the state held were never sent). The outputs come first in the
+commit's flush, so the state mostly waits for nothing.
 """
 from __future__ import annotations
 
@@ -39,12 +48,18 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerClosed
 
 log = logging.getLogger(__name__)
+# A partition's output acknowledgements are kept for its next state records,
+# and those already in are let go once this many gather (a partition may
+# have outputs, dead letters, and no state to write for a long time).
+ACKS_KEPT = 64
 
 
 class BatchWriter:
-    def __init__(self):
+    def __init__(self, state_topic: Optional[str] = None):
+        self.state_topic = state_topic  # its records go after the outputs of their partition
         self._pending: dict[tuple[str, int], list] = defaultdict(list)
         self._unacknowledged: list[asyncio.Future] = []
+        self._output_acks: dict[int, list[asyncio.Future]] = defaultdict(list)  # per partition number
         self._last: dict[tuple[str, int], asyncio.Future] = {}  # each partition's latest hand-over
         self._failed: Optional[BaseException] = None
 
@@ -56,21 +71,42 @@ class BatchWriter:
         its hand-over before has ended: in the order they were added. In the
         background, the records added meanwhile go next."""
         records = self._pending.pop(tp)
-        hand_over = self._last[tp] = asyncio.ensure_future(self._hand_over(producer, tp, records, self._last.get(tp)))
+        outputs_before = self._outputs_handed_over(producer, tp[1], background) if tp[0] == self.state_topic else []
+        hand_over = self._last[tp] = asyncio.ensure_future(
+            self._hand_over(producer, tp, records, self._last.get(tp), outputs_before))
         hand_over.add_done_callback(lambda done: self._handed_over(done, producer, tp, background))
 
+    def _outputs_handed_over(self, producer: AIOKafkaProducer, partition: int, background: bool) -> list:
+        """Hand over the pending outputs of `partition`; the latest hand-over
+        of each of its output topics, which the state waits for."""
+        for tp in [tp for tp in self._pending if tp[1] == partition and tp[0] != self.state_topic]:
+            self._hand_over_pending(producer, tp, background)
+        return [hand_over for tp, hand_over in self._last.items()
+                if tp[1] == partition and tp[0] != self.state_topic and not hand_over.done()]
+
     async def _hand_over(self, producer: AIOKafkaProducer, tp: tuple[str, int], records: list,
-                         before: Optional[asyncio.Future]) -> None:
+                         before: Optional[asyncio.Future], outputs_before: list) -> None:
         if before is not None and not before.done():
             await asyncio.wait([before])  # its failure is its own
         topic, partition = tp
+        if topic == self.state_topic:
+            await asyncio.gather(*outputs_before)  # a failure fails the state too: it must not go
+            await asyncio.gather(*self._output_acks[partition])
+        output_acks = self._output_acks[partition] if self.state_topic not in (None, topic) else None
         batch = producer.create_batch()
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                self._unacknowledged.append(await producer.send_batch(batch, topic, partition=partition))
+                self._sent(await producer.send_batch(batch, topic, partition=partition), output_acks)
                 batch = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)
-        self._unacknowledged.append(await producer.send_batch(batch, topic, partition=partition))
+        self._sent(await producer.send_batch(batch, topic, partition=partition), output_acks)
+
+    def _sent(self, acknowledged: asyncio.Future, output_acks: Optional[list]) -> None:
+        self._unacknowledged.append(acknowledged)
+        if output_acks is not None:
+            if len(output_acks) >= ACKS_KEPT:
+                output_acks[:] = [ack for ack in output_acks if not ack.done()]
+            output_acks.append(acknowledged)
 
     def _handed_over(self, hand_over: asyncio.Future, producer: AIOKafkaProducer, tp: tuple[str, int],
                      background: bool) -> None:
@@ -88,7 +124,8 @@ class BatchWriter:
         """Hand over every record pending now and wait until every hand-over
         under way has ended, the partitions concurrently."""
         for tp in list(self._pending):
-            self._hand_over_pending(producer, tp, background=False)
+            if tp in self._pending:  # not handed over already, before a state partition
+                self._hand_over_pending(producer, tp, background=False)
         under_way = [hand_over for hand_over in self._last.values() if not hand_over.done()]
         if under_way:
             await asyncio.gather(*under_way)
@@ -98,7 +135,7 @@ class BatchWriter:
         none under way (records added meanwhile go once it has ended)."""
         for tp in list(self._pending):
             last = self._last.get(tp)
-            if last is None or last.done():
+            if tp in self._pending and (last is None or last.done()):
                 self._hand_over_pending(producer, tp, background=True)
 
     async def acknowledged(self, producer: AIOKafkaProducer) -> None:

@@ -1038,8 +1038,9 @@ def output_problems(run: LiveRun, expected: dict, crashed: bool) -> list:
 @pytest.mark.parametrize("seed", range(N_SCORECARD_SEEDS))
 def test_violations_and_badge_changes_follow_the_scorecards_through_crashes(seed):
     """Each (seller, standard) gets violation ids 1, 2, 3, ... alternating
-    opened and resolved, ending open exactly when the oracle's final status
-    is not_met (closed when met); each badge's changes alternate and end at
+    opened and resolved, ending open when the oracle's final status is
+    not_met and closed when met (only met resolves: one stays open through
+    not_enough_data or not_applicable); each badge's changes alternate and end at
     the oracle's final eligibility. Through crashes (every 600 records: at
     a commit, before its transitions are sent), only whole repeats."""
     h = History(seed, long_gaps=seed % 4 == 3).build()
