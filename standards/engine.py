@@ -79,6 +79,15 @@ class PartitionEngine:
         self.sellers: dict[str, SellerState] = {}
         self._wakeups: list = []  # heap of (instant, seller_id, collection, item_id, passes a deadline)
         self.changed: set[str] = set()  # scorecards to recompute
+        # Sellers restored from a header written at a later clock than the
+        # partition's (a commit cut short after their header, before the
+        # partition's record), by that clock: their cards, violations and
+        # badges wait until the clock is back there. Recounted before, at the
+        # older clock, the input read again sent changes as of before the
+        # ones the header says were sent (a violation resolved as of before
+        # its opening; found by a test killing workers during commits).
+        self._ahead: dict[str, int] = {}
+        self._ahead_until: list[tuple[int, str]] = []  # heap of (clock, seller) of those
         self.unsaved: set[str] = set()  # sellers to persist (absent: deleted)
         self._dropped: list = []  # (seller_id, its last dirty items) of sellers deleted from state
         self._releasable: dict[str, int] = {}  # seller -> how many of its held transitions are written (release)
@@ -170,6 +179,8 @@ class PartitionEngine:
             return
         old, self.clock = self.clock, new_clock
         self.meta_unsaved = True
+        if self._ahead_until and self._ahead_until[0][0] <= new_clock:
+            self._catch_up_with_headers(new_clock)
         if new_clock >= self._next_month_at:
             self._enter_month(new_clock)
             if self.live:
@@ -323,6 +334,7 @@ class PartitionEngine:
                 self._dropped.append((seller_id, seller.take_dirty()))
             del self.sellers[seller_id]
             self.changed.discard(seller_id)
+            self._ahead.pop(seller_id, None)
         else:
             seller.repack(stored)
 
@@ -344,8 +356,17 @@ class PartitionEngine:
                 self._refresh_seller(seller, out)
         return out
 
+    def _catch_up_with_headers(self, clock: int) -> None:
+        ahead = self._ahead_until
+        while ahead and ahead[0][0] <= clock:
+            _, seller_id = heapq.heappop(ahead)
+            if self._ahead.pop(seller_id, None) is not None and seller_id in self.sellers:
+                self.changed.add(seller_id)
+
     def _refresh_seller(self, seller: SellerState, out: list) -> None:
         """A scorecard when the seller's numbers (or the period's months) changed."""
+        if seller.seller_id in self._ahead:  # recounted once the clock is back where its header was
+            return
         signature = seller.live_totals(self._live_first_month + 2)  # the clock's month
         if signature == seller.card_signature:
             return
@@ -508,7 +529,9 @@ class PartitionEngine:
                 (records if stored is not None and c != "gone" else expired).append(
                     (encode([p, seller_id, c, i]), stored))
             if seller.header_changed:
-                records.append((encode([p, seller_id]), encode(seller.header())))
+                header = seller.header()
+                header["t"] = self._ahead.get(seller_id, self.clock)  # the clock its live state is of
+                records.append((encode([p, seller_id]), encode(header)))
                 seller.header_changed = False
                 self._header_stored(seller)
         if self.meta_unsaved:
@@ -538,6 +561,11 @@ class PartitionEngine:
             seller = SellerState.load(seller_id, self.partition, header, items.get(seller_id, ()))
             self._load_seller(seller)
             self._header_stored(seller)  # what it holds was written, perhaps not sent before the worker stopped
+            written_at = header.get("t")  # absent: written by a version before
+            if written_at is not None and (self.clock is None or written_at > self.clock):
+                self._ahead[seller_id] = written_at
+                self._ahead_until.append((written_at, seller_id))
+        heapq.heapify(self._ahead_until)
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller

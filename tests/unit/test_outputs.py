@@ -307,6 +307,48 @@ def test_a_card_with_new_numbers_and_the_same_statuses_opens_no_second_violation
     assert engine.status_counts[("message_response", "not_met")] == 1  # the one seller, counted once
 
 
+def test_a_restart_after_a_commit_cut_short_after_a_header_sends_no_change_as_of_before_it():
+    # A thread answered in 1 h (01-09 10:00) and one unanswered (01-10 10:00, 48 h deadline 01-12
+    # 10:00), 5 sales. Committed at 01-11: 1 of 1 answered, met. Then the input moves the clock to
+    # 01-12 (still 1 of 1) and 01-13: 1 of 2, 100 * 1 < 80 * 2, not met, a violation opens, held
+    # in the seller's header. The commit that writes it is cut short after that header, before the
+    # partition's record: the restart reads the clock of 01-11 and the header (its opening is sent
+    # then), and the input since 01-11 again. Recounted at 01-12 the seller would be met again and
+    # its violation resolved as of 01-12, before the opening of 01-13 already sent; it waits until
+    # the clock is back at 01-13, where it is not met: the violation stays open, nothing else sent.
+    engine = _unanswered_thread_of_a_seller_with_5_sales()
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-09T10:00:00Z",
+          thread_id="t0", message_id="m0", sender_role="buyer")
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-09T11:00:00Z",
+          thread_id="t0", message_id="m0r", sender_role="seller")
+    _clock(engine, "2026-01-11T00:00:00Z")
+    (card,) = _of(engine.refresh(), SCORECARDS)
+    assert card["standards"]["message_response"]["status"] == "met"
+    committed = [(tuple(orjson.loads(key)), value) for key, value in engine.take_unsaved()]
+    engine.release()
+
+    def input_since_the_commit(engine):
+        out = []
+        for at in ("2026-01-12T00:00:00Z", "2026-01-13T00:00:00Z"):
+            out += _clock(engine, at) + engine.refresh()
+        return out
+
+    assert _of(input_since_the_commit(engine), VIOLATIONS) == []  # held
+    writes = [(tuple(orjson.loads(key)), value) for key, value in engine.take_unsaved()]
+    cut = [key for key, _ in writes].index((0, "s")) + 1
+    assert (0,) in [key for key, _ in writes[cut:]]  # the partition's record is left out
+    restarted = _engine()
+    restarted.restore(dict(committed + writes[:cut]))
+    (opened,) = _of(restarted.release(), VIOLATIONS)
+    assert (opened["type"], opened["as_of"]) == ("violation.opened", "2026-01-13T00:00:00Z")
+    out = input_since_the_commit(restarted) + _written(restarted)
+    assert _of(out, VIOLATIONS) == []
+    (card,) = _of(out, SCORECARDS)
+    standard = card["standards"]["message_response"]
+    assert (card["as_of"], standard["numerator"], standard["denominator"], standard["status"]) == (
+        "2026-01-13T00:00:00Z", 1, 2, "not_met")
+
+
 def test_daily_progress_at_most_once_per_seller_and_day_on_days_its_numbers_are_recounted():
     engine = _engine()
     _clock(engine, "2026-01-01T00:00:00Z")
