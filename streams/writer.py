@@ -50,7 +50,8 @@ from aiokafka.errors import ProducerClosed
 log = logging.getLogger(__name__)
 # A partition's output acknowledgements are kept for its next state records,
 # and those already in are let go once this many gather (a partition may
-# have outputs, dead letters, and no state to write for a long time).
+# have outputs, dead letters, and no state to write for a long time); those
+# refused are kept.
 ACKS_KEPT = 64
 
 
@@ -104,8 +105,9 @@ class BatchWriter:
     def _sent(self, acknowledged: asyncio.Future, output_acks: Optional[list]) -> None:
         self._unacknowledged.append(acknowledged)
         if output_acks is not None:
-            if len(output_acks) >= ACKS_KEPT:
-                output_acks[:] = [ack for ack in output_acks if not ack.done()]
+            if len(output_acks) >= ACKS_KEPT:  # a refused one stays: no state may go after it
+                output_acks[:] = [ack for ack in output_acks
+                                  if not ack.done() or ack.cancelled() or ack.exception() is not None]
             output_acks.append(acknowledged)
 
     def _handed_over(self, hand_over: asyncio.Future, producer: AIOKafkaProducer, tp: tuple[str, int],

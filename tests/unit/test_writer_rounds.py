@@ -8,7 +8,7 @@ import orjson
 
 from standards.policy import Policy
 from streams.processor import Processor
-from streams.writer import BatchWriter
+from streams.writer import ACKS_KEPT, BatchWriter
 
 from scenario import Scenario
 
@@ -171,3 +171,93 @@ def test_a_commit_fails_when_a_hand_over_under_way_fails():
         return "committed"
 
     assert asyncio.run(scenario()) == "the producer refused the batch"
+
+
+class AckedByHandProducer(HeldProducer):
+    """Batches leave at once; those of the topic partitions in `held` are
+    acknowledged (or refused) only when the test says so."""
+
+    def __init__(self, held):
+        super().__init__()
+        self.gate.set()
+        self.acks = {tp: asyncio.get_running_loop().create_future() for tp in held}
+
+    async def send_batch(self, batch, topic, partition):
+        acknowledged = await super().send_batch(batch, topic, partition)
+        return self.acks.get((topic, partition), acknowledged)
+
+
+def _sent(producer) -> list:
+    return [(topic, partition) for topic, partition, _ in producer.sent]
+
+
+async def _alert_on_its_way() -> tuple[AckedByHandProducer, BatchWriter]:
+    """A writer whose alert of partition 0 is handed over and not acknowledged."""
+    producer = AckedByHandProducer(held=[("alerts", 0)])
+    writer = BatchWriter(state_topic="state")
+    writer.add("alerts", 0, b"s-0", b"alert")
+    writer.send_soon(producer)
+    await asyncio.sleep(0.01)
+    return producer, writer
+
+
+def test_state_goes_only_once_the_outputs_of_its_partition_before_it_are_acknowledged():
+    """An alert on its way, then the state that says its item was warned:
+    had the state been acknowledged first and the worker killed, the next
+    worker would read the warning as sent and the alert would never come
+    (found by killing workers during commits). The state of a partition
+    with nothing unacknowledged goes at once."""
+    async def scenario():
+        producer, writer = await _alert_on_its_way()
+        writer.add("state", 0, b"[0,\"s-0\"]", b"warned")
+        writer.add("cards", 1, b"s-1", b"card")
+        writer.add("state", 1, b"[1,\"s-1\"]", b"state")
+        commit = asyncio.create_task(writer.acknowledged(producer))
+        await asyncio.sleep(0.01)
+        before_the_alert_is_acknowledged = _sent(producer)
+        producer.acks[("alerts", 0)].set_result(None)
+        await asyncio.wait_for(commit, 1)
+        return before_the_alert_is_acknowledged, _sent(producer)
+
+    before, after = asyncio.run(scenario())
+    assert ("state", 0) not in before
+    assert before.index(("cards", 1)) < before.index(("state", 1))
+    assert after[-1] == ("state", 0)
+
+
+def test_state_is_not_sent_when_an_output_of_its_partition_is_refused():
+    async def scenario():
+        producer = AckedByHandProducer(held=[("alerts", 0)])
+        writer = BatchWriter(state_topic="state")
+        writer.add("alerts", 0, b"s-0", b"alert")
+        writer.add("state", 0, b"[0,\"s-0\"]", b"warned")
+        commit = asyncio.create_task(writer.acknowledged(producer))
+        await asyncio.sleep(0.01)
+        producer.acks[("alerts", 0)].set_exception(RuntimeError("the broker refused the alert"))
+        try:
+            await asyncio.wait_for(commit, 1)
+        except RuntimeError as error:
+            return str(error), _sent(producer)
+        return "committed", _sent(producer)
+
+    assert asyncio.run(scenario()) == ("the broker refused the alert", [("alerts", 0)])
+
+
+def test_state_is_not_sent_after_a_refused_output_however_many_outputs_follow_it():
+    """The acknowledgements kept for a partition's state are let go once
+    done, but not one that was refused."""
+    async def scenario():
+        producer, writer = await _alert_on_its_way()
+        producer.acks[("alerts", 0)].set_exception(RuntimeError("the broker refused the alert"))
+        for n in range(2 * ACKS_KEPT):
+            writer.add("cards", 0, b"s-0", b"card %d" % n)
+            writer.send_soon(producer)
+            await asyncio.sleep(0)
+        writer.add("state", 0, b"[0,\"s-0\"]", b"warned")
+        try:
+            await asyncio.wait_for(writer.send(producer), 1)
+        except RuntimeError as error:
+            return str(error), ("state", 0) in _sent(producer)
+        return "sent", ("state", 0) in _sent(producer)
+
+    assert asyncio.run(scenario()) == ("the broker refused the alert", False)
