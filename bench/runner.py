@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import os
@@ -17,7 +16,7 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
-from streams.broker import EmbeddedBroker, create_topics
+from streams.broker import EmbeddedBroker, create_topics, run_stoppable
 from streams.config import Settings
 from streams.gc_tuning import tune_gc
 from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
@@ -186,8 +185,8 @@ def _quiet_collector() -> None:
 
 def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> None:
     bootstrap = broker.bootstrap
-    asyncio.run(create_topics(bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, args.partitions, compacted=COMPACTED))
-    ends, seconds = asyncio.run(kafka.load(bootstrap, w.records))
+    run_stoppable(create_topics(bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, args.partitions, compacted=COMPACTED))
+    ends, seconds = run_stoppable(kafka.load(bootstrap, w.records))
     n = sum(ends.values())
     results["load"] = {"events": n, "seconds": seconds, "rate": n / seconds}
     log(f"loaded {n:,} events in {seconds:.1f} s ({n / seconds:,.0f}/s)")
@@ -221,7 +220,7 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
     last = None
     for rep in range(args.reps):
         for label, tuned in limits:
-            count, secs = asyncio.run(kafka.raw_consume(bootstrap, ends, tuned=tuned))
+            count, secs = run_stoppable(kafka.raw_consume(bootstrap, ends, tuned=tuned))
             limit_rates[label].append(count / secs)
             log(f"{label} rep {rep + 1}: {count / secs:,.0f} events/s")
         if "backfill" not in args.skip:
@@ -262,7 +261,7 @@ def profiled_run(kind: str, bootstrap: str, workdir: Path, args, ends: dict) -> 
     worker = workers.spawn(kind, bootstrap, workdir, args.partitions, tag="-profiled")
     out = workdir / f"{kind}.pyspy.txt"
     try:
-        ready = asyncio.run(workers.wait_ready(worker))
+        ready = run_stoppable(workers.wait_ready(worker))
         spy = profile.start(worker.process.pid, out)
         if spy is None:
             log("py-spy not found: no worker profile")
@@ -271,7 +270,7 @@ def profiled_run(kind: str, bootstrap: str, workdir: Path, args, ends: dict) -> 
             async def wait():
                 async with kafka.Progress(bootstrap, worker.app_id) as progress:
                     return await progress.wait(ends, args.worker_timeout, worker.alive)
-            done = asyncio.run(wait())
+            done = run_stoppable(wait())
         finally:
             profile.stop(spy)
     finally:
@@ -304,15 +303,15 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
         group = [workers.spawn(kind, bootstrap, workdir, args.partitions, extra_env=extra_env)]
     worker = group[0]
     try:
-        run = asyncio.run(workers.measure(group, bootstrap, ends, args.worker_timeout))
+        run = run_stoppable(workers.measure(group, bootstrap, ends, args.worker_timeout))
         entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
         if kind == PAIR:
-            entry["cpu_seconds"] = sum(workers.parse_metrics(asyncio.run(workers.scrape_text(member)))
+            entry["cpu_seconds"] = sum(workers.parse_metrics(run_stoppable(workers.scrape_text(member)))
                                        .get(CPU_SECONDS, 0) for member in group)
-            entry["partitions"] = [json.loads(asyncio.run(workers.http_get(
+            entry["partitions"] = [json.loads(run_stoppable(workers.http_get(
                 f"http://127.0.0.1:{member.port}/ready"))[1])["partitions"] for member in group]
         if kind == "project":
-            text = asyncio.run(workers.scrape_text(worker))
+            text = run_stoppable(workers.scrape_text(worker))
             metrics = workers.parse_metrics(text)
             entry["outputs_by_topic"] = workers.by_label(text, "seller_standards_outputs_total", "topic")
             entry["processed"] = metrics.get("seller_standards_events_total", 0)
@@ -348,11 +347,11 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         f"of {total:,} loaded")
 
     if expected_evaluations is not None:
-        found, expected, differing = asyncio.run(project.compare_evaluations(bootstrap, expected_evaluations))
+        found, expected, differing = run_stoppable(project.compare_evaluations(bootstrap, expected_evaluations))
         results["evaluations_check"] = {"worker": found, "backfill": expected, "differing": differing}
         log(f"evaluations: worker {found:,}, backfill {expected:,}, differing {differing:,}")
 
-    size = asyncio.run(project.state_size(bootstrap, worker.app_id, args.partitions))
+    size = run_stoppable(project.state_size(bootstrap, worker.app_id, args.partitions))
     results["state"] = asdict(size) | {"bytes_per_seller": size.bytes_per_seller,
                                        "bytes_per_entity": size.bytes_per_entity,
                                        "python_per_seller": size.python_per_seller,
@@ -376,7 +375,7 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         static_env = {"GROUP_INSTANCE_ID": "bench-worker"}
         static = workers.spawn("project", bootstrap, workdir, args.partitions, extra_env=static_env, tag="-static")
         try:
-            asyncio.run(workers.measure([static], bootstrap, ends, args.worker_timeout))
+            run_stoppable(workers.measure([static], bootstrap, ends, args.worker_timeout))
             results["restart-static"], static, ends = restarts(static, bootstrap, workdir, args,
                                                                chunks[args.reps + 1:], ends, static_env, "static")
         finally:
@@ -388,17 +387,17 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
         needed = int(sum(rate * s * (args.latency_seconds + 3) for s in args.shares)) + 1000
         events = live_events(needed, args.sellers, seed=args.seed + 1000)
         _quiet_collector()
-        ends = asyncio.run(project.settle_clock(bootstrap, worker, base_us, ends, args.partitions))
+        ends = run_stoppable(project.settle_clock(bootstrap, worker, base_us, ends, args.partitions))
         runs = []
         offset = 0
         for share in args.shares:
-            before = asyncio.run(workers.scrape_text(worker))
+            before = run_stoppable(workers.scrape_text(worker))
             cores = CoreShares(worker=worker.process.pid, broker=broker.process.pid, benchmark=os.getpid())
-            run, ends, used = asyncio.run(project.latency(
+            run, ends, used = run_stoppable(project.latency(
                 bootstrap, worker, events[offset:], base_us, rate * share, share, args.latency_seconds, 3.0,
                 ends, args.partitions))
             shares = cores.since()
-            after = asyncio.run(workers.scrape_text(worker))
+            after = run_stoppable(workers.scrape_text(worker))
             processing = workers.histogram_delta(before, after, "seller_standards_processing_latency_seconds")
             offset += used
             base_us += int((args.latency_seconds + 10) * 1_000_000)
@@ -427,8 +426,8 @@ def restarts(worker, bootstrap: str, workdir: Path, args, chunks: list, ends: di
     measured = []
     for i, chunk in enumerate(chunks):
         graceful = graceful_last and i == len(chunks) - 1
-        r, worker, ends = asyncio.run(project.restart(worker, bootstrap, workdir, args.partitions, chunk, ends, env,
-                                                      tag=f"-{tag}{i + 1}", graceful=graceful))
+        r, worker, ends = run_stoppable(project.restart(worker, bootstrap, workdir, args.partitions, chunk, ends, env,
+                                                        tag=f"-{tag}{i + 1}", graceful=graceful))
         measured.append(asdict(r))
         log(f"{tag} {i + 1} ({r.signal}): ready in {r.to_ready:.1f} s (all {args.partitions} partitions at "
             f"{report._s(r.to_all_partitions)}), then {r.tail_events:,} new events caught up in "

@@ -8,11 +8,16 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
+from typing import Any, Coroutine, Iterator, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from .child import in_main_thread, start_child
+
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -34,12 +39,12 @@ def broker_binary() -> str:
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # taken for a Ctrl-C while an EmbeddedBroker is entered
 
+
 class EmbeddedBroker:
     def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
-        self._previous_handlers: dict[int, object] = {}
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
@@ -78,23 +83,74 @@ class EmbeddedBroker:
         # Each is taken for a Ctrl-C instead, and the with-blocks stop the
         # worker and the broker. (A SIGKILL cannot be caught: then the
         # broker ends with this process, see streams.child.)
-        if in_main_thread():  # signal handlers can only be set there
-            self._previous_handlers = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
+        self._signals = stop_signals_as_ctrl_c()
+        self._signals.__enter__()
         return self
 
     def __exit__(self, *exc):
-        for signum, handler in self._previous_handlers.items():
-            signal.signal(signum, handler)
-        self._previous_handlers = {}
+        self._signals.__exit__(*exc)
         self.stop()
 
 
+@contextmanager
+def stop_signals_as_ctrl_c() -> Iterator[None]:
+    """In the block, SIGTERM and SIGHUP end the command as a Ctrl-C does
+    (KeyboardInterrupt), also when it was started with Ctrl-C ignored;
+    inside `run_stoppable`, as Ctrl-C ends asyncio.run. Signal handlers
+    can only be set in the main thread: elsewhere, nothing changes."""
+    if not in_main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _Running:
+    """What `run_stoppable` is running, for `_interrupt`."""
+    task: asyncio.Task | None = None
+    stop_asked = False
+
+
+def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(main), which a stop signal ends as Ctrl-C ends asyncio.run:
+    its task is cancelled and cleans up, then KeyboardInterrupt. A
+    KeyboardInterrupt raised inside the running loop instead (in a callback,
+    say, that was to complete a client's request) can leave a task whose
+    clean-up waits for ever, and asyncio.run with it: seen with Ctrl-C
+    ignored, where asyncio.run does not take Ctrl-C itself."""
+    async def as_running_task() -> T:
+        _Running.task = asyncio.current_task()
+        return await main
+
+    _Running.stop_asked = False
+    try:
+        result = asyncio.run(as_running_task())
+    except asyncio.CancelledError:
+        if _Running.stop_asked:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        _Running.task = None
+    if _Running.stop_asked:  # came while asyncio.run was closing, after its task ended
+        raise KeyboardInterrupt
+    return result
+
+
 def _interrupt(signum, frame):
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        # Started with Ctrl-C ignored (`&` in a script, nohup): a raised
+    if _Running.task is not None:
+        _Running.stop_asked = True
+        _Running.task.cancel()
+        _Running.task.get_loop().call_soon_threadsafe(lambda: None)  # the loop may be waiting in select
+    elif signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started with Ctrl-C ignored (`&` in a shell script): a raised
         # SIGINT would be ignored too, and the command would go on.
         raise KeyboardInterrupt
-    signal.raise_signal(signal.SIGINT)  # as Ctrl-C: asyncio.run then cancels its task and lets it clean up
+    else:
+        signal.raise_signal(signal.SIGINT)  # as Ctrl-C
 
 
 async def _metadata(bootstrap: str) -> None:

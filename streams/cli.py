@@ -15,7 +15,7 @@ import click
 from aiokafka.errors import KafkaConnectionError
 from tqdm import tqdm
 
-from .broker import EmbeddedBroker, create_topics, free_port
+from .broker import EmbeddedBroker, create_topics, free_port, run_stoppable
 from .child import start_child
 from .config import Settings, SettingsError
 from .evaluation_records import EvaluationRecords
@@ -169,15 +169,15 @@ def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, ti
         return
     _check_policy(settings)
     with EmbeddedBroker() as embedded, tempfile.TemporaryDirectory() as data_dir, EvaluationRecords() as records:
-        asyncio.run(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
-                                  compacted=COMPACTED))
+        run_stoppable(create_topics(embedded.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions,
+                                    compacted=COMPACTED))
         app_id = f"seller-standards-replay-{uuid.uuid4().hex[:8]}"
         try:
             with running_worker(embedded.bootstrap, app_id, data_dir) as process:
-                ends = asyncio.run(replaying.publish(events, embedded.bootstrap, partitions))
-                asyncio.run(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
-                                                     alive=lambda: process.poll() is None))
-                asyncio.run(replaying.evaluations(embedded.bootstrap, records))
+                ends = run_stoppable(replaying.publish(events, embedded.bootstrap, partitions))
+                run_stoppable(replaying.wait_processed(embedded.bootstrap, app_id, ends, timeout,
+                                                       alive=lambda: process.poll() is None))
+                run_stoppable(replaying.evaluations(embedded.bootstrap, records))
         except Exception:  # the worker has stopped by now: its log ends with its last lines
             click.echo(worker_log_end(data_dir), err=True)
             raise

@@ -2,7 +2,6 @@
 marketplace with time running fast, and a live summary of the outputs."""
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from collections import Counter
@@ -16,7 +15,7 @@ from schemas.validate import format_timestamp, parse_timestamp
 from standards.calendar import DAY
 from standards.engine import BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 
-from .broker import EmbeddedBroker, create_topics
+from .broker import EmbeddedBroker, create_topics, run_stoppable
 from .simulate import simulate
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
@@ -114,13 +113,13 @@ def run_demo(sellers: int, speed: float, duration: float | None, partitions: int
     from .cli import running_worker, worker_log_end
 
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as data_dir:
-        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions, compacted=COMPACTED))
+        run_stoppable(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, partitions, compacted=COMPACTED))
         with running_worker(broker.bootstrap, "seller-standards-demo", data_dir,
                             {"PARTITIONS": str(partitions)}) as worker:
             print(f"embedded broker on {broker.bootstrap}; worker pid {worker.pid}; {sellers} sellers, "
                   f"{speed / 3600:g} simulated hours per second. Ctrl-C stops.\n{LEGEND}", flush=True)
             try:
-                asyncio.run(_run(broker.bootstrap, partitions, sellers, speed, duration,
+                run_stoppable(_run(broker.bootstrap, partitions, sellers, speed, duration,
                                  lambda: worker.poll() is None))
             except KeyboardInterrupt:
                 print("\nstopping", flush=True)

@@ -38,7 +38,7 @@ def _kill(pid: int) -> None:
 
 
 def _ignore_ctrl_c() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell script's `&` or nohup start a command
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell script's `&` starts a command
 
 
 @pytest.mark.parametrize(("signum", "returncode", "started"), [
