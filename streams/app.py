@@ -18,6 +18,7 @@ from faust.exceptions import NotReady
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.sensors.prometheus import setup_prometheus_sensors
 from mode import Service
+from mode.threads import WorkerThread
 
 from standards.policy import load_policy
 
@@ -39,11 +40,26 @@ REFRESH_SLICE = 500
 policy = load_policy(settings.policy_file)
 
 
+class _AbandonedAtExit(WorkerThread):
+    """The consumer's thread, which the process does not wait for at exit.
+    mode stops waiting for it after `shutdown_timeout` and closes the
+    worker; a thread still in a group join then gets its assignment later,
+    and hands it to the main thread's method queue, stopped by then: it
+    waits for ever (seen: a static member restarted after a crash, which
+    Tansu holds in its join for seconds, stopped by SIGTERM meanwhile). Its
+    consumer has nothing to commit: the main thread commits."""
+
+    def __init__(self, service, **kwargs) -> None:
+        super().__init__(service, **kwargs)
+        self.daemon = True
+
+
 class WorkerConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
     # mode waits this long for the consumer's thread to end when the worker
     # stops (60 s by default): with the broker gone, the thread's consumer
     # keeps looking for the group coordinator, and a SIGTERM took 61 s.
     shutdown_timeout = 5.0
+    Worker = _AbandonedAtExit
 
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)

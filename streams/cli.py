@@ -89,10 +89,10 @@ def broker(port: int) -> None:
 
 
 def start_worker(bootstrap: str, app_id: str, data_dir: str, extra_env: dict | None = None,
-                 log_file=None) -> subprocess.Popen:
+                 log_file=None, log_level: str = "warn") -> subprocess.Popen:
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "APP_ID": app_id, "DATA_DIR": data_dir,
            "WEB_PORT": str(free_port()), **(extra_env or {})}
-    return start_child([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
+    return start_child([sys.executable, "-m", "streams.cli", "worker", "-l", log_level],
                        env=env, stdout=log_file or subprocess.DEVNULL,
                        stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL)
 

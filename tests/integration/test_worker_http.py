@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
 import urllib.request
 
@@ -77,15 +79,7 @@ def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 1, compacted=COMPACTED))
         worker = start_worker(broker.bootstrap, "stop-test", str(tmp_path), {"PARTITIONS": "1", "WEB_PORT": str(port)})
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
-                try:
-                    if orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"]:
-                        break
-                except OSError:  # not listening yet, or 503 until recovered
-                    pass
-                time.sleep(0.2)
+            _wait_ready(worker, port)
             broker.process.kill()
             broker.process.wait()
             time.sleep(1)  # the worker notices: its connections close
@@ -96,3 +90,51 @@ def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
         finally:
             stop_worker(worker)
     assert stopped_after < 15, stopped_after
+
+
+def _wait_ready(worker, port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
+        try:
+            if orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"]:
+                return
+        except OSError:  # not listening yet, or 503 until recovered
+            pass
+        time.sleep(0.2)
+
+
+def test_a_worker_stops_soon_on_sigterm_while_the_broker_holds_its_group_join(tmp_path):
+    """A static member restarted after a crash is held in its join by the
+    broker for seconds. A SIGTERM then: mode waits 5 s for the consumer's
+    thread and goes on; the join completing after that brought an
+    assignment whose callback waited for the main thread's method queue,
+    already stopped, and the process waited for that thread at exit for ever."""
+    port = free_port()
+    env = {"PARTITIONS": "1", "WEB_PORT": str(port), "GROUP_INSTANCE_ID": "worker-a"}
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 1, compacted=COMPACTED))
+        crashed = start_worker(broker.bootstrap, "join-test", str(tmp_path), env)
+        try:
+            _wait_ready(crashed, port)
+        finally:
+            crashed.kill()
+            crashed.wait()
+        log_path = tmp_path / "restarted.log"
+        with open(log_path, "wb") as log:
+            restarted = start_worker(broker.bootstrap, "join-test", str(tmp_path), env, log_file=log, log_level="info")
+        try:
+            deadline = time.monotonic() + 60
+            while b"(Re-)joining group" not in log_path.read_bytes():
+                assert restarted.poll() is None and time.monotonic() < deadline, "the worker never joined"
+                time.sleep(0.02)
+            time.sleep(0.3)
+            stopping = time.monotonic()
+            restarted.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                restarted.wait(30)
+            stopped_after = time.monotonic() - stopping
+        finally:
+            restarted.kill()
+            restarted.wait()
+    assert stopped_after < 15, (stopped_after, log_path.read_text()[-3000:])
