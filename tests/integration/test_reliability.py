@@ -28,6 +28,7 @@ PARTITIONS = 4
 LINES = [orjson.dumps(e) for e in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=130, seed=5,
                                            heartbeat_every=24 * 3600 * 1_000_000)]
 EXPECTED = list(backfill(LINES, PARTITIONS, Policy())[0])
+OUTAGE = 10.0  # seconds: longer than the worker's session timeout (BROKER_SESSION_TIMEOUT, 6 s)
 
 
 async def _committed(bootstrap: str, group: str, ends) -> int:
@@ -47,7 +48,9 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
     committed, action) step: "crash" kills the oldest running worker with
     SIGKILL and starts a new one, "stop" stops it with SIGTERM and starts a
     new one, "add" starts one more worker, "kill" kills the oldest with SIGKILL
-    and leaves the rest to take over. Every worker runs with `settings`
+    and leaves the rest to take over, "outage" freezes the broker (SIGSTOP;
+    Tansu keeps its data in memory and cannot be restarted) for OUTAGE
+    seconds, then lets it go on. Every worker runs with `settings`
     added to its environment. Returns the raw evaluation and violation
     records (by topic) once every input offset is committed."""
     events = tmp_path / "events.jsonl"
@@ -74,7 +77,13 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
             ends = asyncio.run(replay.publish(events, broker.bootstrap, PARTITIONS))
             for fraction, action in steps:
                 _wait_committed(broker.bootstrap, group, ends, fraction)
-                if action in ("crash", "kill"):
+                if action == "outage":
+                    os.kill(broker.process.pid, signal.SIGSTOP)
+                    try:
+                        time.sleep(OUTAGE)
+                    finally:
+                        os.kill(broker.process.pid, signal.SIGCONT)
+                elif action in ("crash", "kill"):
                     signal_oldest(signal.SIGKILL)
                 elif action == "stop":
                     signal_oldest(signal.SIGTERM)
@@ -130,6 +139,18 @@ def test_kill_9_twice_with_static_membership_gives_the_uninterrupted_evaluations
     _assert_same_outputs(out)
     # One member, the last worker, under the name (the broker prefixes its member ids with it).
     assert len(out["members"]) == 1 and out["members"][0].startswith("worker-a-")
+
+
+def test_a_broker_that_stops_answering_mid_replay_loses_and_doubles_nothing(tmp_path):
+    # docs/reliability.md, "broker unreachable": with input applied and not
+    # committed, and commits every 0.5 s that wait for it. No worker stops,
+    # so no input is applied twice and no output is sent twice.
+    out = _run(tmp_path, "outage", [(0.4, "outage")])
+    _assert_same_outputs(out)
+    evaluated = [(orjson.loads(value)["seller_id"], orjson.loads(value)["month"]) for _, value in out[EVALUATIONS]]
+    assert len(evaluated) == len(set(evaluated)) == len(EXPECTED)
+    violation_ids = [orjson.loads(value)["violation_id"] for _, value in out[VIOLATIONS]]
+    assert len(violation_ids) == len(set(violation_ids))
 
 
 def test_a_worker_added_and_a_worker_killed_mid_replay_give_the_uninterrupted_evaluations(tmp_path):
