@@ -23,6 +23,7 @@ from mode.threads import WorkerThread
 from standards.policy import load_policy
 
 from . import metrics
+from .client_logs import quiet_repeated_client_errors
 from .config import Settings
 from .processor import Processor, is_backlog
 from .reading import read_topic
@@ -273,12 +274,14 @@ class Transport(aiokafka_driver.Transport):
 
 
 class Worker(faust.Worker):
-    """Faust's worker without its terminal spinner: at a level of `warn` or
+    """Faust's worker without its terminal spinner (at a level of `warn` or
     above the spinner sets the root logger to DEBUG, and every debug call of
-    Faust and aiokafka then builds a log record."""
+    Faust and aiokafka then builds a log record), and with the Kafka
+    client's repeated errors logged once per 10 s (streams.client_logs)."""
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
+        quiet_repeated_client_errors()
 
 
 class StandardsApp(faust.App):

@@ -75,14 +75,17 @@ def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
     """An orchestrator stopping a worker during a broker outage: mode waited
     60 s for the consumer's thread, which kept looking for the coordinator."""
     port = free_port()
+    log_path = tmp_path / "worker.log"
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 1, compacted=COMPACTED))
-        worker = start_worker(broker.bootstrap, "stop-test", str(tmp_path), {"PARTITIONS": "1", "WEB_PORT": str(port)})
+        with open(log_path, "wb") as log:
+            worker = start_worker(broker.bootstrap, "stop-test", str(tmp_path), {"PARTITIONS": "1", "WEB_PORT": str(port)},
+                                  log_file=log)
         try:
             _wait_ready(worker, port)
             broker.process.kill()
             broker.process.wait()
-            time.sleep(1)  # the worker notices: its connections close
+            time.sleep(3)  # the worker notices (its connections close) and tries to reconnect
             stopping = time.monotonic()
             worker.terminate()
             worker.wait(30)
@@ -90,6 +93,9 @@ def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
         finally:
             stop_worker(worker)
     assert stopped_after < 15, stopped_after
+    # Its client tried again every 0.1 s; each error is logged once per 10 s (streams.client_logs).
+    refused = log_path.read_text().count("Unable connect to node")
+    assert 1 <= refused <= 2, log_path.read_text()[-3000:]
 
 
 def _wait_ready(worker, port: int) -> None:
