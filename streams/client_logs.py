@@ -3,9 +3,9 @@
 While the broker is unreachable, aiokafka logs the same few errors (a
 refused connection, a failed metadata update, a fetch or a produce to a
 node not ready) about 100 times a second in all: 2,650 lines in a 30 s
-outage, which bury what else the worker logs. Each of its messages (logger
-and format string) passes at most once per interval; the next one that
-passes says how many were left out."""
+outage, which bury what else the worker logs. Each of its warning and
+error messages (logger and format string) passes at most once per
+interval; the next one that passes says how many were left out."""
 from __future__ import annotations
 
 import logging
@@ -26,6 +26,8 @@ class RepeatedMessages(logging.Filter):
         self._passed: dict[tuple[str, object], list] = {}  # (logger, message) -> [when it passed, left out since]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:  # what a group join or a rebalance says, each time
+            return True
         key = (record.name, record.msg)
         now = self.clock()
         with self._lock:

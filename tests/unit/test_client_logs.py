@@ -61,6 +61,15 @@ def test_other_messages_and_loggers_pass_on_their_own():
     assert fetcher_records.lines == ["Unable connect to node with id 1: refused"]
 
 
+def test_information_passes_each_time():
+    repeated = RepeatedMessages(10.0, clock=lambda: 0.0)
+    logger, records = _logger("aiokafka.test-info", repeated)
+    logger.setLevel(logging.INFO)
+    for generation in (1, 2):
+        logger.info("Joined group %r (generation %s)", "g", generation)
+    assert records.lines == ["Joined group 'g' (generation 1)", "Joined group 'g' (generation 2)"]
+
+
 def test_installed_on_the_clients_loggers_and_not_on_others():
     repeated = quiet_repeated_client_errors()
     try:
