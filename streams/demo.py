@@ -120,7 +120,7 @@ def run_demo(sellers: int, speed: float, duration: float | None, partitions: int
                   f"{speed / 3600:g} simulated hours per second. Ctrl-C stops.\n{LEGEND}", flush=True)
             try:
                 run_stoppable(_run(broker.bootstrap, partitions, sellers, speed, duration,
-                                 lambda: worker.poll() is None))
+                                   lambda: worker.poll() is None))
             except KeyboardInterrupt:
                 print("\nstopping", flush=True)
             except WorkerStopped:

@@ -21,6 +21,18 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
+def _wait_ready(worker, port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
+        try:
+            if orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"]:
+                return
+        except OSError:  # not listening yet, or 503 until recovered
+            pass
+        time.sleep(0.2)
+
+
 def _sample(metrics: str, name_and_labels: str) -> float:
     for line in metrics.splitlines():
         if line.startswith(name_and_labels + " "):
@@ -100,18 +112,6 @@ def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
     # The consumer's thread stopped cleanly (a fetch's CancelledError out of aiokafka's stop ended it
     # with a traceback, and mode waited 5 s for it, then logged its TimeoutError).
     assert "Traceback" not in logged, logged[-3000:]
-
-
-def _wait_ready(worker, port: int) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
-        try:
-            if orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))["ready"]:
-                return
-        except OSError:  # not listening yet, or 503 until recovered
-            pass
-        time.sleep(0.2)
 
 
 def test_a_worker_stops_soon_on_sigterm_while_the_broker_holds_its_group_join(tmp_path):
