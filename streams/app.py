@@ -28,7 +28,7 @@ from .config import Settings
 from .processor import Processor, is_backlog
 from .reading import read_topic
 from .writer import BatchWriter
-from .topics import COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS
+from .topics import COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts
 
 log = logging.getLogger(__name__)
 settings = Settings()
@@ -71,6 +71,13 @@ class WorkerConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = settings.fetch_max_wait_ms
         return consumer
 
+    def _stopped_set(self) -> None:
+        # After a crash (the worker stopping on an error: `_restore`) the
+        # thread has ended and closed its loop, and mode's stop then failed
+        # with a second traceback ("Event loop is closed").
+        if not self.thread_loop.is_closed():
+            super()._stopped_set()
+
     async def on_thread_stop(self) -> None:
         try:
             await super().on_thread_stop()
@@ -103,8 +110,9 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
     pauses the partitions before it commits and revokes, and resumes them
     only after recovery (`_restore`) and a seek to the committed offsets;
     a batch is applied only while the flow is active, in the generation it
-    was fetched in, for a partition that is still active, and the checks and
-    the application of a slice are one synchronous step.
+    was fetched in, for a partition that is still active and has been
+    restored (never onto the empty state of a restore that failed), and the
+    checks and the application of a slice are one synchronous step.
     """
 
     @Service.task
@@ -241,7 +249,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
 
     def _may_apply(self, tp, active, generation) -> bool:
         return (self.flow_active and not self.should_stop and self.app.consumer_generation_id == generation
-                and (active is None or tp in active or tp in self._buffered_partitions))
+                and (active is None or tp in active or tp in self._buffered_partitions)
+                and (tp.partition in processor.engines or tp.topic not in INPUT_TOPIC_SET))
 
     def _apply(self, tp, records) -> None:
         """Apply consecutive records of an input partition and mark them
@@ -358,10 +367,23 @@ def _active_partitions() -> set[int]:
 
 @recovery_gate.on_recover
 async def _restore() -> None:
+    # Faust drops an error of a recovery callback and resumes the streams
+    # anyway: the partitions not restored would then be applied to empty
+    # state, which the next commit writes over the stored one. The worker
+    # stops instead (a partition is applied only once restored:
+    # StateFlushingConsumer._may_apply), and its next start restores again.
+    try:
+        await _restore_assigned()
+    except Exception as error:
+        await app.crash(error)
+
+
+async def _restore_assigned() -> None:
     partitions = _active_partitions()
     started = time.monotonic()
     for topic in (state_topic, *output_topics.values()):  # records are sent as batches, not through Faust
         await topic.maybe_declare()
+    await _check_partition_counts()
     records = await read_topic(settings.bootstrap, state_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
     processor.restore(partitions, records)
@@ -370,6 +392,18 @@ async def _restore() -> None:
     ready["recovered"] = True
     metrics.READY.set(1)
     metrics.ASSIGNED_PARTITIONS.set(len(partitions))
+
+
+async def _check_partition_counts() -> None:
+    """Every topic the worker reads or writes has PARTITIONS partitions,
+    checked at each assignment: topics made by others may have another
+    count, and a topic may be given partitions while workers run (before,
+    such a worker waited for ever for state partitions that do not exist,
+    and logged nothing)."""
+    names = (*INPUT_TOPICS, *OUTPUT_TOPICS, state_topic.get_topic_name())
+    metadata = await app.producer._ensure_producer().client.fetch_all_metadata()
+    counts = {name: len(metadata.partitions_for_topic(name) or ()) or None for name in names}
+    check_partition_counts(counts, settings.partitions)
 
 
 @app.on_partitions_revoked.connect

@@ -30,7 +30,7 @@ from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
 from .partitioning import partition_for
 from .reading import WaitTimeout, start_client
-from .topics import INPUT_TOPICS, TOPIC_OF_UNNAMED_LINE, line_topic
+from .topics import INPUT_TOPICS, TOPIC_OF_UNNAMED_LINE, check_partition_counts, line_topic
 
 HEARTBEAT = "clock.heartbeat"
 
@@ -166,6 +166,8 @@ async def _input_topic_batches(bootstrap: str, options: dict, timeout: float) ->
                                 group_id=None, **options)
     await start_client(consumer)  # waits for the metadata of the topics
     try:
+        check_partition_counts({topic: len(consumer.partitions_for_topic(topic) or ()) or None
+                                for topic in INPUT_TOPICS})
         groups: dict[int, list[_Fetched]] = {}  # partition -> its topics' partitions, in INPUT_TOPICS order
         for index, topic in enumerate(INPUT_TOPICS):
             for partition in sorted(consumer.partitions_for_topic(topic) or ()):

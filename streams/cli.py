@@ -21,21 +21,22 @@ from .config import Settings, SettingsError
 from .evaluation_records import EvaluationRecords
 from .gc_tuning import tune_gc
 from .reading import WaitTimeout
-from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS, PartitionCountError
 
 
 class _Commands(click.Group):
     """A setting or policy file that cannot be used, a Kafka that cannot be
-    reached, or a wait on it that ran out of time ends the command with its
-    message (naming the variable or key, or what was waited for) and exit
-    status 1, not a traceback."""
+    reached, a wait on it that ran out of time, or topics of partition counts
+    that cannot go together end the command with its message (naming the
+    variable or key, what was waited for, or the topics) and exit status 1,
+    not a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KafkaConnectionError as exc:
             raise click.ClickException(f"Kafka is unreachable: {exc}") from None
-        except WaitTimeout as exc:
+        except (WaitTimeout, PartitionCountError) as exc:
             raise click.ClickException(str(exc)) from None
         except ValueError as exc:
             from standards.policy import PolicyError  # pydantic: only when something went wrong

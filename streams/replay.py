@@ -16,7 +16,7 @@ from .output_json import dumps_sorted
 from .partitioning import Partitioner
 from .evaluation_records import EvaluationRecords
 from .reading import CommittedOffsets, WaitTimeout, topic_batches
-from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES, line_topic
+from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES, check_partition_counts, line_topic
 
 
 def event_lines(path: Path, desc: str, chunk_bytes: int = 1 << 23) -> Iterator[bytes]:
@@ -86,6 +86,9 @@ async def publish(path: Path, bootstrap: str, partitions: int, options: dict | N
 
     last_heartbeat = None
     try:
+        # Lines go to the partition of their seller by the topic's count, the closing heartbeats to `partitions`.
+        check_partition_counts({topic: len(await producer.partitions_for(topic)) for topic in INPUT_TOPICS},
+                               partitions)
         for line in event_lines(path, "publishing"):
             if not line.strip():
                 continue

@@ -1,4 +1,8 @@
 """Topic names of SPEC sections 2 and 6."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
 from schemas.validate import INPUT_TYPES, TOPIC_OF_TYPE
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 
@@ -28,3 +32,33 @@ def line_topic(named, event_type) -> str:
 # line_topic of a line without `_topic`, for each type a valid line has: the
 # backfill's lookup for every line (2 % of its instructions went to the call).
 TOPIC_OF_UNNAMED_LINE = {event_type: line_topic(None, event_type) for event_type in INPUT_TYPES}
+
+
+class PartitionCountError(RuntimeError):
+    """Topics whose partition counts cannot be used together; the message
+    names each topic that differs and its count."""
+
+
+def check_partition_counts(counts: Mapping[str, Optional[int]], expected: Optional[int] = None) -> None:
+    """Raise PartitionCountError unless every topic of `counts` (name ->
+    partitions; None: no such topic, not checked) has `expected` partitions,
+    or, with no `expected`, they all have one count. A seller's events are on
+    partition p of every input topic (Kafka's partitioner maps its key to p
+    by the topic's count), and its outputs and state go to p too: with
+    another count, one seller's events land on several partitions, each
+    with its own clock and state."""
+    present = {topic: n for topic, n in counts.items() if n is not None}
+    if expected is None:
+        if len(set(present.values())) <= 1:
+            return
+        raise PartitionCountError(
+            "the input topics must all have one partition count (a seller's events are on partition p of each): "
+            + ", ".join(f"{topic} has {n}" for topic, n in present.items()))
+    wrong = {topic: n for topic, n in present.items() if n != expected}
+    if wrong:
+        raise PartitionCountError(
+            f"every input, output and state topic must have PARTITIONS={expected} partitions (a seller's "
+            "events, outputs and state all go to partition p of each): "
+            + ", ".join(f"{topic} has {n}" for topic, n in wrong.items())
+            + ". Set PARTITIONS to the input topics' count, or recreate the topics that differ with it "
+            "(partitions added to a topic move sellers to other partitions, away from their state)")

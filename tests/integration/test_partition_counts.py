@@ -1,0 +1,115 @@
+"""Topics whose partition counts cannot go together, on a real broker: the
+worker stops with status 1 and names them, having applied nothing; replay
+and backfill refuse them with the same message."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from streams.broker import EmbeddedBroker, create_topics
+from streams.cli import start_worker
+from streams.reading import CommittedOffsets, read_topic
+from streams.topics import INPUT_TOPICS, ORDERS, OUTPUT_TOPICS
+
+APP = "counts"
+STATE = f"{APP}-seller-state"
+ORDER = {"event_id": "o1", "type": "order.placed", "seller_id": "s1", "occurred_at": "2026-01-01T10:00:00Z",
+         "order_id": "o1", "total": "12.00", "currency": "EUR", "ship_by": "2026-01-03T10:00:00Z",
+         "digital": False, "purchase_protected": False, "tracking_required": True}
+
+
+async def _publish_an_order_and_heartbeats(bootstrap: str) -> None:
+    """An order, and a heartbeat on every partition of every input topic
+    after it: enough for a scorecard, would the worker apply them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(ORDERS, orjson.dumps(ORDER), key=b"s1")
+        for topic in INPUT_TOPICS:
+            for partition in await producer.partitions_for(topic):
+                beat = {"event_id": f"hb/{topic}/{partition}", "type": "clock.heartbeat", "seller_id": "hb",
+                        "occurred_at": "2026-01-02T00:00:00Z"}
+                await producer.send_and_wait(topic, orjson.dumps(beat), partition=partition)
+    finally:
+        await producer.stop()
+
+
+# (input topics' count, orders' count, state topic's count; None: made by the worker) with PARTITIONS=2,
+# and what the worker's error names
+LAYOUTS = {
+    "every input topic of another count": (3, 3, None, "marketplace.messages has 3, marketplace.orders has 3"),
+    "one input topic of another count": (2, 3, None, ": marketplace.orders has 3."),
+    "a state topic of more partitions": (2, 2, 3, f": {STATE} has 3."),
+    "a state topic of fewer partitions": (2, 2, 1, f": {STATE} has 1."),  # a worker waited for ever for the rest
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_worker_stops_naming_the_topics_of_another_count_and_applies_nothing(tmp_path, layout):
+    inputs, orders, state, named = LAYOUTS[layout]
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, [ORDERS], orders))
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS, inputs))
+        if state is not None:
+            asyncio.run(create_topics(broker.bootstrap, [STATE], state, compacted=[STATE]))
+        asyncio.run(_publish_an_order_and_heartbeats(broker.bootstrap))
+        with open(tmp_path / "worker.log", "wb") as log:
+            worker = start_worker(broker.bootstrap, APP, str(tmp_path), {"PARTITIONS": "2"}, log_file=log,
+                                  log_level="info")
+            try:
+                status = worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+                status = None
+        outputs = {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in OUTPUT_TOPICS}
+
+        async def committed():
+            async with CommittedOffsets(broker.bootstrap, APP) as offsets:
+                return await offsets.of([TopicPartition(ORDERS, p) for p in range(orders)])
+        commits = asyncio.run(committed())
+    log_text = (tmp_path / "worker.log").read_text(errors="replace")
+    assert status == 1, f"the worker did not stop with status 1 ({status}):\n{log_text[-3000:]}"
+    assert "must have PARTITIONS=2 partitions" in log_text and named in log_text
+    assert log_text.count("Traceback") == 1  # the error's own, nothing from the stop after it
+    assert outputs == {topic: [] for topic in OUTPUT_TOPICS}
+    assert commits == {}
+
+
+def _cli(*args, partitions: int) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PARTITIONS": str(partitions)})
+
+
+def test_replay_into_input_topics_of_another_count_publishes_nothing(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(orjson.dumps(ORDER) + b"\n")
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS, 3))
+        result = _cli("replay", str(events), "--bootstrap", broker.bootstrap, partitions=2)
+        published = {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in INPUT_TOPICS}
+    assert result.returncode == 1
+    assert "must have PARTITIONS=2 partitions" in result.stderr and "marketplace.refunds has 3" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert published == {topic: [] for topic in INPUT_TOPICS}
+
+
+def test_backfill_from_input_topics_of_different_counts_stops_naming_them(tmp_path):
+    out = tmp_path / "evaluations.jsonl"
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, [ORDERS], 3))
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS, 2))
+        asyncio.run(_publish_an_order_and_heartbeats(broker.bootstrap))
+        result = _cli("backfill", "--from-topics", "--bootstrap", broker.bootstrap, "--evaluations", str(out),
+                      partitions=2)
+    assert result.returncode == 1
+    assert ("the input topics must all have one partition count (a seller's events are on partition p of each): "
+            "marketplace.messages has 2, marketplace.orders has 3, marketplace.shipments has 2, "
+            "marketplace.reviews has 2, marketplace.refunds has 2") in result.stderr
+    assert "Traceback" not in result.stderr
