@@ -335,8 +335,12 @@ app = StandardsApp(
     Worker=Worker,
 )
 
+# Created with PARTITIONS partitions when missing (Faust declares an internal
+# topic before it subscribes to it): else the broker made them at the
+# subscription, with its own default count (1 on Apache Kafka, 4 on Tansu),
+# and the worker then stopped on them (_check_partition_counts).
 input_topic = app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw",
-                        partitions=settings.partitions)
+                        partitions=settings.partitions, internal=True)
 output_topics = {
     name: app.topic(name, key_serializer="raw", value_serializer="raw", partitions=settings.partitions,
                     config={"cleanup.policy": "compact"} if name in COMPACTED else None)

@@ -7,13 +7,15 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from streams.broker import EmbeddedBroker, create_topics
-from streams.cli import start_worker
+from streams.broker import EmbeddedBroker, create_topics, free_port
+from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
 from streams.topics import INPUT_TOPICS, ORDERS, OUTPUT_TOPICS
 
@@ -80,6 +82,37 @@ def test_a_worker_stops_naming_the_topics_of_another_count_and_applies_nothing(t
     assert log_text.count("Traceback") == 1  # the error's own, nothing from the stop after it
     assert outputs == {topic: [] for topic in OUTPUT_TOPICS}
     assert commits == {}
+
+
+def test_a_worker_started_before_its_input_topics_exist_creates_them_with_partitions(tmp_path):
+    """Not the broker's default count (4 on Tansu, 1 on Apache Kafka), which
+    it gave topics it made at the subscription, and the worker stopped on."""
+    port = free_port()
+    with EmbeddedBroker() as broker:
+        worker = start_worker(broker.bootstrap, APP, str(tmp_path), {"PARTITIONS": "3", "WEB_PORT": str(port)})
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
+                        shown = orjson.loads(response.read())
+                        break
+                except OSError:  # not listening yet, or 503 until recovered
+                    time.sleep(0.2)
+
+            async def counts():
+                producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+                await producer.start()
+                try:
+                    return {topic: len(await producer.partitions_for(topic)) for topic in INPUT_TOPICS}
+                finally:
+                    await producer.stop()
+            created = asyncio.run(counts())
+        finally:
+            stop_worker(worker)
+    assert shown == {"ready": True, "partitions": [0, 1, 2]}
+    assert created == {topic: 3 for topic in INPUT_TOPICS}
 
 
 def _cli(*args, partitions: int) -> subprocess.CompletedProcess:
