@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 
 import orjson
 
-from .calendar import Calendar, month_index
+from .calendar import month_index
 from .judge import STANDARDS
 from .numbers import contribution
 from .policy import Policy
@@ -301,16 +301,18 @@ class PartitionEngine:
             return
         last_month = self.evaluated_through
         stored = seller.unpack_all()  # read by each step below
+        months = attribution_months(seller, self.policy)
         after = self._unevaluated_after
-        if after is None:  # the partition's first instant: from the seller's earliest possible month
-            first = first_attribution_month(seller, self.policy.calendar)
-            start = None if first is None else first + 1
-        else:  # the months since the last instant (one with nothing attributed to it gives no record)
-            start = after + 1
+        # From the seller's earliest possible month at the partition's first
+        # instant, else the months since the last instant; to three months
+        # after its latest possible one, the last whose period holds it: a
+        # month with nothing attributed to its period gives no record (the
+        # months of a clock that jumped years ahead are not counted one by one).
+        start = (None if months is None else months[0] + 1) if after is None else after + 1
         # A backfill writes nothing: no month is made again (None: each month reads the one before).
         kept_since = (_NOTHING_SAVED if self.saved_through is None else self.saved_through) if self.live else None
-        if start is not None:
-            for month in range(start, last_month + 1):
+        if start is not None and months is not None:
+            for month in range(start, min(last_month, months[1] + 3) + 1):
                 record = seller.evaluation(month, self.policy, kept_since)
                 if record is None:
                     continue
@@ -582,21 +584,31 @@ class PartitionEngine:
         seller.repack(stored)
 
 
-def first_attribution_month(seller: SellerState, calendar: Calendar) -> Optional[int]:
-    """Earliest month any of the seller's items could be attributed to."""
-    instants = []
+def attribution_months(seller: SellerState, policy: Policy) -> Optional[tuple[int, int]]:
+    """(earliest, latest) month any of the seller's items could be
+    attributed to (SPEC 4); None when none could be."""
+    earliest, latest = [], []
+    longest_window = max(policy.windows)
     for thread in seller.items_of("threads"):
-        if thread.buyer_at is not None:
-            instants.append(thread.buyer_at)
+        if thread.buyer_at is not None:  # attributed to its deadline's day
+            earliest.append(thread.buyer_at)
+            latest.append(thread.buyer_at + longest_window)
     for order in seller.items_of("orders"):
-        if order.placed is not None:
-            instants += [order.placed[0], order.placed[3]]
+        if order.placed is not None:  # the day placed (sales), of ship-by, of the first shipment (completed)
+            instants = [order.placed[0], order.placed[3]]
             if order.shipment is not None:
                 instants.append(order.shipment[0])
+            earliest += instants
+            latest += instants
     for review in seller.items_of("reviews"):
-        if review.postings:
-            instants.append(review.postings[0][0])
+        if review.postings:  # its first posting
+            earliest.append(review.postings[0][0])
+            latest.append(review.postings[0][0])
     for case in seller.items_of("cases"):
-        if case.closes:
-            instants.append(case.closes[0][0])
-    return calendar.month_of(min(instants)) if instants else None
+        if case.closes:  # its latest close
+            earliest.append(case.closes[0][0])
+            latest.append(case.closes[-1][0])
+    if not earliest:
+        return None
+    month_of = policy.calendar.month_of
+    return month_of(min(earliest)), month_of(max(latest))

@@ -128,3 +128,36 @@ def test_consecutive_months_not_met_and_reset_by_a_month_without_record():
     assert runs == {"2026-02": 1, "2026-03": 2, "2026-04": 3, "2026-07": 1, "2026-08": 2, "2026-09": 3}
     # the other standards are not_applicable or met: never a run
     assert {r["standards"]["case_rate"]["consecutive_months_not_met"] for r in sc.evaluations.values()} == {0}
+
+
+def test_a_clock_that_jumps_years_ahead_gives_the_records_of_every_month_whose_period_holds_something():
+    """Months are evaluated up to three after the latest an item could be
+    attributed to (a thread's deadline day, a first shipment's day), not
+    one by one up to the clock; the records are those of each month."""
+    sc = Scenario()
+    # S1: an unanswered thread of January 31, 23:00; its deadlines (24 h and 48 h) are in February.
+    sc.buyer("s1", "t1", "2026-01-31T23:00:00Z")
+    # S2: an order placed in January, ship-by January 8, shipped (late) on June 10: a sale and a late
+    # order in January, a completed order in June.
+    sc.order("s2", "o1", "2026-01-05T10:00:00Z", ship_by="2026-01-08T10:00:00Z")
+    sc.ship("s2", "o1", "2026-06-10T09:00:00Z")
+    sc.heartbeat("2031-01-01T00:00:00Z")
+    assert sorted(sc.evaluations) == [
+        ("s1", "2026-03"), ("s1", "2026-04"), ("s1", "2026-05"),  # periods holding February
+        ("s2", "2026-02"), ("s2", "2026-03"), ("s2", "2026-04"),  # ... January
+        ("s2", "2026-07"), ("s2", "2026-08"), ("s2", "2026-09"),  # ... June
+    ]
+    # Fewer than 5 sales: not_enough_data, with the numbers counted.
+    may = sc.record("s1", "2026-05")
+    assert may["period"] == {"start": "2026-02-01", "end": "2026-04-30"}
+    assert may["standards"]["message_response"] == {
+        "numerator": 0, "denominator": 1, "status": "not_enough_data", "consecutive_months_not_met": 0}
+    april = sc.record("s2", "2026-04")
+    assert april["sales"] == {"orders": 1, "amount": "60.00", "first_sale_at": "2026-01-05T10:00:00Z"}
+    assert april["standards"]["on_time_shipping"]["numerator"] == 0
+    assert april["standards"]["on_time_shipping"]["denominator"] == 1
+    assert april["standards"]["case_rate"]["denominator"] == 0  # shipped in June: not completed in Jan-Mar
+    september = sc.record("s2", "2026-09")
+    assert september["sales"] == {"orders": 0, "amount": "0.00", "first_sale_at": "2026-01-05T10:00:00Z"}
+    assert september["standards"]["case_rate"]["denominator"] == 1
+    assert september["standards"]["on_time_shipping"]["denominator"] == 0
