@@ -301,27 +301,31 @@ class PartitionEngine:
             return
         last_month = self.evaluated_through
         stored = seller.unpack_all()  # read by each step below
-        months = attribution_months(seller, self.policy)
+        # The months since the last instant, or at the partition's first
+        # instant from the seller's earliest possible month. When more than
+        # one: to three months after its latest possible month at most, the
+        # last whose period holds it (a month with nothing attributed to its
+        # period gives no record; a clock that jumped years ahead had each
+        # month counted over the seller's items). Not for one month: the pass
+        # over the items that bound takes costs about as much as its count.
         after = self._unevaluated_after
-        # From the seller's earliest possible month at the partition's first
-        # instant, else the months since the last instant; to three months
-        # after its latest possible one, the last whose period holds it: a
-        # month with nothing attributed to its period gives no record (the
-        # months of a clock that jumped years ahead are not counted one by one).
-        start = (None if months is None else months[0] + 1) if after is None else after + 1
+        months = None if after is None else range(after + 1, last_month + 1)
+        if months is None or len(months) > 1:
+            bounds = attribution_months(seller, self.policy)
+            months = range(0) if bounds is None else range(
+                bounds[0] + 1 if months is None else months.start, min(last_month, bounds[1] + 3) + 1)
         # A backfill writes nothing: no month is made again (None: each month reads the one before).
         kept_since = (_NOTHING_SAVED if self.saved_through is None else self.saved_through) if self.live else None
-        if start is not None and months is not None:
-            for month in range(start, min(last_month, months[1] + 3) + 1):
-                record = seller.evaluation(month, self.policy, kept_since)
-                if record is None:
-                    continue
-                out.append((EVALUATIONS, seller_id, record))
-                if self.live:
-                    out.append((BADGES, seller_id, {
-                        "type": "badges.monthly", "seller_id": seller_id, "month": record["month"],
-                        "star_seller": record["star_seller"]["eligible"], "badges": record["badges"],
-                        "criteria": record["star_seller"]["criteria"]}))
+        for month in months:
+            record = seller.evaluation(month, self.policy, kept_since)
+            if record is None:
+                continue
+            out.append((EVALUATIONS, seller_id, record))
+            if self.live:
+                out.append((BADGES, seller_id, {
+                    "type": "badges.monthly", "seller_id": seller_id, "month": record["month"],
+                    "star_seller": record["star_seller"]["eligible"], "badges": record["badges"],
+                    "criteria": record["star_seller"]["criteria"]}))
         # Also a seller with nothing to evaluate: its items without an
         # attribution expire too, and an empty seller leaves the state.
         seller.prune(last_month, self.policy, kept_since)
