@@ -379,7 +379,8 @@ async def _restore() -> None:
     try:
         await _restore_assigned()
     except Exception as error:
-        await app.crash(error)
+        if not app.should_stop:  # else a stop (a signal) cut it short: nothing is applied after it either
+            await app.crash(error)
 
 
 async def _restore_assigned() -> None:
