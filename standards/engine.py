@@ -540,7 +540,8 @@ class PartitionEngine:
                 self._header_stored(seller)
         if self.meta_unsaved:
             records.append((encode([p]), encode(
-                {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through})))
+                {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through,
+                 "policy": self.policy.fingerprint})))
             self.saved_through = self.evaluated_through
         self.unsaved, self._dropped, self.meta_unsaved = set(), [], False
         return records + expired
@@ -548,11 +549,13 @@ class PartitionEngine:
     def restore(self, records: dict[tuple, Optional[bytes]]) -> None:
         """Load this partition's state from its latest records (decoded keys)."""
         headers, items = {}, {}
+        written_under = None  # the policy the partition's state was last written under
         for key, value in records.items():
             if value is None:
                 continue
             if len(key) == 1:
                 meta = orjson.loads(value)
+                written_under = meta.get("policy")  # absent: written by a version before
                 self.topic_clock, self.evaluated_through = dict(meta["clocks"]), meta["evaluated_through"]
                 self.saved_through = self.evaluated_through
                 self.clock = self._event_clock()
@@ -570,6 +573,13 @@ class PartitionEngine:
                 self._ahead[seller_id] = written_at
                 self._ahead_until.append((written_at, seller_id))
         heapq.heapify(self._ahead_until)
+        if written_under != self.policy.fingerprint:
+            # Another policy (the thresholds, the windows): the live numbers
+            # were rebuilt under this one, and every seller is recounted now,
+            # not at its next event, so that its card, violations and badges
+            # follow the policy at once. Months already evaluated stay as made.
+            self.changed.update(self.sellers)
+            self.meta_unsaved = True
 
     def _load_seller(self, seller: SellerState) -> None:
         self.sellers[seller.seller_id] = seller

@@ -5,6 +5,7 @@ A policy file only needs the keys it changes; the rest keep the defaults of
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 from decimal import Decimal
@@ -153,6 +154,12 @@ class Policy(_Section):
     @cached_property
     def min_tenure(self) -> int:
         return self.star_seller.min_tenure_days * DAY
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The same for the same numbers (not for the same file): state
+        written under another policy has its live numbers judged again."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     @cached_property
     def memo(self) -> Memo:
