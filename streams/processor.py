@@ -43,6 +43,11 @@ def is_backlog(fetched: dict, now: float, seconds: float) -> bool:
     return bool(stamps) and now - min(stamps) / 1000.0 >= seconds
 
 
+class StateUnreadable(RuntimeError):
+    """A state record this version cannot read; the message names the
+    partition and the topic."""
+
+
 class Processor:
     def __init__(self, policy: Policy, write: Write, state_topic: str, wall_clock: bool = False):
         self.policy = policy
@@ -259,8 +264,14 @@ class Processor:
             if decoded[0] in latest:
                 latest[decoded[0]][decoded] = value
         for partition, partition_records in latest.items():
-            engine = self.engines[partition] = self._new_engine(partition)
-            engine.restore(partition_records)
+            engine = self._new_engine(partition)
+            try:
+                engine.restore(partition_records)
+            except Exception as error:
+                raise StateUnreadable(
+                    f"the state of partition {partition} in {self.state_topic} cannot be read by this version "
+                    f"({type(error).__name__}: {error}): was it written by a later one?") from error
+            self.engines[partition] = engine  # applied to only once restored (StateFlushingConsumer._may_apply)
             self._emit(partition, engine.release())  # held by a worker that stopped before sending them
         log.info("restored partitions %s: %d sellers", sorted(latest),
                  sum(len(self.engines[p].sellers) for p in latest))

@@ -11,7 +11,7 @@ from schemas.validate import decode_event, parse_timestamp
 from standards.engine import ALERTS, SCORECARDS, VIOLATIONS, PartitionEngine
 from standards.policy import Policy
 from standards.seller import encode
-from streams.processor import Processor, Record
+from streams.processor import Processor, Record, StateUnreadable
 from streams.topics import INPUT_TOPICS
 
 _ids = itertools.count()
@@ -549,3 +549,17 @@ def test_a_restart_under_the_same_policy_sends_no_card_before_the_sellers_next_c
     restarted = PartitionEngine(0, INPUT_TOPICS, Policy())
     restarted.restore(state)
     assert _of(_clock(restarted, "2026-03-10T01:00:00Z") + restarted.refresh(), SCORECARDS) == []
+
+
+def test_state_this_version_cannot_read_stops_the_restore_naming_its_partition_and_topic():
+    engine = _nine_of_ten_answered(Policy())
+    engine.refresh()
+    written = engine.take_unsaved()
+    header = next(key for key, _ in written if tuple(orjson.loads(key)) == (0, "s"))
+    state = [(key, b"\x92not json" if key == header else value) for key, value in written]
+    processor = Processor(Policy(), lambda *record: None, "app-seller-state")
+    with pytest.raises(StateUnreadable) as raised:
+        processor.restore({0, 1}, state)
+    assert str(raised.value).startswith(
+        "the state of partition 0 in app-seller-state cannot be read by this version (JSONDecodeError: ")
+    assert 0 not in processor.engines  # nothing is applied to it
