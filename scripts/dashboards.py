@@ -137,6 +137,11 @@ def pipeline() -> dict:
               [target("sum(increase(seller_standards_rebalances_total[1h]))", "rebalances")],
               description="Partition revocations seen by the workers; steady growth means workers keep "
                           "leaving and joining the group."),
+        panel("Last state restore",
+              [target("max by (instance) (seller_standards_restore_seconds)", "{{instance}}")],
+              unit="s", description="How long each worker's last restore took: at every rebalance a worker "
+                                    "reads its partitions' state from the seller-state topic and applies no input "
+                                    "meanwhile. It grows with the state and with an uncompacted topic."),
         panel("Processing latency",
               quantiles("seller_standards_processing_latency_seconds", "5m"),
               unit="s", description="From an input record's Kafka timestamp to processed: grows when the "

@@ -392,8 +392,11 @@ async def _restore_assigned() -> None:
     records = await read_topic(settings.bootstrap, state_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
     processor.restore(partitions, records)
+    seconds = time.monotonic() - started
     log.info("ready in %.2f s: %d changelog records, %d bytes, read for partitions %s",
-             time.monotonic() - started, len(records), sum(len(v or b"") for _, v in records), sorted(partitions))
+             seconds, len(records), sum(len(v or b"") for _, v in records), sorted(partitions))
+    metrics.RESTORE_SECONDS.set(seconds)
+    metrics.RESTORED_RECORDS.set(len(records))
     ready["recovered"] = True
     metrics.READY.set(1)
     metrics.ASSIGNED_PARTITIONS.set(len(partitions))

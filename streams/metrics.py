@@ -44,6 +44,9 @@ CONSUMER_LAG = Gauge("seller_standards_consumer_lag_records",
 ASSIGNED_PARTITIONS = Gauge("seller_standards_assigned_partitions", "Input partitions this worker owns")
 READY = Gauge("seller_standards_ready", "1 when this worker's partitions are restored and processing")
 REBALANCES = Counter("seller_standards_rebalances_total", "Partition revocations seen by this worker")
+RESTORE_SECONDS = Gauge("seller_standards_restore_seconds",
+                        "How long the last restore took: reading the seller-state topic and rebuilding the partitions")
+RESTORED_RECORDS = Gauge("seller_standards_restored_records", "State records the last restore read")
 
 VIOLATION_CHANGES = ("opened", "resolved")
 PROCESSING_ERROR = "processing_error"  # the dead-letter reason of a valid event the worker failed on

@@ -83,6 +83,41 @@ def test_metrics_count_processed_events_and_dead_letters_by_reason(tmp_path):
     assert "rating" in rating["reason"] and rating["topic"] == "marketplace.reviews"
 
 
+def test_a_restarted_worker_reports_its_restore(tmp_path):
+    """seller_standards_restored_records: every record of the state topic
+    (read here from the broker; Tansu does not compact), the log of the
+    worker's partitions; a first start reads none."""
+    orders = [{"event_id": f"o{i}", "type": "order.placed", "seller_id": f"s{i}", "occurred_at": "2026-01-01T10:00:00Z",
+               "order_id": "o", "total": "12.00", "currency": "EUR", "ship_by": "2026-01-03T10:00:00Z",
+               "digital": False, "purchase_protected": False, "tracking_required": True} for i in range(20)]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(orjson.dumps(e) for e in orders) + b"\n")
+    port = free_port()
+    env = {"PARTITIONS": "2", "WEB_PORT": str(port)}
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, 2, compacted=COMPACTED))
+        worker = start_worker(broker.bootstrap, "restore-test", str(tmp_path), env)
+        try:
+            _wait_ready(worker, port)
+            first = _get(f"http://127.0.0.1:{port}/metrics").decode()
+            ends = asyncio.run(replay.publish(events, broker.bootstrap, 2))
+            asyncio.run(replay.wait_processed(broker.bootstrap, "restore-test", ends, 120,
+                                              alive=lambda: worker.poll() is None))
+        finally:
+            stop_worker(worker)
+        state = asyncio.run(read_topic(broker.bootstrap, "restore-test-seller-state"))
+        worker = start_worker(broker.bootstrap, "restore-test", str(tmp_path), env)
+        try:
+            _wait_ready(worker, port)
+            again = _get(f"http://127.0.0.1:{port}/metrics").decode()
+        finally:
+            stop_worker(worker)
+    assert _sample(first, "seller_standards_restored_records") == 0
+    assert len(state) >= 20 + 20 + 2  # at least an order and a header per seller, and each partition's record
+    assert _sample(again, "seller_standards_restored_records") == len(state)
+    assert 0 < _sample(again, "seller_standards_restore_seconds") < 30
+
+
 def test_a_worker_stops_soon_on_sigterm_when_the_broker_is_gone(tmp_path):
     """An orchestrator stopping a worker during a broker outage: mode waited
     60 s for the consumer's thread, which kept looking for the coordinator,
