@@ -7,8 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import orjson
 import pytest
@@ -18,6 +16,8 @@ from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
 from streams.topics import INPUT_TOPICS, ORDERS, OUTPUT_TOPICS
+
+from .test_worker_http import _get, _wait_ready
 
 APP = "counts"
 STATE = f"{APP}-seller-state"
@@ -91,15 +91,8 @@ def test_a_worker_started_before_its_input_topics_exist_creates_them_with_partit
     with EmbeddedBroker() as broker:
         worker = start_worker(broker.bootstrap, APP, str(tmp_path), {"PARTITIONS": "3", "WEB_PORT": str(port)})
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert worker.poll() is None and time.monotonic() < deadline, "the worker never got ready"
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
-                        shown = orjson.loads(response.read())
-                        break
-                except OSError:  # not listening yet, or 503 until recovered
-                    time.sleep(0.2)
+            _wait_ready(worker, port)
+            shown = orjson.loads(_get(f"http://127.0.0.1:{port}/ready"))
 
             async def counts():
                 producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
