@@ -68,12 +68,12 @@ class Scenario:
             elif topic == SCORECARDS:
                 self.scorecards[key] = record
 
-    def restarted(self, changelog: dict) -> "Scenario":
+    def restarted(self, changelog: dict, policy: Optional[Policy] = None) -> "Scenario":
         """A new scenario whose engine is restored from `changelog` (decoded
         key -> value, kept across restarts) with what this one wrote since
-        added: a restart."""
+        added: a restart (under `policy`, default this one's)."""
         changelog.update((tuple(orjson.loads(key)), value) for key, value in self.engine.take_unsaved())
-        again = Scenario(self.policy)
+        again = Scenario(policy or self.policy)
         again.engine.restore(dict(changelog))
         return again
 

@@ -14,6 +14,8 @@ from standards.seller import encode
 from streams.processor import Processor, Record, StateUnreadable
 from streams.topics import INPUT_TOPICS
 
+from scenario import Scenario
+
 _ids = itertools.count()
 
 
@@ -498,63 +500,44 @@ def test_a_violation_is_sent_once_its_state_is_written_and_again_after_a_crash_b
     assert "held" not in orjson.loads(dict(restored.take_unsaved())[orjson.dumps([0, "s"])])["l"]
 
 
-def _nine_of_ten_answered(policy):
+def _nine_of_ten_answered() -> Scenario:
     """Seller s: 5 sales and 10 threads of 2026-03-02, 9 answered in an hour:
     9 of 10 answered, 100 * 9 = 900 >= 80 * 10 (met by default), < 95 * 10."""
-    engine = PartitionEngine(0, INPUT_TOPICS, policy)
-    _clock(engine, "2026-03-01T00:00:00Z")
-    for i in range(5):
-        _send(engine, "marketplace.orders", "order.placed", "2026-03-01T10:00:00Z", order_id=f"d{i}", total="60.00",
-              currency="USD", ship_by="2026-03-03T10:00:00Z", digital=True, purchase_protected=False,
-              tracking_required=False)
+    sc = Scenario().heartbeat("2026-03-01T00:00:00Z").digital_sales("s", 5, "2026-03-01T10:00:00Z")
     for i in range(10):
-        _send(engine, "marketplace.messages", "message.sent", "2026-03-02T10:00:00Z",
-              thread_id=f"t{i}", message_id=f"b{i}", sender_role="buyer")
+        sc.buyer("s", f"t{i}", "2026-03-02T10:00:00Z")
         if i:
-            _send(engine, "marketplace.messages", "message.sent", "2026-03-02T11:00:00Z",
-                  thread_id=f"t{i}", message_id=f"r{i}", sender_role="seller")
-    _clock(engine, "2026-03-10T00:00:00Z")
-    return engine
+            sc.seller_msg("s", f"t{i}", "2026-03-02T11:00:00Z")
+    return sc.heartbeat("2026-03-10T00:00:00Z")
 
 
 def test_a_restart_under_another_policy_recounts_every_seller_at_once():
     """Thresholds raised from 80 % to 95 % between two runs: the seller's
     card and violation follow at the first recount, not at its next event."""
-    engine = _nine_of_ten_answered(Policy())
-    (card,) = _of(engine.refresh(), SCORECARDS)
+    sc = _nine_of_ten_answered()
+    (card,) = _of(sc.outputs, SCORECARDS)
     assert card["standards"]["message_response"]["status"] == "met"
-    state = {tuple(orjson.loads(key)): value for key, value in engine.take_unsaved()}
-    engine.release()
+    state: dict = {}
     stricter = Policy.model_validate({"message_response": {"min_percent": 95}})
-    restarted = PartitionEngine(0, INPUT_TOPICS, stricter)
-    restarted.restore(state)
-    out = _clock(restarted, "2026-03-10T01:00:00Z") + restarted.refresh()  # no event of the seller
-    (card,) = _of(out, SCORECARDS)
+    restarted = sc.restarted(state, stricter).heartbeat("2026-03-10T01:00:00Z")  # no event of the seller
+    (card,) = _of(restarted.outputs, SCORECARDS)
     assert card["standards"]["message_response"] == {
         "numerator": 9, "denominator": 10, "rate": "90.0", "status": "not_met", "threshold": {"min_percent": "95"}}
-    state.update((tuple(orjson.loads(key)), value) for key, value in restarted.take_unsaved())
-    (opened,) = _of(restarted.release(), VIOLATIONS)
+    again = restarted.restarted(state)  # what `restarted` wrote, acknowledged: the transitions it holds are sent
+    (opened,) = _of(restarted.engine.release(), VIOLATIONS)
     assert (opened["type"], opened["standard"], opened["evidence"], opened["threshold"]) == (
         "violation.opened", "message_response", {"answered": 9, "missed": 1}, {"min_percent": "95"})
     # The state now says it was written under the stricter policy: the next restart recounts nothing.
-    again = PartitionEngine(0, INPUT_TOPICS, stricter)
-    again.restore(state)
-    assert _of(_clock(again, "2026-03-10T02:00:00Z") + again.refresh(), SCORECARDS) == []
+    assert _of(again.heartbeat("2026-03-10T02:00:00Z").outputs, SCORECARDS) == []
 
 
 def test_a_restart_under_the_same_policy_sends_no_card_before_the_sellers_next_change():
-    engine = _nine_of_ten_answered(Policy())
-    engine.refresh()
-    state = {tuple(orjson.loads(key)): value for key, value in engine.take_unsaved()}
-    restarted = PartitionEngine(0, INPUT_TOPICS, Policy())
-    restarted.restore(state)
-    assert _of(_clock(restarted, "2026-03-10T01:00:00Z") + restarted.refresh(), SCORECARDS) == []
+    restarted = _nine_of_ten_answered().restarted({})
+    assert _of(restarted.heartbeat("2026-03-10T01:00:00Z").outputs, SCORECARDS) == []
 
 
 def test_state_this_version_cannot_read_stops_the_restore_naming_its_partition_and_topic():
-    engine = _nine_of_ten_answered(Policy())
-    engine.refresh()
-    written = engine.take_unsaved()
+    written = _nine_of_ten_answered().engine.take_unsaved()
     header = next(key for key, _ in written if tuple(orjson.loads(key)) == (0, "s"))
     state = [(key, b"\x92not json" if key == header else value) for key, value in written]
     processor = Processor(Policy(), lambda *record: None, "app-seller-state")
