@@ -384,17 +384,13 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
     if "latency" not in args.skip:
         rate = args.latency_base or results["project"]["median"]
         base_us = w.end_us + int((w.end_us - w.start_us) * 0.05) + 1_000_000
-        # The shares in rounds (25, 50, 80 %, then again), `reps` of them, as
-        # the throughputs: one phase's p99 moved 0.66-2.5 s at the same load
-        # from one run to the next on the 2-core machine (2026-12-06).
-        phases = [(round_, share) for round_ in range(1, args.reps + 1) for share in args.shares]
-        needed = int(sum(rate * share * (args.latency_seconds + 3) for _, share in phases)) + 1000
+        needed = int(sum(rate * s * (args.latency_seconds + 3) for s in args.shares)) + 1000
         events = live_events(needed, args.sellers, seed=args.seed + 1000)
         _quiet_collector()
         ends = run_stoppable(project.settle_clock(bootstrap, worker, base_us, ends, args.partitions))
         runs = []
         offset = 0
-        for round_, share in phases:
+        for share in args.shares:
             before = run_stoppable(workers.scrape_text(worker))
             cores = CoreShares(worker=worker.process.pid, broker=broker.process.pid, benchmark=os.getpid())
             run, ends, used = run_stoppable(project.latency(
@@ -405,16 +401,14 @@ def project_phases(results: dict, worker, broker: EmbeddedBroker, workdir: Path,
             processing = workers.histogram_delta(before, after, "seller_standards_processing_latency_seconds")
             offset += used
             base_us += int((args.latency_seconds + 10) * 1_000_000)
-            runs.append({"round": round_, "share": share,
-                         "target_rate": run.target_rate, "achieved_rate": run.achieved_rate,
+            runs.append({"share": share, "target_rate": run.target_rate, "achieved_rate": run.achieved_rate,
                          "sent": run.sent, "cards": run.cards, "p50": run.p50, "p99": run.p99,
                          "recv_p50": run.recv_p50, "recv_p99": run.recv_p99, "caught_up": run.caught_up,
                          "records_read": run.records_read, "records_of_sent_sellers": run.records_of_sent_sellers,
                          "records_skipped": run.records_skipped,
                          "processing_p50": workers.quantile(processing, 0.5),
                          "processing_p99": workers.quantile(processing, 0.99), "cores": shares})
-            log(f"latency round {round_} at {share:.0%} ({run.achieved_rate:,.0f}/s): "
-                f"p50 {_ms(run.p50)}, p99 {_ms(run.p99)} "
+            log(f"latency at {share:.0%} ({run.achieved_rate:,.0f}/s): p50 {_ms(run.p50)}, p99 {_ms(run.p99)} "
                 f"(received: p50 {_ms(run.recv_p50)}, p99 {_ms(run.recv_p99)}) over {run.cards:,} scorecards; "
                 f"input record to processed: p50 {_ms(runs[-1]['processing_p50'])}, "
                 f"p99 {_ms(runs[-1]['processing_p99'])}; cores used: "
