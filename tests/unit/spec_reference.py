@@ -192,8 +192,9 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
     for e in by_type.get("thread.spam_marked", []) + by_type.get("thread.spam_unmarked", []):
         spam_by_thread.setdefault(e["thread_id"], []).append(e)
 
-    counted = {48: 0, 24: 0}
-    answered = {48: 0, 24: 0}
+    # [the standard's window, Star Seller's window]: their hours are policy numbers, and may be equal
+    counted = [0, 0]
+    answered = [0, 0]
     for tid, msgs in msgs_by_thread.items():
         buyers = sorted((x for x in msgs if x["sender_role"] == "buyer"), key=key)
         if not buyers:
@@ -207,17 +208,17 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
             continue
         responses = [x["_t"] for x in sellers if x["_t"] >= initial]
         response = min(responses) if responses else None
-        for w in (48, 24):
+        for at, w in enumerate((RESPONSE_WINDOW_STANDARD_H, RESPONSE_WINDOW_STAR_H)):
             deadline = initial + w * HOUR
             if not in_period(deadline):
                 continue
             if response is not None and response <= deadline and (w, deadline) not in late_threads.get(tid, ()):
                 # "answered when the response is at or before the deadline"
-                counted[w] += 1
-                answered[w] += 1
+                counted[at] += 1
+                answered[at] += 1
             elif clock > deadline:
                 # "missed when the clock passes the deadline with no such response"
-                counted[w] += 1
+                counted[at] += 1
             # else: "pending (not counted) before that"
 
     # ---------------- orders ----------------
@@ -326,15 +327,15 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
         case_ok = 100 * cases <= CASE_LARGE_PCT * completed
 
     st = {
-        "message_response": (answered[48], counted[48],
-                             status(counted[48], 100 * answered[48] >= MESSAGE_STANDARD_PCT * counted[48])),
+        "message_response": (answered[0], counted[0],
+                             status(counted[0], 100 * answered[0] >= MESSAGE_STANDARD_PCT * counted[0])),
         "on_time_shipping": (ship_on_time, ship_counted,
                              status(ship_counted, 100 * ship_on_time >= SHIPPING_STANDARD_PCT * ship_counted)),
         "review_rating": (rev_low, rev_count, status(rev_count, review_ok)),
         "case_rate": (cases, completed, status(completed, case_ok)),
     }
 
-    msg_holds = counted[24] == 0 or 100 * answered[24] >= STAR_MESSAGE_PCT * counted[24]
+    msg_holds = counted[1] == 0 or 100 * answered[1] >= STAR_MESSAGE_PCT * counted[1]
     ship_holds = ship_counted == 0 or 100 * ship_tracked >= STAR_SHIPPING_PCT * ship_counted
     rev_holds = rev_count == 0 or 10 * rev_sum >= STAR_AVG_RATING_X10 * rev_count
     vol_holds = sales_orders >= STAR_MIN_ORDERS and sales_amount >= STAR_MIN_AMOUNT
@@ -343,7 +344,7 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
 
     badges = []
     if enough:
-        if msg_holds and counted[24] >= 1:
+        if msg_holds and counted[1] >= 1:
             badges.append("speedy_replies")
         if ship_holds and ship_counted >= 1:
             badges.append("smooth_shipping")
@@ -356,14 +357,14 @@ def _count(evs_seller: list, pstart: dt.datetime, pend: dt.datetime,
         # SPEC 6 (standards.evaluations): a record is due for a seller with at least one
         # sale, counted thread (48 h or 24 h), counted order, counted review or completed
         # order in the period (a counted case alone gives none)
-        "_any": bool(sales_orders or counted[48] or counted[24] or ship_counted or rev_count
+        "_any": bool(sales_orders or counted[0] or counted[1] or ship_counted or rev_count
                      or completed),
         "sales": {"orders": sales_orders, "amount": amount, "first_sale_at": fs},
         "_standards": st,
         "star_seller": {
             "eligible": eligible,
             "criteria": {
-                "message_response": {"numerator": answered[24], "denominator": counted[24],
+                "message_response": {"numerator": answered[1], "denominator": counted[1],
                                      "holds": msg_holds},
                 "shipping": {"numerator": ship_tracked, "denominator": ship_counted,
                              "holds": ship_holds},

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import sys
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from streams.replay import latest_evaluations
 from streams.topics import INPUT_TOPICS
 
 from scenario import published
+import spec_reference
 from spec_reference import (
     EVALUATION_DELAY, UTC, add_months, evaluate, month_first, parse_ts, scorecards,
 )
@@ -701,6 +703,67 @@ def test_random_histories_in_a_policy_time_zone_match_reference(zone_name):
             failures[seed] = problems
     assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}"
                                     for s, p in failures.items())
+
+
+# SPEC 1: "Every number above is a policy parameter, not a constant." A
+# policy where every number differs from the default, and the oracle's
+# constants set to the same numbers: thresholds low enough that the small
+# histories reach the percent regimes of reviews and cases.
+OTHER_POLICY = Policy(
+    name="strict-standards", min_sales_for_data=3, allowed_lateness_hours=30, evaluation_delay_hours=6,
+    message_response={"window_hours": 36, "min_percent": Decimal(75)},
+    on_time_shipping={"min_percent": Decimal(90)},
+    review_rating={"low_rating_at_most": 2, "percent_regime_from_reviews": 6, "max_low_reviews": 1,
+                   "max_low_percent": Decimal(20)},
+    case_rate={"percent_regime_from_orders": 8, "max_cases": 1, "max_case_percent": Decimal(10),
+               "max_order_total": Decimal("100.00")},
+    star_seller={"response_window_hours": 12, "min_response_percent": Decimal(50),
+                 "min_shipping_percent": Decimal(85), "min_average_rating": Decimal("4.5"), "min_orders": 4,
+                 "min_sales": Decimal("100.00"), "min_tenure_days": 30},
+)
+OTHER_NUMBERS = {
+    "POLICY_NAME": "strict-standards", "EVALUATION_DELAY": 6 * H, "ALLOWED_LATENESS": 30 * H,
+    "RESPONSE_WINDOW_STANDARD_H": 36, "RESPONSE_WINDOW_STAR_H": 12,
+    "MESSAGE_STANDARD_PCT": 75, "SHIPPING_STANDARD_PCT": 90,
+    "LOW_RATING": 2, "REVIEW_SMALL_LIMIT": 6, "REVIEW_SMALL_MAX_LOW": 1, "REVIEW_LARGE_PCT": 20,
+    "CASE_SMALL_LIMIT": 8, "CASE_SMALL_MAX": 1, "CASE_LARGE_PCT": 10, "CASE_MAX_TOTAL": Decimal("100.00"),
+    "STAR_MESSAGE_PCT": 50, "STAR_SHIPPING_PCT": 85, "STAR_AVG_RATING_X10": 45, "STAR_MIN_ORDERS": 4,
+    "STAR_MIN_AMOUNT": Decimal("100.00"), "STAR_TENURE": 30 * D, "MIN_SALES": 3,
+}
+N_OTHER_POLICY_SEEDS = int(os.environ.get("SPEC_REF_OTHER_POLICY_SEEDS", "60"))
+
+
+@pytest.fixture
+def other_numbers(monkeypatch):
+    for name, value in OTHER_NUMBERS.items():
+        monkeypatch.setattr(spec_reference, name, value)
+    # the generator's evaluation instants and compare()'s, from this module's copy
+    monkeypatch.setattr(sys.modules[__name__], "EVALUATION_DELAY", OTHER_NUMBERS["EVALUATION_DELAY"])
+
+
+def test_random_histories_under_another_policy_match_reference(other_numbers):
+    """Every number of the policy read where the rules use it: the monthly
+    evaluations (backfill) and the live scorecards (the worker's engines,
+    through crashes) of a policy unlike the default, against the oracle
+    with the same numbers."""
+    failures, regimes = {}, Stats()
+    for seed in range(3000, 3000 + N_OTHER_POLICY_SEEDS):
+        h = History(seed, long_gaps=seed % 3 == 0).build()
+        lines, valid = h.lines()
+        records = evaluate(valid, h.T)
+        assert records, f"seed {seed}: generator produced no evaluation at all"
+        problems = compare(records, run_project(lines, OTHER_POLICY), h.T)
+        if problems:
+            failures[seed] = problems
+        for record in records:
+            regimes.inc("reviews in the percent regime", record["standards"]["review_rating"]["denominator"] >= 6)
+            regimes.inc("cases in the percent regime", record["standards"]["case_rate"]["denominator"] >= 8)
+            regimes.inc("star sellers", record["star_seller"]["eligible"])
+    assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}" for s, p in failures.items())
+    assert all(regimes.get(name, 0) >= 5 for name in ("reviews in the percent regime", "cases in the percent regime",
+                                                       "star sellers")), regimes
+    for seed in range(3000, 3008):  # 3000 is one where allowed_lateness decides a live card
+        _check_live_scorecards(seed, OTHER_POLICY, UTC)
 
 
 def test_the_generator_makes_every_edge_case_it_is_meant_to():
