@@ -24,7 +24,7 @@ import pytest
 from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp
 from standards.calendar import HOUR
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
-from standards.policy import Policy
+from standards.policy import Alerts, Policy
 from standards.seller import unpack
 from streams.backfill import backfill
 from streams.processor import Processor
@@ -898,7 +898,7 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
 N_ALERT_SEEDS = int(os.environ.get("SPEC_REF_ALERT_SEEDS", "40"))
 
 
-def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
+def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, dict]:
     """(alert -> the record) sent by the worker's Processor over a history
     whose deadlines move, and (alert -> as_of) as looking at every item of
     the record's partition after every record finds them."""
@@ -912,7 +912,6 @@ def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
             assert alert not in alerts, f"alert sent twice: {alert}"
             alerts[alert] = record
 
-    policy = Policy()
     processor = Processor(policy, write, "state")
     h = History(seed, long_gaps=seed % 4 == 3, moved_deadlines=True).build()
     for offset, (topic, partition, value) in enumerate(published(h.lines()[0], 8)):
@@ -929,6 +928,18 @@ def _alerts_and_expected(seed: int) -> tuple[dict, dict]:
     return alerts, expected
 
 
+def _checked_alerts(seed: int, policy: Policy = Policy()) -> dict:
+    """The alerts the Processor sent over the history of `seed` (alert ->
+    record), once each and all of those looking at every item finds, none
+    sent after the clock was first in its window."""
+    alerts, expected = _alerts_and_expected(seed, policy)
+    assert set(alerts) == set(expected), f"seed {seed}"
+    late = {alert: (record["as_of"], expected[alert]) for alert, record in alerts.items()
+            if parse_ts(record["as_of"]) > parse_ts(expected[alert])}
+    assert not late, f"seed {seed}: sent at, and due at: {late}"
+    return alerts
+
+
 def test_alerts_are_those_of_looking_at_every_item_after_every_record():
     """The clock's wake-ups (one per item at a time, the next pushed when one
     comes up) give each alert once, and no later than the clock is first in
@@ -938,17 +949,26 @@ def test_alerts_are_those_of_looking_at_every_item_after_every_record():
     after they were warned: the new deadline is warned too."""
     compared, moved = 0, 0
     for seed in range(N_ALERT_SEEDS):
-        alerts, expected = _alerts_and_expected(seed)
-        assert set(alerts) == set(expected), f"seed {seed}"
-        late = {alert: (record["as_of"], expected[alert]) for alert, record in alerts.items()
-                if parse_ts(record["as_of"]) > parse_ts(expected[alert])}
-        assert not late, f"seed {seed}: sent at, and due at: {late}"
-        compared += len(expected)
+        alerts = _checked_alerts(seed)
+        compared += len(alerts)
         # alerts for two deadlines of one item's window (an order has one): the later was moved
         windows = [(*alert[:3], record.get("window_hours")) for alert, record in alerts.items()]
         moved += len(windows) - len(set(windows))
     assert compared >= 10 * N_ALERT_SEEDS  # the histories have alerts to compare
     assert moved >= N_ALERT_SEEDS // 4  # and deadlines warned again after they moved
+
+
+def test_alerts_under_another_policy_are_those_of_looking_at_every_item():
+    """The same with other windows (36 h, 12 h), a 10 h lead and ship-day
+    alerts from 09:00 in a zone with daylight saving time."""
+    policy = Policy(**{**OTHER_POLICY.model_dump(), "time_zone": "America/Sao_Paulo",
+                       "alerts": Alerts(response_lead_hours=10, ship_day_alert_hour=9)})
+    compared = 0
+    for seed in range(N_ALERT_SEEDS // 4):
+        alerts = _checked_alerts(seed, policy)
+        compared += len(alerts)
+        assert {alert[4] for alert in alerts} <= {36, 12, None}
+    assert compared >= 10 * (N_ALERT_SEEDS // 4)
 
 
 # ---------------- live scorecards ----------------
