@@ -1126,11 +1126,22 @@ def test_violations_and_badge_changes_follow_the_scorecards_through_crashes(seed
     not_enough_data or not_applicable); each badge's changes alternate and end at
     the oracle's final eligibility. Through crashes (every 600 records: at
     a commit, before its transitions are sent), only whole repeats."""
+    _check_outputs(seed, Policy(), (None, 700, 233, 600))
+
+
+def test_violations_and_badge_changes_under_another_policy(other_numbers):
+    """The same under the policy whose numbers all differ from the default."""
+    for seed in range(3000, 3004):
+        _check_outputs(seed, OTHER_POLICY, (None, 233))
+
+
+def _check_outputs(seed: int, policy: Policy, crashes: tuple) -> None:
     h = History(seed, long_gaps=seed % 4 == 3).build()
     lines, valid = h.lines()
     expected = scorecards(valid, h.T, arrivals=arrivals_of(lines))
-    for crash_every in (None, 700, 233, 600):
-        problems = output_problems(run_live(lines, crash_every=crash_every), expected, crash_every is not None)
+    for crash_every in crashes:
+        problems = output_problems(run_live(lines, crash_every=crash_every, policy=policy), expected,
+                                   crash_every is not None)
         assert not problems, (seed, crash_every, problems[:6])
 
 
