@@ -733,12 +733,56 @@ OTHER_NUMBERS = {
 N_OTHER_POLICY_SEEDS = int(os.environ.get("SPEC_REF_OTHER_POLICY_SEEDS", "60"))
 
 
-@pytest.fixture
-def other_numbers(monkeypatch):
-    for name, value in OTHER_NUMBERS.items():
+def _set_numbers(monkeypatch, numbers: dict) -> None:
+    for name, value in numbers.items():
         monkeypatch.setattr(spec_reference, name, value)
     # the generator's evaluation instants and compare()'s, from this module's copy
-    monkeypatch.setattr(sys.modules[__name__], "EVALUATION_DELAY", OTHER_NUMBERS["EVALUATION_DELAY"])
+    monkeypatch.setattr(sys.modules[__name__], "EVALUATION_DELAY", numbers["EVALUATION_DELAY"])
+
+
+@pytest.fixture
+def other_numbers(monkeypatch):
+    _set_numbers(monkeypatch, OTHER_NUMBERS)
+
+
+# Each number at a bound it may take: no evaluation delay nor allowed
+# lateness, one window for both, every seller with enough data, 100 % and
+# 0 % thresholds, every review low, the percent regimes from the start.
+BOUNDS_POLICY = Policy(
+    name="bounds", min_sales_for_data=0, allowed_lateness_hours=0, evaluation_delay_hours=0,
+    message_response={"window_hours": 24, "min_percent": Decimal(100)},
+    on_time_shipping={"min_percent": Decimal(0)},
+    review_rating={"low_rating_at_most": 5, "percent_regime_from_reviews": 0, "max_low_reviews": 0,
+                   "max_low_percent": Decimal(0)},
+    case_rate={"percent_regime_from_orders": 1, "max_cases": 0, "max_case_percent": Decimal(100),
+               "max_order_total": Decimal("0.00")},
+    star_seller={"response_window_hours": 24, "min_response_percent": Decimal(0),
+                 "min_shipping_percent": Decimal(100), "min_average_rating": Decimal(5), "min_orders": 0,
+                 "min_sales": Decimal("0.00"), "min_tenure_days": 0},
+)
+BOUNDS_NUMBERS = {
+    "POLICY_NAME": "bounds", "EVALUATION_DELAY": 0 * H, "ALLOWED_LATENESS": 0 * H,
+    "RESPONSE_WINDOW_STANDARD_H": 24, "RESPONSE_WINDOW_STAR_H": 24,
+    "MESSAGE_STANDARD_PCT": 100, "SHIPPING_STANDARD_PCT": 0,
+    "LOW_RATING": 5, "REVIEW_SMALL_LIMIT": 0, "REVIEW_SMALL_MAX_LOW": 0, "REVIEW_LARGE_PCT": 0,
+    "CASE_SMALL_LIMIT": 1, "CASE_SMALL_MAX": 0, "CASE_LARGE_PCT": 100, "CASE_MAX_TOTAL": Decimal("0.00"),
+    "STAR_MESSAGE_PCT": 0, "STAR_SHIPPING_PCT": 100, "STAR_AVG_RATING_X10": 50, "STAR_MIN_ORDERS": 0,
+    "STAR_MIN_AMOUNT": Decimal("0.00"), "STAR_TENURE": 0 * D, "MIN_SALES": 0,
+}
+
+
+def test_random_histories_under_a_policy_at_its_bounds_match_reference(monkeypatch):
+    _set_numbers(monkeypatch, BOUNDS_NUMBERS)
+    failures = {}
+    for seed in range(4000, 4000 + N_OTHER_POLICY_SEEDS // 2):
+        h = History(seed, long_gaps=seed % 3 == 0).build()
+        lines, valid = h.lines()
+        problems = compare(evaluate(valid, h.T), run_project(lines, BOUNDS_POLICY), h.T)
+        if problems:
+            failures[seed] = problems
+    assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}" for s, p in failures.items())
+    for seed in range(4000, 4004):
+        _check_live_scorecards(seed, BOUNDS_POLICY, UTC)
 
 
 def test_random_histories_under_another_policy_match_reference(other_numbers):
