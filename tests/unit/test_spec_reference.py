@@ -691,9 +691,15 @@ def test_random_histories_in_a_policy_time_zone_match_reference(zone_name):
     """With the policy's time_zone, days and months are the zone's (SPEC 3):
     attribution months, periods, evaluation instants and tenure. The
     generator puts its edge instants at the zone's month boundaries."""
-    zone, policy = ZoneInfo(zone_name), Policy(time_zone=zone_name)
-    failures = {}
-    for seed in range(2000, 2000 + N_ZONE_SEEDS):
+    _check_policy(range(2000, 2000 + N_ZONE_SEEDS), Policy(time_zone=zone_name), ZoneInfo(zone_name))
+
+
+def _check_policy(seeds: range, policy: Policy, zone: dt.tzinfo = UTC) -> list:
+    """The backfill's evaluations under `policy` against the reference's
+    (whose numbers the caller set to the policy's), a third of the
+    histories with long gaps; the reference's records."""
+    failures, every_record = {}, []
+    for seed in seeds:
         h = History(seed, long_gaps=seed % 3 == 0, zone=zone).build()
         lines, valid = h.lines()
         records = evaluate(valid, h.T, zone)
@@ -701,8 +707,10 @@ def test_random_histories_in_a_policy_time_zone_match_reference(zone_name):
         problems = compare(records, run_project(lines, policy), h.T, zone)
         if problems:
             failures[seed] = problems
+        every_record += records
     assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}"
                                     for s, p in failures.items())
+    return every_record
 
 
 # SPEC 1: "Every number above is a policy parameter, not a constant." A
@@ -773,14 +781,7 @@ BOUNDS_NUMBERS = {
 
 def test_random_histories_under_a_policy_at_its_bounds_match_reference(monkeypatch):
     _set_numbers(monkeypatch, BOUNDS_NUMBERS)
-    failures = {}
-    for seed in range(4000, 4000 + N_OTHER_POLICY_SEEDS // 2):
-        h = History(seed, long_gaps=seed % 3 == 0).build()
-        lines, valid = h.lines()
-        problems = compare(evaluate(valid, h.T), run_project(lines, BOUNDS_POLICY), h.T)
-        if problems:
-            failures[seed] = problems
-    assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}" for s, p in failures.items())
+    _check_policy(range(4000, 4000 + N_OTHER_POLICY_SEEDS // 2), BOUNDS_POLICY)
     for seed in range(4000, 4004):
         _check_live_scorecards(seed, BOUNDS_POLICY, UTC)
 
@@ -790,20 +791,11 @@ def test_random_histories_under_another_policy_match_reference(other_numbers):
     evaluations (backfill) and the live scorecards (the worker's engines,
     through crashes) of a policy unlike the default, against the oracle
     with the same numbers."""
-    failures, regimes = {}, Stats()
-    for seed in range(3000, 3000 + N_OTHER_POLICY_SEEDS):
-        h = History(seed, long_gaps=seed % 3 == 0).build()
-        lines, valid = h.lines()
-        records = evaluate(valid, h.T)
-        assert records, f"seed {seed}: generator produced no evaluation at all"
-        problems = compare(records, run_project(lines, OTHER_POLICY), h.T)
-        if problems:
-            failures[seed] = problems
-        for record in records:
-            regimes.inc("reviews in the percent regime", record["standards"]["review_rating"]["denominator"] >= 6)
-            regimes.inc("cases in the percent regime", record["standards"]["case_rate"]["denominator"] >= 8)
-            regimes.inc("star sellers", record["star_seller"]["eligible"])
-    assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}" for s, p in failures.items())
+    regimes = Stats()
+    for record in _check_policy(range(3000, 3000 + N_OTHER_POLICY_SEEDS), OTHER_POLICY):
+        regimes.inc("reviews in the percent regime", record["standards"]["review_rating"]["denominator"] >= 6)
+        regimes.inc("cases in the percent regime", record["standards"]["case_rate"]["denominator"] >= 8)
+        regimes.inc("star sellers", record["star_seller"]["eligible"])
     assert all(regimes.get(name, 0) >= 5 for name in ("reviews in the percent regime", "cases in the percent regime",
                                                        "star sellers")), regimes
     for seed in range(3000, 3008):  # 3000 is one where allowed_lateness decides a live card
