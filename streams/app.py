@@ -410,8 +410,7 @@ async def _check_partition_counts() -> None:
     and logged nothing)."""
     names = (*INPUT_TOPICS, *OUTPUT_TOPICS, state_topic.get_topic_name())
     metadata = await app.producer._ensure_producer().client.fetch_all_metadata()
-    counts = {name: len(metadata.partitions_for_topic(name) or ()) or None for name in names}
-    check_partition_counts(counts, settings.partitions)
+    check_partition_counts({name: metadata.partitions_for_topic(name) for name in names}, settings.partitions)
 
 
 @app.on_partitions_revoked.connect

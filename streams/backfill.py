@@ -166,8 +166,7 @@ async def _input_topic_batches(bootstrap: str, options: dict, timeout: float) ->
                                 group_id=None, **options)
     await start_client(consumer)  # waits for the metadata of the topics
     try:
-        check_partition_counts({topic: len(consumer.partitions_for_topic(topic) or ()) or None
-                                for topic in INPUT_TOPICS})
+        check_partition_counts({topic: consumer.partitions_for_topic(topic) for topic in INPUT_TOPICS})
         groups: dict[int, list[_Fetched]] = {}  # partition -> its topics' partitions, in INPUT_TOPICS order
         for index, topic in enumerate(INPUT_TOPICS):
             for partition in sorted(consumer.partitions_for_topic(topic) or ()):

@@ -87,8 +87,7 @@ async def publish(path: Path, bootstrap: str, partitions: int, options: dict | N
     last_heartbeat = None
     try:
         # Lines go to the partition of their seller by the topic's count, the closing heartbeats to `partitions`.
-        check_partition_counts({topic: len(await producer.partitions_for(topic)) for topic in INPUT_TOPICS},
-                               partitions)
+        check_partition_counts({topic: await producer.partitions_for(topic) for topic in INPUT_TOPICS}, partitions)
         for line in event_lines(path, "publishing"):
             if not line.strip():
                 continue

@@ -1,7 +1,7 @@
 """Topic names of SPEC sections 2 and 6."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Collection, Mapping, Optional
 
 from schemas.validate import INPUT_TYPES, TOPIC_OF_TYPE
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
@@ -39,15 +39,16 @@ class PartitionCountError(RuntimeError):
     names each topic that differs and its count."""
 
 
-def check_partition_counts(counts: Mapping[str, Optional[int]], expected: Optional[int] = None) -> None:
-    """Raise PartitionCountError unless every topic of `counts` (name ->
-    partitions; None: no such topic, not checked) has `expected` partitions,
-    or, with no `expected`, they all have one count. A seller's events are on
+def check_partition_counts(partitions: Mapping[str, Optional[Collection[int]]], expected: Optional[int] = None) -> None:
+    """Raise PartitionCountError unless every topic of `partitions` (name ->
+    its partitions as Kafka's metadata gives them; None or none: no such
+    topic, not checked) has `expected` partitions, or, with no `expected`,
+    they all have one count. A seller's events are on
     partition p of every input topic (Kafka's partitioner maps its key to p
     by the topic's count), and its outputs and state go to p too: with
     another count, one seller's events land on several partitions, each
     with its own clock and state."""
-    present = {topic: n for topic, n in counts.items() if n is not None}
+    present = {topic: len(numbers) for topic, numbers in partitions.items() if numbers}
     if expected is None:
         if len(set(present.values())) <= 1:
             return
