@@ -729,19 +729,28 @@ OTHER_POLICY = Policy(
                  "min_shipping_percent": Decimal(85), "min_average_rating": Decimal("4.5"), "min_orders": 4,
                  "min_sales": Decimal("100.00"), "min_tenure_days": 30},
 )
-OTHER_NUMBERS = {
-    "POLICY_NAME": "strict-standards", "EVALUATION_DELAY": 6 * H, "ALLOWED_LATENESS": 30 * H,
-    "RESPONSE_WINDOW_STANDARD_H": 36, "RESPONSE_WINDOW_STAR_H": 12,
-    "MESSAGE_STANDARD_PCT": 75, "SHIPPING_STANDARD_PCT": 90,
-    "LOW_RATING": 2, "REVIEW_SMALL_LIMIT": 6, "REVIEW_SMALL_MAX_LOW": 1, "REVIEW_LARGE_PCT": 20,
-    "CASE_SMALL_LIMIT": 8, "CASE_SMALL_MAX": 1, "CASE_LARGE_PCT": 10, "CASE_MAX_TOTAL": Decimal("100.00"),
-    "STAR_MESSAGE_PCT": 50, "STAR_SHIPPING_PCT": 85, "STAR_AVG_RATING_X10": 45, "STAR_MIN_ORDERS": 4,
-    "STAR_MIN_AMOUNT": Decimal("100.00"), "STAR_TENURE": 30 * D, "MIN_SALES": 3,
-}
 N_OTHER_POLICY_SEEDS = int(os.environ.get("SPEC_REF_OTHER_POLICY_SEEDS", "60"))
 
 
-def _set_numbers(monkeypatch, numbers: dict) -> None:
+def _set_numbers(monkeypatch, policy: Policy) -> None:
+    """The reference's constants set to the numbers of `policy` (its
+    percents and average compared as the decimals they are)."""
+    star, reviews, cases = policy.star_seller, policy.review_rating, policy.case_rate
+    numbers = {
+        "POLICY_NAME": policy.name, "EVALUATION_DELAY": policy.evaluation_delay_hours * H,
+        "ALLOWED_LATENESS": policy.allowed_lateness_hours * H, "MIN_SALES": policy.min_sales_for_data,
+        "RESPONSE_WINDOW_STANDARD_H": policy.message_response.window_hours,
+        "MESSAGE_STANDARD_PCT": policy.message_response.min_percent,
+        "SHIPPING_STANDARD_PCT": policy.on_time_shipping.min_percent,
+        "LOW_RATING": reviews.low_rating_at_most, "REVIEW_SMALL_LIMIT": reviews.percent_regime_from_reviews,
+        "REVIEW_SMALL_MAX_LOW": reviews.max_low_reviews, "REVIEW_LARGE_PCT": reviews.max_low_percent,
+        "CASE_SMALL_LIMIT": cases.percent_regime_from_orders, "CASE_SMALL_MAX": cases.max_cases,
+        "CASE_LARGE_PCT": cases.max_case_percent, "CASE_MAX_TOTAL": cases.max_order_total,
+        "RESPONSE_WINDOW_STAR_H": star.response_window_hours, "STAR_MESSAGE_PCT": star.min_response_percent,
+        "STAR_SHIPPING_PCT": star.min_shipping_percent, "STAR_AVG_RATING_X10": 10 * star.min_average_rating,
+        "STAR_MIN_ORDERS": star.min_orders, "STAR_MIN_AMOUNT": star.min_sales,
+        "STAR_TENURE": star.min_tenure_days * D,
+    }
     for name, value in numbers.items():
         monkeypatch.setattr(spec_reference, name, value)
     # the generator's evaluation instants and compare()'s, from this module's copy
@@ -750,7 +759,7 @@ def _set_numbers(monkeypatch, numbers: dict) -> None:
 
 @pytest.fixture
 def other_numbers(monkeypatch):
-    _set_numbers(monkeypatch, OTHER_NUMBERS)
+    _set_numbers(monkeypatch, OTHER_POLICY)
 
 
 # Each number at a bound it may take: no evaluation delay nor allowed
@@ -768,19 +777,10 @@ BOUNDS_POLICY = Policy(
                  "min_shipping_percent": Decimal(100), "min_average_rating": Decimal(5), "min_orders": 0,
                  "min_sales": Decimal("0.00"), "min_tenure_days": 0},
 )
-BOUNDS_NUMBERS = {
-    "POLICY_NAME": "bounds", "EVALUATION_DELAY": 0 * H, "ALLOWED_LATENESS": 0 * H,
-    "RESPONSE_WINDOW_STANDARD_H": 24, "RESPONSE_WINDOW_STAR_H": 24,
-    "MESSAGE_STANDARD_PCT": 100, "SHIPPING_STANDARD_PCT": 0,
-    "LOW_RATING": 5, "REVIEW_SMALL_LIMIT": 0, "REVIEW_SMALL_MAX_LOW": 0, "REVIEW_LARGE_PCT": 0,
-    "CASE_SMALL_LIMIT": 1, "CASE_SMALL_MAX": 0, "CASE_LARGE_PCT": 100, "CASE_MAX_TOTAL": Decimal("0.00"),
-    "STAR_MESSAGE_PCT": 0, "STAR_SHIPPING_PCT": 100, "STAR_AVG_RATING_X10": 50, "STAR_MIN_ORDERS": 0,
-    "STAR_MIN_AMOUNT": Decimal("0.00"), "STAR_TENURE": 0 * D, "MIN_SALES": 0,
-}
 
 
 def test_random_histories_under_a_policy_at_its_bounds_match_reference(monkeypatch):
-    _set_numbers(monkeypatch, BOUNDS_NUMBERS)
+    _set_numbers(monkeypatch, BOUNDS_POLICY)
     _check_policy(range(4000, 4000 + N_OTHER_POLICY_SEEDS // 2), BOUNDS_POLICY)
     for seed in range(4000, 4004):
         _check_live_scorecards(seed, BOUNDS_POLICY, UTC)
