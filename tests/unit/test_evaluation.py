@@ -1,7 +1,10 @@
 """The monthly evaluation (SPEC sections 3 and 6.1): the whole record, when it
 is made, which events it uses, which sellers get one, and the run of months
 not met."""
+import copy
+
 from scenario import Scenario
+from standards.policy import Policy
 from streams.topics import INPUT_TOPICS
 
 S = "s-42"
@@ -65,6 +68,39 @@ def test_whole_record():
     # o-dec + o1..o6: 20.00 + 385.75
     assert march["sales"] == {"orders": 7, "amount": "405.75", "first_sale_at": "2025-12-15T06:30:00.25Z"}
     assert sorted(month for seller, month in sc.evaluations) == ["2026-01", "2026-02", "2026-03", "2026-04"]
+
+
+def test_whole_record_under_a_policy_of_other_numbers():
+    """SPEC 1: every number is a policy parameter. The events of the whole
+    record, judged by other numbers, worked out by hand below."""
+    policy = Policy(
+        name="custom", min_sales_for_data=6, evaluation_delay_hours=6,
+        message_response={"window_hours": 36, "min_percent": 60}, on_time_shipping={"min_percent": 90},
+        review_rating={"low_rating_at_most": 4, "percent_regime_from_reviews": 5, "max_low_percent": 20},
+        case_rate={"percent_regime_from_orders": 6},
+        star_seller={"response_window_hours": 12, "min_response_percent": 30, "min_shipping_percent": 60,
+                     "min_average_rating": "4.9", "min_orders": 6, "min_sales": "385.75", "min_tenure_days": 120})
+    sc = whole_record_events(Scenario(policy)).evaluate("2026-04")  # E: April 1, 06:00
+    # Threads (buyer March 10 12:00; answers after 1 h and 30 h, one none): at 36 h 2 of 3,
+    # 200 >= 60 * 3 = 180: met; at 12 h 1 of 3, 100 >= 30 * 3 = 90: holds.
+    # Shipping 5 of 6 on time, 500 < 90 * 6 = 540: not met, as in March's record (Dec-Feb,
+    # 7 sales >= 6): a run of 2; February's (Nov-Jan) had 1 sale: not_enough_data.
+    # With tracking 4 of 6, 400 >= 60 * 6 = 360: holds.
+    # Reviews 5, 5, 5, 5, 4: low at <= 4 is 1 of 5, percent regime from 5, 100 * 1 <= 20 * 5: met;
+    # average 24 / 5 = 4.8, 10 * 24 = 240 < 49 * 5 = 245: does not hold.
+    # Cases 0 of 6 completed (percent regime from 6): met. Volume 6 orders >= 6, 385.75 >= 385.75.
+    # Tenure: 2025-12-15T06:30 is after 2026-04-01 - 120 days = 2025-12-02: does not hold.
+    expected = copy.deepcopy(WHOLE_RECORD)  # the same numbers but for the low reviews, judged otherwise
+    expected["policy"] = "custom"
+    standards, criteria = expected["standards"], expected["star_seller"]["criteria"]
+    standards["message_response"].update(status="met", consecutive_months_not_met=0)
+    standards["on_time_shipping"].update(status="not_met", consecutive_months_not_met=2)
+    standards["review_rating"].update(numerator=1)
+    criteria["message_response"]["holds"] = criteria["shipping"]["holds"] = True
+    criteria["reviews"]["holds"] = criteria["tenure"]["holds"] = False
+    expected["badges"] = ["speedy_replies", "smooth_shipping"]
+    assert sc.record(S) == expected
+    assert sc.standard(S, "on_time_shipping", "2026-02")["status"] == "not_enough_data"
 
 
 def test_whole_record_whatever_the_arrival_order_and_duplicates():
