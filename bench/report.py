@@ -35,6 +35,14 @@ def _mib(x: Optional[float]) -> str:
     return "-" if not x else f"{x / 2**20:,.0f} MiB"
 
 
+def latency_by_share(results: dict) -> dict[float, list[dict]]:
+    """The latency phases of each offered share, in the order run (one per round)."""
+    by_share: dict[float, list[dict]] = {}
+    for run in results.get("latency", []):
+        by_share.setdefault(run["share"], []).append(run)
+    return by_share
+
+
 def _median(values):
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -81,9 +89,11 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         rows.append(("worker >= 3x naive Faust", f"{project / naive:.2f}x", _yes(project >= 3 * naive)))
     if project and limit:
         rows.append(("worker >= 15 % of the raw limit", f"{100 * project / limit:.1f} %", _yes(project >= 0.15 * limit)))
-    for run in results.get("latency", []):
-        if abs(run["share"] - 0.5) < 1e-9 and run["p99"] is not None:
-            rows.append(("p99 publish-to-scorecard < 1 s at 50 %", _ms(run["p99"]), _yes(run["p99"] < 1.0)))
+    p99s = [run["p99"] for run in latency_by_share(results).get(0.5, []) if run["p99"] is not None]
+    if p99s:
+        p99 = _median(p99s)
+        shown = _ms(p99) + (f" (median of {', '.join(map(_ms, p99s))})" if len(p99s) > 1 else "")
+        rows.append(("p99 publish-to-scorecard < 1 s at 50 %", shown, _yes(p99 < 1.0)))
     backfill = _get(results, "backfill")
     if backfill:
         rows.append(("backfill >= 100,000 events/s", _rate(backfill), _yes(backfill >= 100_000)))
@@ -142,8 +152,9 @@ def summary(results: dict) -> str:
     for label, value, target in ratios(results):
         if value is not None:
             lines.append(f"  {label:52s} {value:8.3f} {('target ' + target) if target else ''}")
-    for run in results.get("latency", []):
-        lines.append(f"  latency at {run['share']:.0%}: p50 {_ms(run['p50'])}, p99 {_ms(run['p99'])}")
+    for share, runs in latency_by_share(results).items():
+        lines.append(f"  latency at {share:.0%}: p50 {_ms(_median(run['p50'] for run in runs))}, "
+                     f"p99 {_ms(_median(run['p99'] for run in runs))} (p99 {', '.join(_ms(run['p99']) for run in runs)})")
     lines.append(f"run took {results.get('seconds', 0) / 60:.1f} min")
     return "\n".join(lines)
 
@@ -239,11 +250,12 @@ def render(results: dict) -> str:
                    f"and used {last['cpu_seconds']:.0f} CPU s ({1e6 * last['cpu_seconds'] / loaded:,.0f} µs per event).")
     if results.get("latency"):
         out += ["", "## Latency, publish to scorecard", "",
-                "| offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"
+                "| round | offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"
                 " input to processed p50 / p99 | cores: worker / broker / benchmark / stolen | caught up |",
-                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        base = _rate(results.get("latency_base") or _get(results, "project"))
         for run in results["latency"]:
-            out.append(f"| {run['share']:.0%} of {_rate(results.get('latency_base') or _get(results, 'project'))}/s | {_rate(run['achieved_rate'])} | "
+            out.append(f"| {run.get('round', 1)} | {run['share']:.0%} of {base}/s | {_rate(run['achieved_rate'])} | "
                        f"{run['cards']:,} | {_ms(run['p50'])} | {_ms(run['p99'])} | {_ms(run['recv_p50'])} | "
                        f"{_ms(run['recv_p99'])} | {_ms(run.get('processing_p50'))} / {_ms(run.get('processing_p99'))} | "
                        f"{_cores(run.get('cores'))} | {'yes' if run['caught_up'] else '**no**'} |")
@@ -252,7 +264,11 @@ def render(results: dict) -> str:
                 "`standards.scorecards` is matched to the latest event of its seller sent before the record's "
                 "Kafka timestamp and not matched already (a card with no new event came from the clock). "
                 "Latency = record timestamp - send time; \"received\" = when the benchmark's consumer got it. "
-                f"{results['args']['latency_seconds']:.0f} s measured per rate after 3 s of warm-up. "
+                f"{results['args']['latency_seconds']:.0f} s measured per rate after 3 s of warm-up; the rates "
+                "run in rounds (each share once per round, one round per repetition), each round on a broker of its "
+                "own, loaded with the workload and read to its end by a fresh worker first (the embedded broker's "
+                "CPU per fetch grows with a topic's length), and the target reads the median of the 50 % phases' "
+                "p99. "
                 "\"Input to processed\" is the worker's own `seller_standards_processing_latency_seconds` "
                 "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated). "
                 "Cores: CPU seconds per second of each process over the whole phase (warm-up, measurement, "
