@@ -41,7 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sellers", type=int, default=100_000)
     p.add_argument("--days", type=float, default=None, help="event-time span (default 60; 120 with --full)")
     p.add_argument("--partitions", type=int, default=8)
-    p.add_argument("--reps", type=int, default=3, help="repetitions of every throughput measurement (median)")
+    p.add_argument("--reps", type=int, default=3,
+                   help="repetitions of every throughput measurement and rounds of the latency phases (median)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--skip", default="",
                    help=f"comma-separated: limit,backfill,naive,peer,project,{PAIR},latency,restart,rocksdb")
