@@ -96,12 +96,16 @@ class EmbeddedBroker:
 def stop_signals_as_ctrl_c() -> Iterator[None]:
     """In the block, SIGTERM and SIGHUP end the command as a Ctrl-C does
     (KeyboardInterrupt), also when it was started with Ctrl-C ignored;
-    inside `run_stoppable`, as Ctrl-C ends asyncio.run. Signal handlers
-    can only be set in the main thread: elsewhere, nothing changes."""
+    inside `run_stoppable`, as Ctrl-C ends asyncio.run. A stop signal
+    ignored when the block is entered stays ignored, as a shell leaves it:
+    `nohup` ignores SIGHUP so that the command outlives its terminal.
+    Signal handlers can only be set in the main thread: elsewhere, nothing
+    changes."""
     if not in_main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:

@@ -37,37 +37,75 @@ def _kill(pid: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def _from_a_terminal() -> None:
+    # Whatever this test was started with (under nohup, SIGHUP is ignored, and a child inherits that).
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _ignore_ctrl_c() -> None:
+    _from_a_terminal()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell script's `&` starts a command
 
 
+def _nohup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _broker_command(started) -> tuple[subprocess.Popen, int]:
+    """`seller-standards broker` answering on its port: (the command, its broker)."""
+    port = free_port()
+    command = subprocess.Popen([sys.executable, "-m", "streams.cli", "broker", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=started)
+    try:
+        assert "embedded broker on" in command.stdout.readline()  # it answers on the port
+        (broker,) = _children(command.pid)
+    except BaseException:
+        command.kill()
+        raise
+    return command, broker
+
+
+def _stops_with_its_broker(command: subprocess.Popen, broker: int, signum: int, returncode: int) -> None:
+    os.kill(command.pid, signum)
+    assert command.wait(20) == returncode
+    errors = command.stderr.read()  # no connection errors while it waited for the broker to listen
+    assert "Unable connect" not in errors and "Traceback" not in errors, errors
+    deadline = time.monotonic() + 10
+    while _alive(broker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(broker)
+
+
 @pytest.mark.parametrize(("signum", "returncode", "started"), [
-    (signal.SIGTERM, 0, None), (signal.SIGHUP, 0, None), (signal.SIGKILL, -signal.SIGKILL, None),
-    (signal.SIGTERM, 0, _ignore_ctrl_c)], ids=["SIGTERM", "SIGHUP", "SIGKILL", "SIGTERM-with-ctrl-c-ignored"])
+    (signal.SIGTERM, 0, _from_a_terminal), (signal.SIGHUP, 0, _from_a_terminal),
+    (signal.SIGKILL, -signal.SIGKILL, _from_a_terminal), (signal.SIGTERM, 0, _ignore_ctrl_c)],
+    ids=["SIGTERM", "SIGHUP", "SIGKILL", "SIGTERM-with-ctrl-c-ignored"])
 def test_a_signal_to_the_broker_command_stops_the_broker_too(signum, returncode, started):
     # SIGHUP: the terminal that ran it closed. SIGTERM and SIGHUP unwind the
     # command as a Ctrl-C does (exit 0), also in a command started with
     # Ctrl-C ignored; after a SIGKILL the broker gets its parent-death signal.
-    port = free_port()
-    command = subprocess.Popen([sys.executable, "-m", "streams.cli", "broker", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=started)
-    broker = None
+    command, broker = _broker_command(started)
     try:
-        assert "embedded broker on" in command.stdout.readline()  # it answers on the port
-        (broker,) = _children(command.pid)
-        os.kill(command.pid, signum)
-        assert command.wait(20) == returncode
-        errors = command.stderr.read()  # no connection errors while it waited for the broker to listen
-        assert "Unable connect" not in errors and "Traceback" not in errors, errors
-        deadline = time.monotonic() + 10
-        while _alive(broker) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(broker)
+        _stops_with_its_broker(command, broker, signum, returncode)
     finally:
         if command.poll() is None:
             command.kill()
-        if broker is not None:
-            _kill(broker)
+        _kill(broker)
+
+
+def test_the_broker_command_under_nohup_outlives_a_hangup():
+    """`nohup seller-standards broker &`: the terminal closing leaves it
+    running (it took SIGHUP for a Ctrl-C even so); SIGTERM still stops it."""
+    command, broker = _broker_command(_nohup)
+    try:
+        os.kill(command.pid, signal.SIGHUP)
+        time.sleep(2)
+        assert command.poll() is None and _alive(broker)
+        _stops_with_its_broker(command, broker, signal.SIGTERM, 0)
+    finally:
+        if command.poll() is None:
+            command.kill()
+        _kill(broker)
 
 
 def _replay_under_way(tmp_path, started=None) -> tuple[subprocess.Popen, int, int]:
