@@ -65,6 +65,12 @@ def worker(ctx: click.Context) -> None:
         for variable, value in shown:
             click.echo(f"  {variable:<{width}}  {value}")
         click.echo("\nFaust's worker command, which takes the options:\n")
+    else:
+        data_dir = Settings().data_dir
+        try:  # Faust makes only the last directory of the path, with a traceback when its parent is missing
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"DATA_DIR {data_dir} cannot be made: {exc.strerror}") from None
     try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported
         import uvloop
     except ImportError:

@@ -53,6 +53,24 @@ def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path
     assert message.format(tmp=tmp_path) in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
 
 
+def test_the_worker_makes_its_data_dir_with_its_parents_or_says_why_it_cannot(tmp_path):
+    # The default, ./var/seller-standards, in a directory with no var/: Faust's own mkdir ended in a traceback.
+    unreachable = {"KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}  # it stops at Kafka, after its data directory
+    nested = tmp_path / "var" / "seller-standards"
+    shown = subprocess.run([str(CLI), "worker"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                           env={**os.environ, **unreachable, "DATA_DIR": "./var/seller-standards"})
+    assert nested.is_dir() and "No such file or directory" not in shown.stderr, shown.stderr
+    assert "Unable to bootstrap" in shown.stderr, shown.stderr
+
+    (tmp_path / "a-file").write_text("")
+    below_a_file = tmp_path / "a-file" / "data"
+    shown = subprocess.run([str(CLI), "worker"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, **unreachable, "DATA_DIR": str(below_a_file)})
+    assert shown.returncode == 1
+    assert f"Error: DATA_DIR {below_a_file} cannot be made: Not a directory" in shown.stderr, shown.stderr
+    assert "Traceback" not in shown.stderr, shown.stderr
+
+
 def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(tmp_path):
     (tmp_path / "events.jsonl").write_text("")
     missing = tmp_path / "missing" / "out.jsonl"
