@@ -1,4 +1,4 @@
-"""`seller-standards`: worker, broker, replay, evaluations, demo."""
+"""`seller-standards`: worker, broker, replay, backfill, evaluations, simulate, demo."""
 from __future__ import annotations
 
 import asyncio
@@ -6,14 +6,19 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import click
+import orjson
 from aiokafka.errors import KafkaConnectionError
 from tqdm import tqdm
+
+from schemas.validate import format_timestamp
 
 from .broker import EmbeddedBroker, create_topics, free_port, run_stoppable
 from .child import start_child
@@ -268,6 +273,28 @@ def evaluations(bootstrap: str, idle: float) -> None:
     with EvaluationRecords() as records:
         for line in asyncio.run(replaying.evaluations(bootstrap, records, idle, Settings().client_options())):
             click.echo(line.decode())
+
+
+@main.command()
+@click.argument("events", type=click.Path(dir_okay=False, path_type=Path), callback=_writable)
+@click.option("--sellers", type=click.IntRange(min=1), default=300, show_default=True, help="Simulated sellers.")
+@click.option("--days", type=click.IntRange(min=1), default=60, show_default=True, help="Days of events.")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The first day, YYYY-MM-DD (UTC midnight); default: DAYS days before now.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Another seed: other sellers' habits and events.")
+def simulate(events: Path, sellers: int, days: int, start: datetime | None, seed: int) -> None:
+    """Write a simulated marketplace's events to EVENTS (JSON lines in time
+    order, each naming its topic in `_topic`, hourly heartbeats on every
+    topic), for `replay` or `backfill`. The file appears whole or not at all."""
+    from .simulate import DAY, simulate as simulated
+
+    start_s = int(start.replace(tzinfo=timezone.utc).timestamp()) if start else int(time.time()) - days * 86_400
+    start_us = start_s * 1_000_000
+    part = events.with_name(events.name + ".part")
+    written = _write(part, (orjson.dumps(event) for event in simulated(sellers, start_us, days, seed)))
+    part.replace(events)
+    click.echo(f"{written:,} events of {sellers:,} sellers from {format_timestamp(start_us)} "
+               f"to {format_timestamp(start_us + days * DAY)} written to {events}", err=True)
 
 
 @main.command()

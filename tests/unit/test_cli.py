@@ -5,11 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
+from schemas.validate import decode_event, parse_timestamp
 from streams import cli, demo
 from streams.broker import free_port
+from streams.topics import INPUT_TOPICS
 
 CLI = Path(sys.executable).with_name("seller-standards")
 
@@ -69,6 +72,30 @@ def test_the_worker_makes_its_data_dir_with_its_parents_or_says_why_it_cannot(tm
     assert shown.returncode == 1
     assert f"Error: DATA_DIR {below_a_file} cannot be made: Not a directory" in shown.stderr, shown.stderr
     assert "Traceback" not in shown.stderr, shown.stderr
+
+
+def test_simulate_writes_valid_events_in_time_order_with_hourly_heartbeats_on_every_topic(tmp_path):
+    out = tmp_path / "events.jsonl"
+    args = [str(CLI), "simulate", str(out), "--sellers", "20", "--days", "2", "--start", "2026-01-01", "--seed", "3"]
+    shown = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    lines = out.read_bytes().splitlines()
+    events = [decode_event(line) for line in lines]  # every line valid: an invalid one raises
+    topics = [orjson.loads(line)["_topic"] for line in lines]
+    start, end = parse_timestamp("2026-01-01T00:00:00Z"), parse_timestamp("2026-01-03T00:00:00Z")
+    assert [e["occurred_at"] for e in events] == sorted(e["occurred_at"] for e in events)
+    assert start <= events[0]["occurred_at"] and events[-1]["occurred_at"] < end
+    # A heartbeat every hour after the start on each of the 5 topics: 48 in 2 days (the last 1 µs before the end).
+    beats = [(t, e["occurred_at"]) for t, e in zip(topics, events) if e["type"] == "clock.heartbeat"]
+    assert sorted(beats) == sorted((t, min(start + h * 3_600_000_000, end - 1)) for t in INPUT_TOPICS
+                                   for h in range(1, 49))
+    assert {e["seller_id"] for e in events} - {"heartbeat"} <= {f"seller-{s:05d}" for s in range(20)}
+    assert len(events) > len(beats)  # and the sellers' own events
+    assert f"{len(lines):,} events of 20 sellers from 2026-01-01T00:00:00Z to 2026-01-03T00:00:00Z" in shown.stderr
+    assert not (tmp_path / "events.jsonl.part").exists()
+    again = tmp_path / "again.jsonl"
+    subprocess.run([*args[:2], str(again), *args[3:]], check=True, capture_output=True, timeout=120)
+    assert again.read_bytes() == out.read_bytes()  # the same seed, the same events
 
 
 def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(tmp_path):

@@ -167,7 +167,7 @@ def test_simulator_runs_the_image_and_replays_a_generated_file():
     simulator = SERVICES["simulator"]
     assert simulator["image"] == next(iter(_workers().values()))["image"]
     script = simulator["command"][0]
-    assert "streams.simulate" in script and "seller-standards replay" in script
+    assert "seller-standards simulate" in script and "seller-standards replay" in script
     assert "$" not in script.replace("$$", "")  # compose would interpolate it
 
 
