@@ -34,6 +34,8 @@ INPUT_TYPES = (
     "clock.heartbeat",
 )
 
+HEARTBEAT = "clock.heartbeat"  # its seller_id is any routing key (SPEC 2)
+
 # clock.heartbeat is valid on every input topic, hence None.
 TOPIC_OF_TYPE = {
     "message.sent": "marketplace.messages",

@@ -16,6 +16,8 @@ from typing import Iterable, Optional
 
 import orjson
 
+from schemas.validate import HEARTBEAT
+
 from .calendar import month_index
 from .judge import STANDARDS
 from .numbers import contribution
@@ -103,7 +105,7 @@ class PartitionEngine:
 
     def process(self, topic: str, event: dict) -> list[Output]:
         out: list[Output] = []
-        moved = self._apply(event, out) if event["type"] != "clock.heartbeat" else None
+        moved = self._apply(event, out) if event["type"] != HEARTBEAT else None
         t = event["occurred_at"]
         seen = self.topic_clock.get(topic, -1)
         if t > seen:

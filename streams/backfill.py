@@ -22,7 +22,7 @@ from typing import AsyncIterator, Callable, Iterable, Iterator, Optional
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.validate import InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
+from schemas.validate import HEARTBEAT, InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
 from standards.engine import EVALUATIONS, PartitionEngine
 from standards.policy import Policy
 
@@ -31,8 +31,6 @@ from .output_json import dumps_sorted
 from .partitioning import partition_for
 from .reading import WaitTimeout, start_client
 from .topics import INPUT_TOPICS, TOPIC_OF_UNNAMED_LINE, check_partition_counts, line_topic
-
-HEARTBEAT = "clock.heartbeat"
 
 
 def backfill(lines: Iterable[bytes], partitions: int, policy: Policy,

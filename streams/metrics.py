@@ -8,6 +8,8 @@ from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECT
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
 
+from .topics import INPUT_TOPICS
+
 HOUR = 3600.0
 
 # Every name /metrics exports starts with seller_standards_ (SPEC 7). The
@@ -21,6 +23,10 @@ ProcessCollector(namespace="seller_standards")
 
 EVENTS = Counter("seller_standards_events_total", "Valid input events processed", ["topic", "type"])
 DEADLETTERS = Counter("seller_standards_deadletters_total", "Input events sent to the dead-letter topic", ["reason"])
+KEYED_OTHERWISE = Counter(
+    "seller_standards_events_keyed_otherwise_total",
+    "Valid input events (heartbeats aside) whose Kafka key is not their seller_id: SPEC 2 keys every event by it, "
+    "so that a seller's events share a partition", ["topic"])
 OUTPUTS = Counter("seller_standards_outputs_total", "Records written to output topics", ["topic"])
 VIOLATIONS = Counter("seller_standards_violations_total", "Violations opened and resolved", ["standard", "change"])
 ALERTS = Counter("seller_standards_alerts_total", "Deadline warnings sent", ["item"])
@@ -59,6 +65,8 @@ for _standard in STANDARDS:
         VIOLATIONS.labels(_standard, _change)
 for _reason in (*INVALID_EVENT_CODES, PROCESSING_ERROR):
     DEADLETTERS.labels(_reason)
+for _topic in INPUT_TOPICS:
+    KEYED_OTHERWISE.labels(_topic)
 
 
 def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import orjson
 
-from schemas.validate import InvalidEvent, decode_event
+from schemas.validate import HEARTBEAT, InvalidEvent, decode_event
 from standards.engine import ALERTS, EVALUATIONS, VIOLATIONS, PartitionEngine
 from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
@@ -55,6 +55,7 @@ class Processor:
         self.state_topic = state_topic
         self._outputs = {topic: metrics.OUTPUTS.labels(topic) for topic in OUTPUT_TOPICS}
         self._events: dict[tuple[str, str], Any] = {}  # labelled children of metrics.EVENTS
+        self._keyed_otherwise_logged: set[str] = set()  # topics
         self.wall_clock = wall_clock
         self.engines: dict[int, PartitionEngine] = {}
 
@@ -100,6 +101,7 @@ class Processor:
         process = engine.process
         emit = self._emit
         types: dict[str, int] = {}
+        keyed_otherwise = 0  # events not keyed by their seller_id (SPEC 2), heartbeats aside
         for record in records:
             raw = record.value
             try:
@@ -107,6 +109,10 @@ class Processor:
             except InvalidEvent as bad:
                 self.dead_letter(topic, partition, record.offset, record.key, raw, bad.code, bad.reason)
                 continue
+            if record.key != event["seller_id"].encode() and event["type"] != HEARTBEAT:
+                keyed_otherwise += 1
+                if topic not in self._keyed_otherwise_logged:
+                    self._log_keyed_otherwise(topic, partition, record, event)
             try:
                 outputs = process(topic, event)
             except Exception as error:  # a bug must not stop the partition: keep the event, say why, go on
@@ -121,6 +127,8 @@ class Processor:
             types[event_type] = types.get(event_type, 0) + 1
         for event_type, n in types.items():
             self._count_event(topic, event_type, n)
+        if keyed_otherwise:
+            metrics.KEYED_OTHERWISE.labels(topic).inc(keyed_otherwise)
         if engine.first_response_seconds:
             for seconds in engine.first_response_seconds:
                 metrics.FIRST_RESPONSE.observe(seconds)
@@ -128,6 +136,18 @@ class Processor:
         now_ms = time.time() * 1000.0  # the whole batch is processed now
         metrics.observe_many(metrics.LATENCY, [max(0.0, now_ms - record.timestamp) / 1000.0
                                                for record in records if record.timestamp])
+
+    def _log_keyed_otherwise(self, topic: str, partition: int, record, event: dict) -> None:
+        """An event keyed otherwise than by its seller_id is applied all the
+        same (its partition is where its seller's state is kept here),
+        counted, and said in the log once per topic: with the default
+        partitioner such a producer spreads a seller's events over
+        partitions, each holding part of its state, and its numbers are wrong."""
+        self._keyed_otherwise_logged.add(topic)
+        log.warning("%s[%s]@%s is keyed %r, not by its seller_id %r: every event must be keyed by its seller_id "
+                    "(SPEC 2), or a seller's events land on several partitions and its numbers are wrong; this is "
+                    "logged once per topic and counted in seller_standards_events_keyed_otherwise_total",
+                    topic, partition, record.offset, record.key, event["seller_id"])
 
     def _count_event(self, topic: str, event_type: str, n: int) -> None:
         child = self._events.get((topic, event_type))

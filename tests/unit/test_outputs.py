@@ -410,6 +410,40 @@ def test_a_record_with_a_null_value_is_dead_lettered_and_the_rest_of_its_batch_a
     assert list(processor.engine(2).sellers) == ["s-1"]  # the order after it was applied
 
 
+def test_events_keyed_otherwise_than_by_their_seller_id_are_applied_counted_and_logged_once_per_topic(caplog):
+    # SPEC 2: key = seller_id. A producer keying otherwise spreads a seller's
+    # events over partitions (each holding part of its state); the worker
+    # cannot move them, so it applies them where they are and says so.
+    from streams import metrics
+
+    def placed(n: int, seller: str) -> bytes:
+        return orjson.dumps({"event_id": f"e{n}", "type": "order.placed", "seller_id": seller,
+                             "occurred_at": "2026-01-02T10:00:00Z", "order_id": f"o{n}", "total": "60.00",
+                             "currency": "EUR", "ship_by": "2026-01-05T00:00:00Z", "digital": True,
+                             "purchase_protected": False, "tracking_required": False})
+
+    beat = orjson.dumps({"event_id": "hb", "type": "clock.heartbeat", "seller_id": "route-1",
+                         "occurred_at": "2026-01-02T11:00:00Z"})
+    counted = {topic: metrics.KEYED_OTHERWISE.labels(topic)._value.get() for topic in INPUT_TOPICS}
+    processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    processor.handle_batch("marketplace.orders", 1, [
+        Record(0, b"s-1", placed(1, "s-1"), None),  # keyed by its seller: not counted
+        Record(1, b"o-2", placed(2, "s-1"), None),  # keyed by its order
+        Record(2, None, placed(3, "s-2"), None),  # no key
+        Record(3, b"any", beat, None),  # a heartbeat's seller_id is any routing key: not counted
+    ])
+    processor.handle_batch("marketplace.orders", 1, [Record(4, b"x", placed(4, "s-3"), None)])
+    after = {topic: metrics.KEYED_OTHERWISE.labels(topic)._value.get() for topic in INPUT_TOPICS}
+    assert {topic: after[topic] - counted[topic] for topic in INPUT_TOPICS} == {
+        topic: 3 if topic == "marketplace.orders" else 0 for topic in INPUT_TOPICS}
+    engine = processor.engine(1)
+    assert sorted(engine.sellers) == ["s-1", "s-2", "s-3"]  # every one applied
+    assert sorted(engine.sellers["s-1"].orders) == ["o1", "o2"]
+    (warned,) = [r.getMessage() for r in caplog.records if "keyed" in r.getMessage()]  # the first, once
+    assert all(part in warned for part in ("marketplace.orders[1]@1", "b'o-2'", "'s-1'",
+                                           "seller_standards_events_keyed_otherwise_total")), warned
+
+
 def test_the_wall_clock_moves_a_partition_only_once_its_input_is_read_to_the_end():
     # CLOCK=wall: a partition restored with nothing (a first start on topics
     # holding history) keeps its event clock until the worker has read its

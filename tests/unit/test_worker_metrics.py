@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
+from streams.topics import INPUT_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,11 +40,13 @@ def test_every_name_the_worker_exports_starts_with_seller_standards(worker_sampl
     assert sorted(name for name in names if not name.startswith("seller_standards_")) == []
 
 
-def test_every_violation_and_dead_letter_series_is_exported_at_zero_from_the_start(worker_samples):
+def test_every_violation_dead_letter_and_keying_series_is_exported_at_zero_from_the_start(worker_samples):
     expected = [("seller_standards_violations_total", frozenset({("standard", standard), ("change", change)}))
                 for standard in STANDARDS for change in ("opened", "resolved")]
     expected += [("seller_standards_deadletters_total", frozenset({("reason", reason)}))
                  for reason in (*INVALID_EVENT_CODES, "processing_error")]
+    expected += [("seller_standards_events_keyed_otherwise_total", frozenset({("topic", topic)}))
+                 for topic in INPUT_TOPICS]
     assert [worker_samples.get(series) for series in expected] == [0.0] * len(expected)
 
 
