@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -71,11 +72,7 @@ def worker(ctx: click.Context) -> None:
             click.echo(f"  {variable:<{width}}  {value}")
         click.echo("\nFaust's worker command, which takes the options:\n")
     else:
-        data_dir = Settings().data_dir
-        try:  # Faust makes only the last directory of the path, with a traceback when its parent is missing
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise click.ClickException(f"DATA_DIR {data_dir} cannot be made: {exc.strerror}") from None
+        _check_worker_paths(Settings())
     try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported
         import uvloop
     except ImportError:
@@ -86,6 +83,24 @@ def worker(ctx: click.Context) -> None:
 
     sys.argv = [sys.argv[0], "worker", *ctx.args]
     app.main()
+
+
+def _check_worker_paths(settings: Settings) -> None:
+    """What Faust would end in a traceback on, said before it starts: the
+    data directory, which it makes without its parents, and the web port,
+    which a second worker on the same host takes by default."""
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"DATA_DIR {settings.data_dir} cannot be made: {exc.strerror}") from None
+    with socket.socket(socket.AF_INET6 if ":" in settings.web_bind else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds it
+        try:
+            probe.bind((settings.web_bind, settings.web_port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"WEB_PORT {settings.web_port} on WEB_BIND {settings.web_bind} cannot be used: {exc.strerror} "
+                "(another worker on this host? give each its own WEB_PORT)") from None
 
 
 @main.command()

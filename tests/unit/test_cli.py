@@ -1,6 +1,7 @@
 """The command line: its help reaches what runs behind it; what it refuses, it names."""
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path
 
 def test_the_worker_makes_its_data_dir_with_its_parents_or_says_why_it_cannot(tmp_path):
     # The default, ./var/seller-standards, in a directory with no var/: Faust's own mkdir ended in a traceback.
-    unreachable = {"KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}  # it stops at Kafka, after its data directory
+    # It stops at Kafka, after its data directory.
+    unreachable = {"KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "WEB_PORT": str(free_port())}
     nested = tmp_path / "var" / "seller-standards"
     shown = subprocess.run([str(CLI), "worker"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                            env={**os.environ, **unreachable, "DATA_DIR": "./var/seller-standards"})
@@ -72,6 +74,18 @@ def test_the_worker_makes_its_data_dir_with_its_parents_or_says_why_it_cannot(tm
     assert shown.returncode == 1
     assert f"Error: DATA_DIR {below_a_file} cannot be made: Not a directory" in shown.stderr, shown.stderr
     assert "Traceback" not in shown.stderr, shown.stderr
+
+
+def test_a_worker_whose_web_port_is_taken_says_so_before_it_starts():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        shown = subprocess.run([str(CLI), "worker"], capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "WEB_BIND": "127.0.0.1", "WEB_PORT": str(port)})
+    assert shown.returncode == 1
+    assert f"Error: WEB_PORT {port} on WEB_BIND 127.0.0.1 cannot be used: Address already in use" in shown.stderr
+    assert "Traceback" not in shown.stderr and "faust" not in shown.stderr.lower(), shown.stderr  # before Faust
 
 
 def test_simulate_writes_valid_events_in_time_order_with_hourly_heartbeats_on_every_topic(tmp_path):
