@@ -124,7 +124,9 @@ async def wait_processed(bootstrap: str, group: str, ends: dict[TopicPartition, 
                 if not alive():
                     raise RuntimeError("the worker stopped before processing every event")
                 if time.monotonic() > deadline:
-                    raise WaitTimeout(f"worker processed {done} of {sum(ends.values())} events in {timeout:.0f} s")
+                    raise WaitTimeout(f"the workers of APP_ID {group!r} processed {done} of {sum(ends.values())} "
+                                      f"events in {timeout:.0f} s"
+                                      + (": is one running on this Kafka with that APP_ID?" if done == 0 else ""))
                 await asyncio.sleep(0.5)
 
 

@@ -186,10 +186,12 @@ def test_a_replay_whose_worker_never_processes_ends_with_how_far_it_got(tmp_path
     lines = hand_computed_month()
     with EmbeddedBroker() as broker:
         shown = _run_cli("replay", str(_events(tmp_path, lines)), "--bootstrap", broker.bootstrap,
-                         "--evaluations", str(tmp_path / "out.jsonl"), "--timeout", "3", cwd=tmp_path)
+                         "--evaluations", str(tmp_path / "out.jsonl"), "--timeout", "3", cwd=tmp_path,
+                         env={"APP_ID": "nobody-runs-this"})
     assert shown.returncode == 1
     # every line and the closing heartbeat of each of the 5 topics on each of the 4 partitions
-    assert f"Error: worker processed 0 of {len(lines) + 5 * 4} events in 3 s" in shown.stderr, shown.stderr
+    assert (f"Error: the workers of APP_ID 'nobody-runs-this' processed 0 of {len(lines) + 5 * 4} events in 3 s: "
+            "is one running on this Kafka with that APP_ID?") in shown.stderr, shown.stderr
     assert "Traceback" not in shown.stderr, shown.stderr
 
 
