@@ -73,7 +73,9 @@ def worker(ctx: click.Context) -> None:
             click.echo(f"  {variable:<{width}}  {value}")
         click.echo("\nFaust's worker command, which takes the options:\n")
     else:
-        _check_worker_paths(Settings())
+        settings = Settings()
+        _check_policy(settings)
+        _check_worker_paths(settings)
     try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported
         import uvloop
     except ImportError:
@@ -88,12 +90,8 @@ def worker(ctx: click.Context) -> None:
 
 def _check_worker_paths(settings: Settings) -> None:
     """What Faust would end in a traceback on, said before it starts: the
-    data directory, which it makes without its parents, and the web port,
-    which a second worker on the same host takes by default."""
-    try:
-        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.ClickException(f"DATA_DIR {settings.data_dir} cannot be made: {exc.strerror}") from None
+    web port, which a second worker on the same host takes by default, and
+    the data directory, which it makes without its parents."""
     with socket.socket(socket.AF_INET6 if ":" in settings.web_bind else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds it
         try:
@@ -102,6 +100,10 @@ def _check_worker_paths(settings: Settings) -> None:
             raise click.ClickException(
                 f"WEB_PORT {settings.web_port} on WEB_BIND {settings.web_bind} cannot be used: {exc.strerror} "
                 "(another worker on this host? give each its own WEB_PORT)") from None
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"DATA_DIR {settings.data_dir} cannot be made: {exc.strerror}") from None
 
 
 @main.command()

@@ -76,16 +76,17 @@ def test_the_worker_makes_its_data_dir_with_its_parents_or_says_why_it_cannot(tm
     assert "Traceback" not in shown.stderr, shown.stderr
 
 
-def test_a_worker_whose_web_port_is_taken_says_so_before_it_starts():
+def test_a_worker_whose_web_port_is_taken_says_so_before_it_starts(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        shown = subprocess.run([str(CLI), "worker"], capture_output=True, text=True, timeout=120,
+        shown = subprocess.run([str(CLI), "worker"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                                env={**os.environ, "WEB_BIND": "127.0.0.1", "WEB_PORT": str(port)})
     assert shown.returncode == 1
     assert f"Error: WEB_PORT {port} on WEB_BIND 127.0.0.1 cannot be used: Address already in use" in shown.stderr
     assert "Traceback" not in shown.stderr and "faust" not in shown.stderr.lower(), shown.stderr  # before Faust
+    assert list(tmp_path.iterdir()) == []  # nor its data directory made
 
 
 def test_the_broker_command_on_a_port_already_taken_says_so():
