@@ -75,7 +75,7 @@ def worker(ctx: click.Context) -> None:
     else:
         settings = Settings()
         _check_policy(settings)
-        _check_worker_paths(settings)
+        _check_web_port_and_data_dir(settings)
     try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported
         import uvloop
     except ImportError:
@@ -88,7 +88,7 @@ def worker(ctx: click.Context) -> None:
     app.main()
 
 
-def _check_worker_paths(settings: Settings) -> None:
+def _check_web_port_and_data_dir(settings: Settings) -> None:
     """What Faust would end in a traceback on, said before it starts: the
     web port, which a second worker on the same host takes by default, and
     the data directory, which it makes without its parents."""
