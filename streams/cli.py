@@ -27,13 +27,15 @@ from .config import Settings, SettingsError
 from .evaluation_records import EvaluationRecords
 from .gc_tuning import tune_gc
 from .reading import WaitTimeout
+from .replay import EventsFileError
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS, PartitionCountError
 
 
 class _Commands(click.Group):
     """A setting or policy file that cannot be used, a Kafka that cannot be
-    reached, an embedded broker that cannot start (its port taken), a wait on
-    it that ran out of time, or topics of partition counts
+    reached, an embedded broker that cannot start (its port taken), an
+    events file cut short, a wait on it that ran out of time, or topics of
+    partition counts
     that cannot go together end the command with its message (naming the
     variable or key, what was waited for, or the topics) and exit status 1,
     not a traceback."""
@@ -43,7 +45,7 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except KafkaConnectionError as exc:
             raise click.ClickException(f"Kafka is unreachable: {exc}") from None
-        except (WaitTimeout, PartitionCountError, BrokerError) as exc:
+        except (WaitTimeout, PartitionCountError, BrokerError, EventsFileError) as exc:
             raise click.ClickException(str(exc)) from None
         except ValueError as exc:
             from standards.policy import PolicyError  # pydantic: only when something went wrong

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -19,15 +21,23 @@ from .reading import CommittedOffsets, WaitTimeout, topic_batches
 from .topics import EVALUATIONS, INPUT_TOPICS, MESSAGES, check_partition_counts, line_topic
 
 
+class EventsFileError(Exception):
+    """An events file that cannot be read to its end; the message says why."""
+
+
 def event_lines(path: Path, desc: str, chunk_bytes: int = 1 << 23) -> Iterator[bytes]:
     """The lines of an events file, as `bytes.splitlines` cuts the whole (at
     \\n, \\r\\n or \\r), read a chunk at a time: memory does not grow with
-    the file (months of history). Shows its progress in bytes."""
-    with path.open("rb") as file, tqdm(total=path.stat().st_size, desc=desc, unit="B", unit_scale=True,
-                                        mininterval=1.0) as bar:
+    the file (months of history). A gzip file (by its first bytes, whatever
+    its name) is read decompressed. Shows its progress in the file's bytes."""
+    with path.open("rb") as stored, tqdm(total=path.stat().st_size, desc=desc, unit="B", unit_scale=True,
+                                          mininterval=1.0) as bar:
+        gzipped = stored.read(2) == b"\x1f\x8b"
+        stored.seek(0)
+        file = gzip.GzipFile(fileobj=stored) if gzipped else stored
         rest = b""
-        while chunk := file.read(chunk_bytes):
-            bar.update(len(chunk))
+        while chunk := _read(file, chunk_bytes, path):
+            bar.update(stored.tell() - bar.n)
             data = rest + chunk
             lines = data.splitlines()
             if data.endswith(b"\n"):
@@ -38,6 +48,13 @@ def event_lines(path: Path, desc: str, chunk_bytes: int = 1 << 23) -> Iterator[b
                 rest = lines.pop()
             yield from lines
         yield from rest.splitlines()
+
+
+def _read(file, size: int, path: Path) -> bytes:
+    try:
+        return file.read(size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise EventsFileError(f"{path} is not a whole gzip file: {exc}") from None
 
 
 def route(line: bytes) -> tuple[str, bytes | None, int | None]:

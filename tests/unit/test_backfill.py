@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import gzip
 import os
 import subprocess
 import sys
@@ -154,6 +155,24 @@ def test_a_file_read_a_chunk_at_a_time_gives_the_hand_computed_records(tmp_path)
     path.write_bytes(b"".join(line + (b"\n", b"\r\n", b"\r")[i % 3] for i, line in enumerate(hand_made_file())))
     records, dead_letters = listed(backfill(event_lines(path, "backfill", chunk_bytes=100), PARTITIONS, POLICY))
     assert ([orjson.loads(r) for r in records], dead_letters) == ([S1, S3], 2)
+
+
+def test_a_gzip_file_gives_the_records_of_the_file_it_holds_and_one_cut_short_says_so(tmp_path):
+    """Months of history are kept compressed: read through gzip (known by its
+    first bytes, not its name), in chunks of 100 bytes as above."""
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(hand_made_file()) + b"\n"))
+    records, dead_letters = listed(backfill(event_lines(path, "backfill", chunk_bytes=100), PARTITIONS, POLICY))
+    assert ([orjson.loads(r) for r in records], dead_letters) == ([S1, S3], 2)
+
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(path.read_bytes()[:-20])  # a copy stopped before its end
+    shown = subprocess.run([str(Path(sys.executable).with_name("seller-standards")), "backfill", str(cut),
+                            "--evaluations", str(tmp_path / "evaluations.jsonl")],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 1
+    assert f"Error: {cut} is not a whole gzip file: " in shown.stderr and "Traceback" not in shown.stderr, shown.stderr
+    assert not (tmp_path / "evaluations.jsonl").exists()
 
 
 def test_the_command_writes_each_invalid_line_with_its_number_and_why(tmp_path):
