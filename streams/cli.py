@@ -305,7 +305,9 @@ def evaluations(bootstrap: str, idle: float) -> None:
 def simulate(events: Path, sellers: int, days: int, start: datetime | None, seed: int) -> None:
     """Write a simulated marketplace's events to EVENTS (JSON lines in time
     order, each naming its topic in `_topic`, hourly heartbeats on every
-    topic), for `replay` or `backfill`. The file appears whole or not at all."""
+    topic), for `replay` or `backfill`. The file appears whole or not at all.
+    The events are sorted in memory: about 1 KB each (200 sellers over 60
+    days are some 48,000 events)."""
     from .simulate import DAY, simulate as simulated
 
     start_s = int(start.replace(tzinfo=timezone.utc).timestamp()) if start else int(time.time()) - days * 86_400
