@@ -160,12 +160,15 @@ def pipeline() -> dict:
                                               "the standards' own rates are in the scorecards."),
         panel("Workers up", [target('sum(up{job="seller-standards"})', "up")], kind="stat", w=6, h=6,
               description="Workers whose /metrics Prometheus scraped last time."),
-        panel("Events not keyed by their seller_id/s",
-              [target("sum by (topic) (rate(seller_standards_events_keyed_otherwise_total[5m]))", "{{topic}}")],
+        panel("Input not partitioned by seller",
+              [target("sum by (topic) (rate(seller_standards_events_keyed_otherwise_total[5m]))",
+                      "keyed otherwise: {{topic}}"),
+               target("sum(rate(seller_standards_split_sellers_total[5m]))", "sellers on two partitions", "B")],
               unit="ops", w=6, h=6,
-              description="Valid input events (heartbeats aside) whose Kafka key is not their seller_id: a "
-                          "producer's key is wrong, and its sellers' events spread over partitions (alert "
-                          "SellerStandardsInputNotKeyedBySeller). Stays at 0."),
+              description="Valid input events (heartbeats aside) whose Kafka key is not their seller_id, and "
+                          "sellers a worker found on two of its partitions (another partitioner or key): their "
+                          "numbers are wrong (alerts SellerStandardsInputNotKeyedBySeller, "
+                          "SellerStandardsSellersSplitAcrossPartitions). Stays at 0."),
         panel("Workers", [target('up{job="seller-standards"}', "{{instance}}")], w=18, h=6,
               description="1 = scraped, 0 = down (alert SellerStandardsWorkerDown after 1 min)."),
     ]

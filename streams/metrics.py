@@ -27,6 +27,10 @@ KEYED_OTHERWISE = Counter(
     "seller_standards_events_keyed_otherwise_total",
     "Valid input events (heartbeats aside) whose Kafka key is not their seller_id: SPEC 2 keys every event by it, "
     "so that a seller's events share a partition", ["topic"])
+SPLIT_SELLERS = Counter(
+    "seller_standards_split_sellers_total",
+    "Sellers found on two partitions of this worker (at their first event on the second, or on restore): some "
+    "input is partitioned otherwise than by seller_id, and each partition holds part of the seller's state")
 OUTPUTS = Counter("seller_standards_outputs_total", "Records written to output topics", ["topic"])
 VIOLATIONS = Counter("seller_standards_violations_total", "Violations opened and resolved", ["standard", "change"])
 ALERTS = Counter("seller_standards_alerts_total", "Deadline warnings sent", ["item"])

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Any, Callable, NamedTuple, Optional
+from typing import AbstractSet, Any, Callable, NamedTuple, Optional
 
 import orjson
 
@@ -56,6 +56,7 @@ class Processor:
         self._outputs = {topic: metrics.OUTPUTS.labels(topic) for topic in OUTPUT_TOPICS}
         self._events: dict[tuple[str, str], Any] = {}  # labelled children of metrics.EVENTS
         self._keyed_otherwise_logged: set[str] = set()  # topics
+        self._split_logged = False
         self.wall_clock = wall_clock
         self.engines: dict[int, PartitionEngine] = {}
 
@@ -69,7 +70,9 @@ class Processor:
         # Monthly evaluations in slices, made by `refresh` between batches.
         # The wall clock moves the partition only once its input has been
         # read to the end (`read_to_the_end`).
-        return PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
+        engine = PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
+        engine.new_sellers = []
+        return engine
 
     def waiting_for_the_end(self) -> set[int]:
         """With the wall clock (CLOCK=wall): the partitions whose clock does
@@ -129,6 +132,9 @@ class Processor:
             self._count_event(topic, event_type, n)
         if keyed_otherwise:
             metrics.KEYED_OTHERWISE.labels(topic).inc(keyed_otherwise)
+        if engine.new_sellers:
+            self._note_split_sellers({partition: set(engine.new_sellers)})
+            engine.new_sellers.clear()
         if engine.first_response_seconds:
             for seconds in engine.first_response_seconds:
                 metrics.FIRST_RESPONSE.observe(seconds)
@@ -148,6 +154,30 @@ class Processor:
                     "(SPEC 2), or a seller's events land on several partitions and its numbers are wrong; this is "
                     "logged once per topic and counted in seller_standards_events_keyed_otherwise_total",
                     topic, partition, record.offset, record.key, event["seller_id"])
+
+    def _note_split_sellers(self, sellers_of: dict[int, AbstractSet[str]]) -> None:
+        """Count and log the sellers of `sellers_of` (partition -> seller ids)
+        that another partition of this worker holds too: a producer using
+        another partitioner than the others (librdkafka's default hashes
+        keys otherwise than Java's and aiokafka's) or another key puts a
+        seller's events on two partitions, each holding part of its state.
+        Seen only when both partitions are on this worker."""
+        split: dict[str, tuple[int, int]] = {}
+        for partition, sellers in sellers_of.items():
+            for other, engine in self.engines.items():
+                if other != partition:
+                    for seller_id in engine.sellers.keys() & sellers:  # in C, over the smaller of the two
+                        split.setdefault(seller_id, (min(partition, other), max(partition, other)))
+        if not split:
+            return
+        metrics.SPLIT_SELLERS.inc(len(split))
+        if not self._split_logged:
+            self._split_logged = True
+            seller_id, (first, second) = next(iter(split.items()))
+            log.warning("seller %r is on partitions %s and %s: its events are partitioned otherwise on some input "
+                        "topic (another partitioner, or another key), so each partition holds part of its state "
+                        "and its numbers are wrong; logged once, counted in seller_standards_split_sellers_total",
+                        seller_id, first, second)
 
     def _count_event(self, topic: str, event_type: str, n: int) -> None:
         child = self._events.get((topic, event_type))
@@ -293,6 +323,7 @@ class Processor:
                     f"({type(error).__name__}: {error}): was it written by a later one?") from error
             self.engines[partition] = engine  # applied to only once restored (StateFlushingConsumer._may_apply)
             self._emit(partition, engine.release())  # held by a worker that stopped before sending them
+        self._note_split_sellers({partition: self.engines[partition].sellers.keys() for partition in latest})
         log.info("restored partitions %s: %d sellers", sorted(latest),
                  sum(len(self.engines[p].sellers) for p in latest))
 

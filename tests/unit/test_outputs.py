@@ -410,29 +410,30 @@ def test_a_record_with_a_null_value_is_dead_lettered_and_the_rest_of_its_batch_a
     assert list(processor.engine(2).sellers) == ["s-1"]  # the order after it was applied
 
 
+def _placed_record(n: int, seller: str) -> bytes:
+    return orjson.dumps({"event_id": f"e{n}", "type": "order.placed", "seller_id": seller,
+                         "occurred_at": "2026-01-02T10:00:00Z", "order_id": f"o{n}", "total": "60.00",
+                         "currency": "EUR", "ship_by": "2026-01-05T00:00:00Z", "digital": True,
+                         "purchase_protected": False, "tracking_required": False})
+
+
 def test_events_keyed_otherwise_than_by_their_seller_id_are_applied_counted_and_logged_once_per_topic(caplog):
     # SPEC 2: key = seller_id. A producer keying otherwise spreads a seller's
     # events over partitions (each holding part of its state); the worker
     # cannot move them, so it applies them where they are and says so.
     from streams import metrics
 
-    def placed(n: int, seller: str) -> bytes:
-        return orjson.dumps({"event_id": f"e{n}", "type": "order.placed", "seller_id": seller,
-                             "occurred_at": "2026-01-02T10:00:00Z", "order_id": f"o{n}", "total": "60.00",
-                             "currency": "EUR", "ship_by": "2026-01-05T00:00:00Z", "digital": True,
-                             "purchase_protected": False, "tracking_required": False})
-
     beat = orjson.dumps({"event_id": "hb", "type": "clock.heartbeat", "seller_id": "route-1",
                          "occurred_at": "2026-01-02T11:00:00Z"})
     counted = {topic: metrics.KEYED_OTHERWISE.labels(topic)._value.get() for topic in INPUT_TOPICS}
     processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
     processor.handle_batch("marketplace.orders", 1, [
-        Record(0, b"s-1", placed(1, "s-1"), None),  # keyed by its seller: not counted
-        Record(1, b"o-2", placed(2, "s-1"), None),  # keyed by its order
-        Record(2, None, placed(3, "s-2"), None),  # no key
+        Record(0, b"s-1", _placed_record(1, "s-1"), None),  # keyed by its seller: not counted
+        Record(1, b"o-2", _placed_record(2, "s-1"), None),  # keyed by its order
+        Record(2, None, _placed_record(3, "s-2"), None),  # no key
         Record(3, b"any", beat, None),  # a heartbeat's seller_id is any routing key: not counted
     ])
-    processor.handle_batch("marketplace.orders", 1, [Record(4, b"x", placed(4, "s-3"), None)])
+    processor.handle_batch("marketplace.orders", 1, [Record(4, b"x", _placed_record(4, "s-3"), None)])
     after = {topic: metrics.KEYED_OTHERWISE.labels(topic)._value.get() for topic in INPUT_TOPICS}
     assert {topic: after[topic] - counted[topic] for topic in INPUT_TOPICS} == {
         topic: 3 if topic == "marketplace.orders" else 0 for topic in INPUT_TOPICS}
@@ -442,6 +443,37 @@ def test_events_keyed_otherwise_than_by_their_seller_id_are_applied_counted_and_
     (warned,) = [r.getMessage() for r in caplog.records if "keyed" in r.getMessage()]  # the first, once
     assert all(part in warned for part in ("marketplace.orders[1]@1", "b'o-2'", "'s-1'",
                                            "seller_standards_events_keyed_otherwise_total")), warned
+
+
+def test_a_seller_on_two_partitions_of_the_worker_is_counted_and_logged_once_when_seen_and_on_restore(caplog):
+    # Keys right, partitions not: a producer with another partitioner (librdkafka's
+    # default hashes keys otherwise than Java's) puts a seller on another partition.
+    from streams import metrics
+
+    def split() -> float:
+        return metrics.SPLIT_SELLERS._value.get()
+
+    written = []
+    processor = Processor(Policy(), lambda topic, partition, key, value: written.append((topic, key, value)), "state")
+    before = split()
+    processor.handle_batch("marketplace.orders", 0, [Record(0, b"s-1", _placed_record(1, "s-1"), None),
+                                                     Record(1, b"s-2", _placed_record(2, "s-2"), None)])
+    processor.handle_batch("marketplace.orders", 1, [Record(0, b"s-3", _placed_record(3, "s-3"), None)])
+    assert split() == before  # each seller on one partition
+    processor.handle_batch("marketplace.messages", 1, [Record(0, b"s-1", orjson.dumps(
+        {"event_id": "m1", "type": "message.sent", "seller_id": "s-1", "occurred_at": "2026-01-02T11:00:00Z",
+         "thread_id": "t1", "message_id": "m1", "sender_role": "buyer"}), None)])
+    processor.handle_batch("marketplace.orders", 1, [Record(1, b"s-1", _placed_record(4, "s-1"), None)])
+    assert split() == before + 1  # s-1 on partitions 0 and 1: once, at its first event on the second
+    assert sorted(processor.engine(1).sellers) == ["s-1", "s-3"]  # applied all the same
+    (warned,) = [r.getMessage() for r in caplog.records if "partitions 0 and 1" in r.getMessage()]
+    assert "'s-1'" in warned and "seller_standards_split_sellers_total" in warned
+
+    for partition in (0, 1):
+        processor._write_state(partition, processor.engine(partition))
+    restarted = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    restarted.restore({0, 1}, [(key, value) for topic, key, value in written if topic == "state"])
+    assert split() == before + 2  # s-1 again, as the restored state holds it twice; s-2 and s-3 not
 
 
 def test_the_wall_clock_moves_a_partition_only_once_its_input_is_read_to_the_end():

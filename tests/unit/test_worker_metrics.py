@@ -47,6 +47,7 @@ def test_every_violation_dead_letter_and_keying_series_is_exported_at_zero_from_
                  for reason in (*INVALID_EVENT_CODES, "processing_error")]
     expected += [("seller_standards_events_keyed_otherwise_total", frozenset({("topic", topic)}))
                  for topic in INPUT_TOPICS]
+    expected.append(("seller_standards_split_sellers_total", frozenset()))
     assert [worker_samples.get(series) for series in expected] == [0.0] * len(expected)
 
 
