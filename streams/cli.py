@@ -320,10 +320,11 @@ def simulate(events: Path, sellers: int, days: int, start: datetime | None, seed
 
 
 @main.command()
-@click.option("--sellers", type=int, default=300, show_default=True, help="Simulated sellers.")
-@click.option("--speed", type=float, default=14400.0, show_default=True,
+@click.option("--sellers", type=click.IntRange(min=1), default=300, show_default=True, help="Simulated sellers.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=14400.0, show_default=True,
               help="Simulated seconds per wall second.")
-@click.option("--duration", type=float, default=None, help="Stop after this many wall seconds.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many wall seconds.")
 def demo(sellers: int, speed: float, duration: float | None) -> None:
     """Embedded broker, a worker, a simulated marketplace, a live summary."""
     from .demo import run_demo

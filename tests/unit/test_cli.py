@@ -126,6 +126,20 @@ def test_simulate_writes_valid_events_in_time_order_with_hourly_heartbeats_on_ev
     assert again.read_bytes() == out.read_bytes()  # the same seed, the same events
 
 
+@pytest.mark.parametrize("args, refused", [
+    (["demo", "--sellers", "0"], "'--sellers': 0 is not in the range x>=1"),
+    (["demo", "--speed", "0"], "'--speed': 0.0 is not in the range x>0"),
+    (["demo", "--duration", "-5"], "'--duration': -5.0 is not in the range x>0"),
+    (["simulate", "events.jsonl", "--days", "0"], "'--days': 0 is not in the range x>=1"),
+])
+def test_a_demo_or_simulation_of_nothing_is_refused_before_it_starts(tmp_path, args, refused):
+    # Before, the demo ran on with 0 sellers or a clock that never moves.
+    shown = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert shown.returncode == 2  # click's usage error
+    assert f"Invalid value for {refused}" in shown.stderr, shown.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(tmp_path):
     (tmp_path / "events.jsonl").write_text("")
     missing = tmp_path / "missing" / "out.jsonl"
