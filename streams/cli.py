@@ -109,7 +109,7 @@ def _check_web_port_and_data_dir(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=9092, show_default=True, help="The port it listens on (Kafka protocol).")
+@click.option("--port", type=click.IntRange(1, 65535), default=9092, show_default=True, help="The port it listens on (Kafka protocol).")
 def broker(port: int) -> None:
     """Run the embedded Kafka-protocol broker in the foreground."""
     with EmbeddedBroker(port) as running:
@@ -182,7 +182,7 @@ def _evaluations_option(**extra):
 @click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--bootstrap", help="A running Kafka (and worker); default: embedded broker and worker.")
 @_evaluations_option()
-@click.option("--timeout", type=float, default=1800.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=1800.0, show_default=True,
               help="Seconds to wait for the worker to process every published event.")
 def replay(events: Path, bootstrap: str | None, evaluations_out: Path | None, timeout: float) -> None:
     """Publish EVENTS (JSON lines) keyed by seller_id and collect the results."""
@@ -284,7 +284,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
 
 @main.command()
 @click.option("--bootstrap", required=True, help="The Kafka (HOST:PORT) whose standards.evaluations topic is read.")
-@click.option("--idle", type=float, default=5.0, show_default=True,
+@click.option("--idle", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="Stop when no record came for this many seconds.")
 def evaluations(bootstrap: str, idle: float) -> None:
     """Print the latest evaluation record per seller and month (sorted JSON lines)."""

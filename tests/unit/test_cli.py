@@ -131,8 +131,10 @@ def test_simulate_writes_valid_events_in_time_order_with_hourly_heartbeats_on_ev
     (["demo", "--speed", "0"], "'--speed': 0.0 is not in the range x>0"),
     (["demo", "--duration", "-5"], "'--duration': -5.0 is not in the range x>0"),
     (["simulate", "events.jsonl", "--days", "0"], "'--days': 0 is not in the range x>=1"),
+    (["broker", "--port", "0"], "'--port': 0 is not in the range 1<=x<=65535"),
+    (["evaluations", "--bootstrap", "127.0.0.1:9", "--idle", "0"], "'--idle': 0.0 is not in the range x>0"),
 ])
-def test_a_demo_or_simulation_of_nothing_is_refused_before_it_starts(tmp_path, args, refused):
+def test_an_option_out_of_its_range_is_refused_before_the_command_starts(tmp_path, args, refused):
     # Before, the demo ran on with 0 sellers or a clock that never moves.
     shown = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert shown.returncode == 2  # click's usage error
