@@ -109,7 +109,8 @@ def _check_web_port_and_data_dir(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=9092, show_default=True, help="The port it listens on (Kafka protocol).")
+@click.option("--port", type=click.IntRange(1, 65535), default=9092, show_default=True,
+              help="The port it listens on (Kafka protocol).")
 def broker(port: int) -> None:
     """Run the embedded Kafka-protocol broker in the foreground."""
     with EmbeddedBroker(port) as running:
