@@ -74,18 +74,16 @@ def worker(ctx: click.Context) -> None:
         for variable, value in shown:
             click.echo(f"  {variable:<{width}}  {value}")
         click.echo("\nFaust's worker command, which takes the options:\n")
-    else:
-        settings = Settings()
-        _check_policy(settings)
-        _check_web_port_and_data_dir(settings)
     try:  # the `fast` extra; Faust uses it only when told (-L uvloop) before it is imported
         import uvloop
     except ImportError:
         pass
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    from .app import app
+    from .app import app, settings  # reads the settings and the policy file: what it cannot use stops here
 
+    if "--help" not in ctx.args:
+        _check_web_port_and_data_dir(settings)
     sys.argv = [sys.argv[0], "worker", *ctx.args]
     app.main()
 
