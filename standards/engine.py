@@ -98,9 +98,9 @@ class PartitionEngine:
         self.holding: set[str] = set()
         self.meta_unsaved = False
         self.first_response_seconds: list[float] = []  # drained by the metrics
-        # Sellers new to this partition, when a list (the worker's, drained by
-        # it: a seller on two of its partitions is input partitioned otherwise).
-        self.new_sellers: Optional[list[str]] = None
+        # Sellers new to this partition, drained by the worker: a seller on
+        # two of its partitions is input partitioned otherwise.
+        self.new_sellers: list[str] = []
         self.status_counts: dict[tuple[str, str], int] = {}
         self.badge_counts: dict[str, int] = {}
 
@@ -152,7 +152,7 @@ class PartitionEngine:
         seller = self.sellers.get(seller_id)
         if seller is None:
             seller = self.sellers[seller_id] = self._seller_class(seller_id, self.partition)
-            if self.new_sellers is not None:
+            if self.live:
                 self.new_sellers.append(seller_id)
         if not self.live:
             seller.apply(event)

@@ -70,9 +70,7 @@ class Processor:
         # Monthly evaluations in slices, made by `refresh` between batches.
         # The wall clock moves the partition only once its input has been
         # read to the end (`read_to_the_end`).
-        engine = PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
-        engine.new_sellers = []
-        return engine
+        return PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
 
     def waiting_for_the_end(self) -> set[int]:
         """With the wall clock (CLOCK=wall): the partitions whose clock does
@@ -162,12 +160,9 @@ class Processor:
         keys otherwise than Java's and aiokafka's) or another key puts a
         seller's events on two partitions, each holding part of its state.
         Seen only when both partitions are on this worker."""
-        split: dict[str, tuple[int, int]] = {}
-        for partition, sellers in sellers_of.items():
-            for other, engine in self.engines.items():
-                if other != partition:
-                    for seller_id in engine.sellers.keys() & sellers:  # in C, over the smaller of the two
-                        split.setdefault(seller_id, (min(partition, other), max(partition, other)))
+        split = {seller_id: sorted((partition, other)) for partition, sellers in sellers_of.items()
+                 for other in self.engines.keys() - {partition}
+                 for seller_id in self.engines[other].sellers.keys() & sellers}  # in C, over the smaller
         if not split:
             return
         metrics.SPLIT_SELLERS.inc(len(split))
