@@ -63,6 +63,10 @@ class BatchWriter:
         self._output_acks: dict[int, list[asyncio.Future]] = defaultdict(list)  # per partition number
         self._last: dict[tuple[str, int], asyncio.Future] = {}  # each partition's latest hand-over
         self._failed: Optional[BaseException] = None
+        # (topic, partition) -> the offset after its last record acknowledged:
+        # every record handed over later lands at or after it (Processor's
+        # already-sent windows start there).
+        self.acknowledged_ends: dict[tuple[str, int], int] = {}
 
     def add(self, topic: str, partition: int, key: Optional[bytes], value: Optional[bytes]) -> None:
         self._pending[(topic, partition)].append((key, value))
@@ -97,18 +101,29 @@ class BatchWriter:
         batch = producer.create_batch()
         for key, value in records:
             if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                self._sent(await producer.send_batch(batch, topic, partition=partition), output_acks)
+                await self._send_batch(producer, batch, tp, output_acks)
                 batch = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)
-        self._sent(await producer.send_batch(batch, topic, partition=partition), output_acks)
+        await self._send_batch(producer, batch, tp, output_acks)
 
-    def _sent(self, acknowledged: asyncio.Future, output_acks: Optional[list]) -> None:
+    async def _send_batch(self, producer: AIOKafkaProducer, batch, tp: tuple[str, int],
+                          output_acks: Optional[list]) -> None:
+        count = batch.record_count()
+        acknowledged = await producer.send_batch(batch, tp[0], partition=tp[1])
+        acknowledged.add_done_callback(lambda done: self._acknowledged_end(done, tp, count))
         self._unacknowledged.append(acknowledged)
         if output_acks is not None:
             if len(output_acks) >= ACKS_KEPT:  # a refused one stays: no state may go after it
                 output_acks[:] = [ack for ack in output_acks
                                   if not ack.done() or ack.cancelled() or ack.exception() is not None]
             output_acks.append(acknowledged)
+
+    def _acknowledged_end(self, acknowledged: asyncio.Future, tp: tuple[str, int], count: int) -> None:
+        if acknowledged.cancelled() or acknowledged.exception() is not None:
+            return
+        end = acknowledged.result().offset + count
+        if end > self.acknowledged_ends.get(tp, -1):
+            self.acknowledged_ends[tp] = end
 
     def _handed_over(self, hand_over: asyncio.Future, producer: AIOKafkaProducer, tp: tuple[str, int],
                      background: bool) -> None:

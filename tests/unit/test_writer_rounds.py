@@ -3,6 +3,7 @@ the test says so (as aiokafka's while the request before is in flight)."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import orjson
 
@@ -15,7 +16,8 @@ from scenario import Scenario
 
 class HeldProducer:
     """send_batch waits until `gate` is set, and the partition's gate if it
-    has one; every batch is acknowledged at once."""
+    has one; every batch is acknowledged at once, at the offsets after the
+    batches before it in its topic partition."""
 
     def __init__(self):
         self.sent: list[tuple[str, int, list]] = []
@@ -29,10 +31,15 @@ class HeldProducer:
         await self.gate.wait()
         if partition in self.partition_gates:
             await self.partition_gates[partition].wait()
-        self.sent.append((topic, partition, batch.values))
         done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        done.set_result(_acknowledged(sum(len(values) for t, p, values in self.sent if (t, p) == (topic, partition))))
+        self.sent.append((topic, partition, batch.values))
         return done
+
+
+def _acknowledged(offset: int) -> SimpleNamespace:
+    """What aiokafka's send_batch future gives: a RecordMetadata whose offset is the batch's first."""
+    return SimpleNamespace(offset=offset)
 
 
 class _Batch:
@@ -42,6 +49,9 @@ class _Batch:
     def append(self, key, value, timestamp):
         self.values.append(value)
         return object()  # room left
+
+    def record_count(self):
+        return len(self.values)
 
 
 async def _hand_over_under_way(producer, topic: str, partition: int, value: bytes) -> BatchWriter:
@@ -215,7 +225,7 @@ def test_state_goes_only_once_the_outputs_of_its_partition_before_it_are_acknowl
         commit = asyncio.create_task(writer.acknowledged(producer))
         await asyncio.sleep(0.01)
         before_the_alert_is_acknowledged = _sent(producer)
-        producer.acks[("alerts", 0)].set_result(None)
+        producer.acks[("alerts", 0)].set_result(_acknowledged(0))
         await asyncio.wait_for(commit, 1)
         return before_the_alert_is_acknowledged, _sent(producer)
 
@@ -261,3 +271,24 @@ def test_state_is_not_sent_after_a_refused_output_however_many_outputs_follow_it
         return "sent", ("state", 0) in _sent(producer)
 
     assert asyncio.run(scenario()) == ("the broker refused the alert", False)
+
+
+def test_the_acknowledged_end_of_a_partition_is_the_offset_after_its_last_record_acknowledged():
+    """Where records handed over later land (Processor's already-sent
+    windows start there): two batches of 3 and 2 records end at 5; a
+    refused batch moves nothing."""
+    async def scenario():
+        producer = AckedByHandProducer(held=[("alerts", 1)])
+        writer = BatchWriter()
+        for value in (b"1", b"2", b"3"):
+            writer.add("alerts", 0, b"k", value)
+        await writer.send(producer)
+        writer.add("alerts", 0, b"k", b"4")
+        writer.add("alerts", 0, b"k", b"5")
+        writer.add("alerts", 1, b"k", b"6")
+        await writer.send(producer)
+        producer.acks[("alerts", 1)].set_exception(RuntimeError("refused"))
+        await asyncio.sleep(0)
+        return writer.acknowledged_ends
+
+    assert asyncio.run(scenario()) == {("alerts", 0): 5}
