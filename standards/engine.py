@@ -97,6 +97,11 @@ class PartitionEngine:
         # still did (sent since): their header is to be written (holds_transitions).
         self.holding: set[str] = set()
         self.meta_unsaved = False
+        # Output topic -> the offset of this partition's output partition from
+        # which outputs may be missing from the state last written (the
+        # worker's already-sent window, streams/already_sent.py); kept here
+        # only to be written with the partition's clocks.
+        self.outputs_from: dict[str, int] = {}
         self.first_response_seconds: list[float] = []  # drained by the metrics
         # Sellers new to this partition, drained by the worker: a seller on
         # two of its partitions is input partitioned otherwise.
@@ -515,6 +520,13 @@ class PartitionEngine:
     # [partition, seller, collection, item] for each item, so that a commit
     # writes only what changed, and an item of a few dozen bytes at a time.
 
+    def note_outputs_from(self, outputs_from: dict[str, int]) -> None:
+        """Where this partition's outputs unknown to the state written next may
+        start (written with the partition's clocks)."""
+        if outputs_from != self.outputs_from:
+            self.outputs_from = outputs_from
+            self.meta_unsaved = True
+
     def take_unsaved(self) -> list[tuple[bytes, Optional[bytes]]]:
         """(key, value or None to delete) of everything changed since the last
         call; every pending evaluation must be made first (evaluate_pending)."""
@@ -548,7 +560,7 @@ class PartitionEngine:
         if self.meta_unsaved:
             records.append((encode([p]), encode(
                 {"clocks": self.topic_clock, "evaluated_through": self.evaluated_through,
-                 "policy": self.policy.fingerprint})))
+                 "policy": self.policy.fingerprint, "outputs_from": self.outputs_from})))
             self.saved_through = self.evaluated_through
         self.unsaved, self._dropped, self.meta_unsaved = set(), [], False
         return records + expired
@@ -563,6 +575,7 @@ class PartitionEngine:
             if len(key) == 1:
                 meta = orjson.loads(value)
                 written_under = meta.get("policy")  # absent: written by a version before
+                self.outputs_from = meta.get("outputs_from", {})
                 self.topic_clock, self.evaluated_through = dict(meta["clocks"]), meta["evaluated_through"]
                 self.saved_through = self.evaluated_through
                 self.clock = self._event_clock()

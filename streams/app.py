@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from faust.exceptions import NotReady
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -22,11 +24,11 @@ from mode.threads import WorkerThread
 
 from standards.policy import load_policy
 
-from . import metrics
+from . import already_sent, metrics
 from .client_logs import quiet_repeated_client_errors
 from .config import Settings
 from .processor import Processor, is_backlog
-from .reading import read_topic
+from .reading import read_from, read_topic
 from .writer import BatchWriter
 from .topics import COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts
 
@@ -168,7 +170,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                 records, active = await self._wait_next_records(timeout=1.0)
                 load.observe(records or {}, time.time())
                 if not records:
-                    self._start_wall_clocks(fetched_nothing=True)
+                    self._note_read_to_the_end(fetched_nothing=True)
                 if not records or self.should_stop:
                     await self.sleep(0)
                     continue
@@ -198,7 +200,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                             await self._deliver(tp, record)
                 if load.backlog and self._read_to_the_end():
                     load.caught_up()
-                self._start_wall_clocks(fetched_nothing=False)
+                self._note_read_to_the_end(fetched_nothing=False)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 log.info("Broker stopped consumer, shutting down...")
@@ -225,10 +227,11 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             return False
         return not self._partitions_behind()
 
-    def _start_wall_clocks(self, fetched_nothing: bool) -> None:
-        """CLOCK=wall: the wall clock moves a partition's clock once the
-        partition's input is applied up to its end (Processor.read_to_the_end),
-        which a fetch that waited a second and brought nothing says of every
+    def _note_read_to_the_end(self, fetched_nothing: bool) -> None:
+        """Tell the processor of the partitions waiting for it that their
+        input is applied up to its end (Processor.read_to_the_end: the wall
+        clock starts moving them, their already-sent windows close), which a
+        fetch that waited a second and brought nothing says of every
         partition."""
         waiting = processor.waiting_for_the_end()
         if waiting and self.flow_active:
@@ -361,7 +364,8 @@ recovery_gate = app.Table("recovery-gate", partitions=settings.partitions, key_t
 
 
 writer = BatchWriter(state_topic.get_topic_name())
-processor = Processor(policy, writer.add, state_topic.get_topic_name(), wall_clock=settings.clock == "wall")
+processor = Processor(policy, writer.add, state_topic.get_topic_name(), wall_clock=settings.clock == "wall",
+                      acknowledged_ends=writer.acknowledged_ends)
 ready = {"recovered": False}
 
 
@@ -391,7 +395,13 @@ async def _restore_assigned() -> None:
     await _check_partition_counts()
     records = await read_topic(settings.bootstrap, state_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
-    processor.restore(partitions, records)
+    loaded = processor.load(partitions, records)
+    # What the worker before sent that this state does not know of (streams/already_sent.py)
+    tails, ends = await read_from(settings.bootstrap, {
+        TopicPartition(topic, partition): engine.outputs_from.get(topic)
+        for partition, engine in loaded.items() for topic in already_sent.TOPICS}, options=settings.client_options())
+    processor.install({p: engine for p, engine in loaded.items() if p in _active_partitions()},
+                      _per_partition(tails), _per_partition(ends))
     seconds = time.monotonic() - started
     log.info("ready in %.2f s: %d changelog records, %d bytes, read for partitions %s",
              seconds, len(records), sum(len(v or b"") for _, v in records), sorted(partitions))
@@ -400,6 +410,13 @@ async def _restore_assigned() -> None:
     ready["recovered"] = True
     metrics.READY.set(1)
     metrics.ASSIGNED_PARTITIONS.set(len(partitions))
+
+
+def _per_partition(by_tp: dict[TopicPartition, Any]) -> dict[int, dict[str, Any]]:
+    grouped: dict[int, dict[str, Any]] = {}
+    for tp, value in by_tp.items():
+        grouped.setdefault(tp.partition, {})[tp.topic] = value
+    return grouped
 
 
 async def _check_partition_counts() -> None:

@@ -32,6 +32,10 @@ SPLIT_SELLERS = Counter(
     "Sellers found on two partitions of this worker (at their first event on the second, or on restore): some "
     "input is partitioned otherwise than by seller_id, and each partition holds part of the seller's state")
 OUTPUTS = Counter("seller_standards_outputs_total", "Records written to output topics", ["topic"])
+NOT_SENT_AGAIN = Counter(
+    "seller_standards_outputs_not_sent_again_total",
+    "Outputs decided again after a restore and not sent, as the worker before had sent them "
+    "(streams/already_sent.py)", ["topic"])
 VIOLATIONS = Counter("seller_standards_violations_total", "Violations opened and resolved", ["standard", "change"])
 ALERTS = Counter("seller_standards_alerts_total", "Deadline warnings sent", ["item"])
 EVALUATIONS = Counter("seller_standards_evaluations_total", "Monthly evaluation records made")

@@ -16,6 +16,7 @@ from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
 
 from . import metrics
+from .already_sent import TOPICS as READ_BACK, AlreadySent
 from .output_json import dead_letter_record, dumps_sorted
 from .topics import DEADLETTER, INPUT_TOPICS, OUTPUT_TOPICS
 
@@ -49,7 +50,8 @@ class StateUnreadable(RuntimeError):
 
 
 class Processor:
-    def __init__(self, policy: Policy, write: Write, state_topic: str, wall_clock: bool = False):
+    def __init__(self, policy: Policy, write: Write, state_topic: str, wall_clock: bool = False,
+                 acknowledged_ends: Optional[dict[tuple[str, int], int]] = None):
         self.policy = policy
         self.write = write
         self.state_topic = state_topic
@@ -59,6 +61,10 @@ class Processor:
         self._split_logged = False
         self.wall_clock = wall_clock
         self.engines: dict[int, PartitionEngine] = {}
+        # The writer's: (topic, partition) -> the offset after its last record acknowledged.
+        self.acknowledged_ends = {} if acknowledged_ends is None else acknowledged_ends
+        self.already_sent: dict[int, AlreadySent] = {}  # the windows open (streams/already_sent.py)
+        self._restored_ends: dict[int, dict[str, int]] = {}  # partition -> output topic -> its end at the restore
 
     def engine(self, partition: int) -> PartitionEngine:
         engine = self.engines.get(partition)
@@ -73,11 +79,13 @@ class Processor:
         return PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
 
     def waiting_for_the_end(self) -> set[int]:
-        """With the wall clock (CLOCK=wall): the partitions whose clock does
-        not follow it yet."""
-        if not self.wall_clock:
-            return set()
-        return {partition for partition, engine in self.engines.items() if not engine.wall_clock}
+        """The partitions to be told once their input is applied up to its
+        end: those with an already-sent window open, and with the wall clock
+        (CLOCK=wall) those whose clock does not follow it yet."""
+        waiting = {partition for partition, window in self.already_sent.items() if not window.read_to_the_end}
+        if self.wall_clock:
+            waiting.update(partition for partition, engine in self.engines.items() if not engine.wall_clock)
+        return waiting
 
     def read_to_the_end(self, partitions: set[int]) -> None:
         """The input of `partitions` has been applied up to its end: with the
@@ -85,9 +93,12 @@ class Processor:
         never passes records that were waiting to be read (history loaded
         before the worker started, input that came while it was stopped):
         those are applied by their event time first, as in a replay, and the
-        months they fill are evaluated with them."""
+        months they fill are evaluated with them. An already-sent window
+        closes at the partition's next state write."""
         for partition in partitions & self.engines.keys():
             self.engines[partition].wall_clock = self.wall_clock
+        for partition in partitions & self.already_sent.keys():
+            self.already_sent[partition].read_to_the_end = True
 
     def handle(self, topic: str, partition: int, offset: int, key: Optional[bytes], raw: bytes,
                timestamp: Optional[float] = None) -> None:
@@ -181,6 +192,10 @@ class Processor:
         child.inc(n)
 
     def dead_letter(self, topic, partition, offset, key, raw, code: str, reason: str) -> None:
+        window = self.already_sent.get(partition)
+        if window is not None and window.sent(DEADLETTER, {"topic": topic, "partition": partition, "offset": offset}):
+            metrics.NOT_SENT_AGAIN.labels(DEADLETTER).inc()
+            return
         self.write(DEADLETTER, partition, key,
                    dead_letter_record(raw, code, reason, topic=topic, partition=partition, offset=offset))
         metrics.DEADLETTERS.labels(code).inc()
@@ -239,6 +254,11 @@ class Processor:
     def _emit(self, partition: int, outputs) -> None:
         if not outputs:
             return
+        if self.already_sent:
+            window = self.already_sent.get(partition)
+            if window is not None:
+                outputs = self._not_sent_before(outputs, [output for output in outputs
+                                                          if not window.sent(output[0], output[2])])
         write = self.write
         sent: dict[str, int] = {}  # counted once per call: a counter's inc() takes a lock
         for topic, key, value in outputs:
@@ -252,6 +272,15 @@ class Processor:
             self._outputs[topic].inc(n)
         if EVALUATIONS in sent:
             metrics.EVALUATIONS.inc(sent[EVALUATIONS])
+
+    @staticmethod
+    def _not_sent_before(outputs: list, not_sent: list) -> list:
+        """`not_sent`, the outputs of `outputs` sent before a restore left
+        out: those are counted."""
+        if len(not_sent) < len(outputs):
+            for topic, n in (Counter(o[0] for o in outputs) - Counter(o[0] for o in not_sent)).items():
+                metrics.NOT_SENT_AGAIN.labels(topic).inc(n)
+        return not_sent
 
     async def flush_in_slices(self, size: int, send: Optional[Callable[[], Any]] = None) -> None:
         """Write every changed item, seller and partition clock to the
@@ -294,37 +323,71 @@ class Processor:
         return any(engine.holding for engine in self.engines.values())
 
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
+        window = self.already_sent.get(partition)
+        if window is not None and window.read_to_the_end:  # and what its events decide made (catch_up)
+            del self.already_sent[partition]
+            window = None
+        if window is not None:
+            engine.note_outputs_from(window.start)
+        else:
+            ends = self._restored_ends.get(partition, {})
+            engine.note_outputs_from({topic: end for topic in READ_BACK if (
+                end := max(self.acknowledged_ends.get((topic, partition), -1), ends.get(topic, -1))) >= 0})
         records = engine.take_unsaved()
         for key, value in records:
             self.write(self.state_topic, partition, key, value)
         metrics.STATE_FLUSHES.inc(len(records))
 
     def restore(self, partitions: set[int], records) -> None:
-        """Rebuild the engines of `partitions` from changelog (key, value)
-        records in log order: the last value of a key wins, None deletes it."""
+        """`load` and `install`, with no output read back."""
+        self.install(self.load(partitions, records), {}, {})
+
+    def load(self, partitions: set[int], records) -> dict[int, PartitionEngine]:
+        """The engines of the partitions of `partitions` not held already,
+        from changelog (key, value) records in log order (the last value of a
+        key wins, None deletes it); not applied to before `install`. Those
+        held no more are dropped."""
         self.engines = {p: e for p, e in self.engines.items() if p in partitions}
         latest: dict[int, dict] = {p: {} for p in partitions if p not in self.engines}
         for key, value in records:
             decoded = tuple(orjson.loads(key))
             if decoded[0] in latest:
                 latest[decoded[0]][decoded] = value
+        loaded = {}
         for partition, partition_records in latest.items():
-            engine = self._new_engine(partition)
+            engine = loaded[partition] = self._new_engine(partition)
             try:
                 engine.restore(partition_records)
             except Exception as error:
                 raise StateUnreadable(
                     f"the state of partition {partition} in {self.state_topic} cannot be read by this version "
                     f"({type(error).__name__}: {error}): was it written by a later one?") from error
+        return loaded
+
+    def install(self, loaded: dict[int, PartitionEngine], tails: dict[int, dict[str, list[bytes]]],
+                ends: dict[int, dict[str, int]]) -> None:
+        """Apply to the loaded engines from now on, and send the transitions
+        their state holds (a worker that stopped before sending them), but
+        not those the tail of their outputs ends with. `tails`: per partition
+        and output topic, the values from the engine's `outputs_from` on;
+        `ends`: the offsets where those tails ended."""
+        for partition, engine in loaded.items():
             self.engines[partition] = engine  # applied to only once restored (StateFlushingConsumer._may_apply)
-            self._emit(partition, engine.release())  # held by a worker that stopped before sending them
-        self._note_split_sellers({partition: self.engines[partition].sellers.keys() for partition in latest})
-        log.info("restored partitions %s: %d sellers", sorted(latest),
-                 sum(len(self.engines[p].sellers) for p in latest))
+            self._restored_ends[partition] = ends.get(partition, {})
+            released = engine.release()
+            if engine.outputs_from and any(tails.get(partition, {}).values()):
+                window = self.already_sent[partition] = AlreadySent(
+                    {**ends.get(partition, {}), **engine.outputs_from}, tails[partition])
+                released = self._not_sent_before(released, window.held_not_sent(released))
+            self._emit(partition, released)
+        self._note_split_sellers({partition: engine.sellers.keys() for partition, engine in loaded.items()})
+        log.info("restored partitions %s: %d sellers", sorted(loaded), sum(len(e.sellers) for e in loaded.values()))
 
     def revoke(self, partitions: set[int]) -> None:
         for partition in partitions:
             self.engines.pop(partition, None)
+            self.already_sent.pop(partition, None)
+            self._restored_ends.pop(partition, None)
             try:
                 metrics.CLOCK_LAG.remove(str(partition))
             except KeyError:  # the partition never had a clock

@@ -58,27 +58,60 @@ async def topic_batches(bootstrap: str, topic: str, idle: Optional[float] = None
             return
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-    quiet_since = time.monotonic()
     try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for messages in batch.values():
-                if messages:
-                    yield [(m.key, m.value) for m in messages]
-                    quiet_since = time.monotonic()
-            if idle is not None:
-                if time.monotonic() - quiet_since >= idle:
-                    return
-                continue
-            assignment = consumer.assignment()
-            caught_up = [tp for tp in assignment
-                         if consumer.highwater(tp) is not None and await consumer.position(tp) >= consumer.highwater(tp)]
-            if assignment and len(caught_up) == len(assignment):
-                return
-            if time.monotonic() - quiet_since > timeout:
-                raise WaitTimeout(f"reading {topic}: no record for {timeout:.0f} s before its end")
+        async for _, messages in _fetched(consumer, idle, timeout, topic):
+            yield [(m.key, m.value) for m in messages]
     finally:
         await consumer.stop()
+
+
+async def read_from(bootstrap: str, starts: dict[TopicPartition, Optional[int]], timeout: float = 300.0,
+                    options: Optional[dict] = None) -> tuple[dict[TopicPartition, list[bytes]],
+                                                            dict[TopicPartition, int]]:
+    """The values of each topic partition from its start offset (None: its
+    end) up to its high watermark, and that high watermark."""
+    values: dict[TopicPartition, list[bytes]] = {tp: [] for tp in starts}
+    if not starts:
+        return values, {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest", **(options or {}))
+    await start_client(consumer)
+    try:
+        consumer.assign(list(starts))
+        for tp, start in starts.items():
+            if start is None:
+                await consumer.seek_to_end(tp)
+            else:
+                consumer.seek(tp, start)
+        async for tp, messages in _fetched(consumer, None, timeout, ", ".join(sorted({tp.topic for tp in starts}))):
+            values[tp] += [m.value for m in messages]
+        return values, {tp: consumer.highwater(tp) for tp in starts}
+    finally:
+        await consumer.stop()
+
+
+async def _fetched(consumer: AIOKafkaConsumer, idle: Optional[float], timeout: float, what: str):
+    """(topic partition, its records) of each fetch until every partition
+    assigned is read up to its high watermark, or, with `idle`, until no
+    record came for that many seconds."""
+    quiet_since = time.monotonic()
+    while True:
+        batch = await consumer.getmany(timeout_ms=200)
+        for tp, messages in batch.items():
+            if messages:
+                yield tp, messages
+                quiet_since = time.monotonic()
+        if idle is not None:
+            if time.monotonic() - quiet_since >= idle:
+                return
+            continue
+        assignment = consumer.assignment()
+        caught_up = [tp for tp in assignment
+                     if consumer.highwater(tp) is not None and await consumer.position(tp) >= consumer.highwater(tp)]
+        if assignment and len(caught_up) == len(assignment):
+            return
+        if time.monotonic() - quiet_since > timeout:
+            raise WaitTimeout(f"reading {what}: no record for {timeout:.0f} s before its end")
 
 
 class CommittedOffsets:

@@ -22,7 +22,7 @@ from streams.broker import EmbeddedBroker, create_topics
 from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
 from streams.simulate import simulate
-from streams.topics import COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS, VIOLATIONS
+from streams.topics import ALERTS, BADGES, COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS, VIOLATIONS
 
 PARTITIONS = 4
 LINES = [orjson.dumps(e) for e in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=130, seed=5,
@@ -51,8 +51,8 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
     and leaves the rest to take over, "outage" freezes the broker (SIGSTOP;
     Tansu keeps its data in memory and cannot be restarted) for OUTAGE
     seconds, then lets it go on. Every worker runs with `settings`
-    added to its environment. Returns the raw evaluation and violation
-    records (by topic) once every input offset is committed."""
+    added to its environment. Returns the raw evaluation, violation, alert
+    and badge records (by topic) once every input offset is committed."""
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"\n".join(LINES) + b"\n")
     workers = []
@@ -91,7 +91,8 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
                     start()
             asyncio.run(replay.wait_processed(broker.bootstrap, group, ends, 180,
                                               alive=lambda: any(w.poll() is None for w in workers)))
-            out = {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in (EVALUATIONS, VIOLATIONS)}
+            out = {topic: asyncio.run(read_topic(broker.bootstrap, topic))
+                   for topic in (EVALUATIONS, VIOLATIONS, ALERTS, BADGES)}
             return out | {"members": asyncio.run(_member_ids(broker.bootstrap, group))}
         finally:
             for worker in workers:
@@ -124,12 +125,44 @@ def _assert_same_outputs(out: dict) -> None:
     assert violations, "the workload opens no violation: nothing checked"
 
 
+def _assert_each_sent_once(out: dict) -> None:
+    """SPEC section 6: an evaluation per seller and month, a violation
+    change never repeated, an alert per item and deadline (and window), a
+    day's progress per seller and day, a monthly award per seller and month,
+    a badge's eligibility changing each time it is sent; also across a
+    crash (docs/reliability.md, "Outputs are sent once")."""
+    def once(topic, key, kinds=None):
+        records = [orjson.loads(value) for _, value in out[topic]]
+        keys = [key(r) for r in records if kinds is None or r["type"] in kinds]
+        repeated = [k for k in set(keys) if keys.count(k) > 1]
+        assert not repeated, f"{topic}: {len(repeated)} sent more than once, such as {repeated[:3]}"
+        return keys
+
+    once(EVALUATIONS, lambda r: (r["seller_id"], r["month"]))
+    once(VIOLATIONS, lambda r: r["violation_id"])
+    alerts = once(ALERTS, lambda r: (r["seller_id"], r["item"]["kind"], r["item"]["id"], r["deadline"],
+                                     r.get("window_hours")))
+    days = once(BADGES, lambda r: (r["seller_id"], r["day"]), {"badges.daily_progress"})
+    once(BADGES, lambda r: (r["seller_id"], r["month"]), {"badges.monthly"})
+    assert alerts and days, "the workload warns of no deadline or makes no progress: nothing checked"
+    eligible: dict = {}
+    for _, value in out[BADGES]:
+        record = orjson.loads(value)
+        if record["type"] == "badge.eligibility_changed":
+            key = (record["seller_id"], record["badge"])
+            assert eligible.get(key, False) != record["eligible"], f"{key} changed to {record['eligible']} twice"
+            eligible[key] = record["eligible"]
+    assert eligible, "no badge eligibility changed: nothing checked"
+
+
 def test_the_workload_spans_several_evaluated_months():
     assert len({orjson.loads(line)["month"] for line in EXPECTED}) == 4
 
 
 def test_kill_9_twice_mid_replay_with_restarts_gives_the_uninterrupted_evaluations(tmp_path):
-    _assert_same_outputs(_run(tmp_path, "crash", [(0.3, "crash"), (0.7, "crash")]))
+    out = _run(tmp_path, "crash", [(0.3, "crash"), (0.7, "crash")])
+    _assert_same_outputs(out)
+    _assert_each_sent_once(out)
 
 
 def test_kill_9_twice_with_static_membership_gives_the_uninterrupted_evaluations(tmp_path):
@@ -137,6 +170,7 @@ def test_kill_9_twice_with_static_membership_gives_the_uninterrupted_evaluations
     # its name, while the broker may still count the killed one as a member.
     out = _run(tmp_path, "static", [(0.3, "crash"), (0.7, "crash")], {"GROUP_INSTANCE_ID": "worker-a"})
     _assert_same_outputs(out)
+    _assert_each_sent_once(out)
     # One member, the last worker, under the name (the broker prefixes its member ids with it).
     assert len(out["members"]) == 1 and out["members"][0].startswith("worker-a-")
 
@@ -147,14 +181,14 @@ def test_a_broker_that_stops_answering_mid_replay_loses_and_doubles_nothing(tmp_
     # so no input is applied twice and no output is sent twice.
     out = _run(tmp_path, "outage", [(0.4, "outage")])
     _assert_same_outputs(out)
-    evaluated = [(orjson.loads(value)["seller_id"], orjson.loads(value)["month"]) for _, value in out[EVALUATIONS]]
-    assert len(evaluated) == len(set(evaluated)) == len(EXPECTED)
-    violation_ids = [orjson.loads(value)["violation_id"] for _, value in out[VIOLATIONS]]
-    assert len(violation_ids) == len(set(violation_ids))
+    _assert_each_sent_once(out)
+    assert len(out[EVALUATIONS]) == len(EXPECTED)
 
 
 def test_a_worker_added_and_a_worker_killed_mid_replay_give_the_uninterrupted_evaluations(tmp_path):
-    _assert_same_outputs(_run(tmp_path, "rebalance", [(0.2, "add"), (0.6, "kill")]))
+    out = _run(tmp_path, "rebalance", [(0.2, "add"), (0.6, "kill")])
+    _assert_same_outputs(out)
+    _assert_each_sent_once(out)
 
 
 def _hostile(event: dict) -> list[bytes]:
@@ -243,8 +277,5 @@ def test_sigterm_mid_replay_commits_cleanly_and_emits_each_evaluation_once(tmp_p
     """A graceful stop finishes in-flight work and commits with its state, so
     the worker that resumes re-makes nothing."""
     out = _run(tmp_path, "sigterm", [(0.5, "stop")])
-    keys = [(orjson.loads(v)["seller_id"], orjson.loads(v)["month"]) for _, v in out[EVALUATIONS]]
-    assert len(keys) == len(set(keys))
-    ids = [orjson.loads(v)["violation_id"] for _, v in out[VIOLATIONS]]
-    assert len(ids) == len(set(ids))
     _assert_same_outputs(out)
+    _assert_each_sent_once(out)
