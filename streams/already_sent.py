@@ -88,14 +88,13 @@ class AlreadySent:
             for value in values:
                 try:
                     record = orjson.loads(value)
-                except orjson.JSONDecodeError:  # not this worker's: nothing to compare with
-                    continue
-                if not isinstance(record, dict):
-                    continue
-                key = identity(topic, record)
+                    key = identity(topic, record)
+                    change = _change_of(topic, record) if key is None and topic in HELD else None
+                except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                    continue  # not a record of this worker's: nothing to compare with
                 if key is not None:
                     self._sent.add(key)
-                elif topic in HELD and (change := _change_of(topic, record)) is not None:
+                elif change is not None:
                     self._changes.setdefault(change, []).append(value)
 
     def held_not_sent(self, released: list[tuple[str, str, dict]]) -> list:

@@ -171,3 +171,14 @@ def test_of_held_transitions_those_the_tail_ends_with_are_the_ones_sent():
     assert window.held_not_sent(held) == held[2:]
     # A tail that ends with the older change only: all three are to send.
     assert AlreadySent({BADGES: 0}, {BADGES: tail[:1]}).held_not_sent(held) == held
+
+
+def test_records_of_other_shapes_in_a_tail_are_passed_over():
+    # Another producer's records on an output topic: not JSON, not an
+    # object, a field missing. The alert after them is still known as sent.
+    alert = {"type": "thread.deadline_approaching", "seller_id": "s", "item": {"kind": "thread", "id": "t1"},
+             "deadline": "2026-01-11T10:00:00Z", "window_hours": 24}
+    window = AlreadySent({ALERTS: 0}, {ALERTS: [b"{", b"[1]", b'{"seller_id": "s"}', dumps_sorted(alert)],
+                                       VIOLATIONS: [b'"x"', b'{"type": "violation.opened"}']})
+    assert window.sent(ALERTS, alert)
+    assert not window.sent(ALERTS, {**alert, "window_hours": 48})
