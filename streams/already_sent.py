@@ -23,7 +23,10 @@ and does not send again:
 - an output with the identity of one in the tail: an alert per item,
   deadline and window, an evaluation or monthly badge record per seller and
   month, a day's progress per seller and day, a dead letter per input
-  record (SPEC section 6: each once).
+  record (SPEC section 6: each once). A dead letter is known by the
+  committed input offsets, not by the state: one of a record applied
+  while the last commit wrote its state can come again
+  (docs/reliability.md).
 
 The window stays open until the partition's input has been applied up to
 its end and a commit has made what those events decide: by then what the
