@@ -24,9 +24,9 @@ and does not send again:
   deadline and window, an evaluation or monthly badge record per seller and
   month, a day's progress per seller and day, a dead letter per input
   record (SPEC section 6: each once). A dead letter is known by the
-  committed input offsets, not by the state: one of a record applied
-  while the last commit wrote its state can come again
-  (docs/reliability.md).
+  committed input offsets, not by the state: its tail starts where the
+  dead letters stood when the commit before the last took its offsets
+  (Processor.offsets_taken).
 
 The window stays open until the partition's input has been applied up to
 its end and a commit has made what those events decide: by then what the

@@ -141,6 +141,12 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             if processor.holds_transitions():  # with no input to commit too (a wall clock's deadlines)
                 await _write_state_and_release()
 
+    def _filter_committable_offsets(self, tps):
+        offsets = super()._filter_committable_offsets(tps)
+        if offsets:
+            processor.offsets_taken()
+        return offsets
+
     async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
         await _write_state_and_release()
         return await super()._commit_offsets(offsets, start_new_transaction)

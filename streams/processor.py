@@ -65,6 +65,10 @@ class Processor:
         self.acknowledged_ends = {} if acknowledged_ends is None else acknowledged_ends
         self.already_sent: dict[int, AlreadySent] = {}  # the windows open (streams/already_sent.py)
         self._restored_ends: dict[int, dict[str, int]] = {}  # partition -> output topic -> its end at the restore
+        # The dead letters' acknowledged ends when the commit before the last
+        # took its input offsets, and when the last did (offsets_taken).
+        self._dead_letters_from: dict[int, int] = {}
+        self._dead_letters_at_last_commit: dict[int, int] = {}
 
     def engine(self, partition: int) -> PartitionEngine:
         engine = self.engines.get(partition)
@@ -322,6 +326,16 @@ class Processor:
         input to commit."""
         return any(engine.holding for engine in self.engines.values())
 
+    def offsets_taken(self) -> None:
+        """A commit took the input offsets applied so far. A dead letter is
+        known by those offsets, not by the state: one of a record read again
+        after a crash lands after the dead letters acknowledged when the
+        commit before the last took its offsets (those, or the last's, are
+        the offsets committed; a commit that fails stops the worker)."""
+        self._dead_letters_from = self._dead_letters_at_last_commit
+        self._dead_letters_at_last_commit = {
+            partition: end for (topic, partition), end in self.acknowledged_ends.items() if topic == DEADLETTER}
+
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         window = self.already_sent.get(partition)
         if window is not None and window.read_to_the_end:  # and what its events decide made (catch_up)
@@ -330,9 +344,11 @@ class Processor:
         if window is not None:
             engine.note_outputs_from(window.start)
         else:
+            acknowledged = {topic: self.acknowledged_ends.get((topic, partition), -1) for topic in READ_BACK}
+            acknowledged[DEADLETTER] = self._dead_letters_from.get(partition, -1)
             ends = self._restored_ends.get(partition, {})
             engine.note_outputs_from({topic: end for topic in READ_BACK if (
-                end := max(self.acknowledged_ends.get((topic, partition), -1), ends.get(topic, -1))) >= 0})
+                end := max(acknowledged[topic], ends.get(topic, -1))) >= 0})
         records = engine.take_unsaved()
         for key, value in records:
             self.write(self.state_topic, partition, key, value)

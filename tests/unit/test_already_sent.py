@@ -182,3 +182,30 @@ def test_records_of_other_shapes_in_a_tail_are_passed_over():
                                        VIOLATIONS: [b'"x"', b'{"type": "violation.opened"}']})
     assert window.sent(ALERTS, alert)
     assert not window.sent(ALERTS, {**alert, "window_hours": 48})
+
+
+def test_a_dead_letter_of_a_record_applied_during_the_last_commit_is_not_sent_again():
+    # Commit 1 takes its offsets and writes its state; a record that is not
+    # JSON is then applied and dead-lettered; commit 2 takes its offsets
+    # (covering that record) and writes its state, and the worker is killed
+    # before the broker has those offsets. The next worker reads the record
+    # again from commit 1's offsets: the state of commit 2 must send it to
+    # a tail holding that dead letter.
+    scenario = Scenario().heartbeat("2026-01-01T00:00:00Z").digital_sales("s", 5, "2026-01-05T10:00:00Z")
+    events = _events(scenario)
+    bad = (MESSAGES, sum(topic == MESSAGES for topic, _, _ in events), b"{not json")
+    log = Log()
+    first = log.started()
+    _feed(first, events)
+    first.offsets_taken()
+    _commit(first)
+    _feed(first, [bad])
+    first.offsets_taken()
+    _commit(first)
+    assert len(log.records[DEADLETTER]) == 1
+    counted = _not_sent_again(DEADLETTER)
+
+    second = log.started()
+    _feed(second, [bad])
+    assert len(log.records[DEADLETTER]) == 1
+    assert _not_sent_again(DEADLETTER) - counted == 1
