@@ -142,6 +142,12 @@ def pipeline() -> dict:
               unit="s", description="How long each worker's last restore took: at every rebalance a worker "
                                     "reads its partitions' state from the seller-state topic and applies no input "
                                     "meanwhile. It grows with the state and with an uncompacted topic."),
+        panel("Outputs read back, not sent again",
+              [target("sum by (topic) (increase(seller_standards_outputs_not_sent_again_total[1h]))", "{{topic}}")],
+              description="Outputs a restored worker decided again (the events since the last commit, the "
+                          "transitions its state holds) that the worker before had already sent: read back from "
+                          "the output topics after a crash and not sent twice (docs/reliability.md). 0 after "
+                          "graceful stops and rebalances."),
         panel("Processing latency",
               quantiles("seller_standards_processing_latency_seconds", "5m"),
               unit="s", description="From an input record's Kafka timestamp to processed: grows when the "

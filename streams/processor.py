@@ -56,6 +56,8 @@ class Processor:
         self.write = write
         self.state_topic = state_topic
         self._outputs = {topic: metrics.OUTPUTS.labels(topic) for topic in OUTPUT_TOPICS}
+        for topic in READ_BACK:  # each series from 0, for a rate over a worker's first restore
+            metrics.NOT_SENT_AGAIN.labels(topic)
         self._events: dict[tuple[str, str], Any] = {}  # labelled children of metrics.EVENTS
         self._keyed_otherwise_logged: set[str] = set()  # topics
         self._split_logged = False
