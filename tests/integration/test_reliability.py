@@ -22,12 +22,18 @@ from streams.broker import EmbeddedBroker, create_topics
 from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
 from streams.simulate import simulate
-from streams.topics import ALERTS, BADGES, COMPACTED, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS, VIOLATIONS
+from streams.topics import (ALERTS, BADGES, COMPACTED, DEADLETTER, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS,
+                           VIOLATIONS)
 
 PARTITIONS = 4
 LINES = [orjson.dumps(e) for e in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=130, seed=5,
                                            heartbeat_every=24 * 3600 * 1_000_000)]
 EXPECTED = list(backfill(LINES, PARTITIONS, Policy())[0])
+# _run's input: LINES with every 50th event also sent without its occurred_at (keyed by its
+# seller, so on its seller's partition): one dead letter each, mid-stream.
+MIXED = [bad for i, line in enumerate(LINES) for bad in (
+    [line, orjson.dumps({k: v for k, v in orjson.loads(line).items() if k != "occurred_at"})]
+    if i % 50 == 49 else [line])]
 OUTAGE = 10.0  # seconds: longer than the worker's session timeout (BROKER_SESSION_TIMEOUT, 6 s)
 
 
@@ -51,10 +57,11 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
     and leaves the rest to take over, "outage" freezes the broker (SIGSTOP;
     Tansu keeps its data in memory and cannot be restarted) for OUTAGE
     seconds, then lets it go on. Every worker runs with `settings`
-    added to its environment. Returns the raw evaluation, violation, alert
-    and badge records (by topic) once every input offset is committed."""
+    added to its environment. Returns the raw evaluation, violation, alert,
+    badge and dead-letter records (by topic) once every input offset is
+    committed."""
     events = tmp_path / "events.jsonl"
-    events.write_bytes(b"\n".join(LINES) + b"\n")
+    events.write_bytes(b"\n".join(MIXED) + b"\n")
     workers = []
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, PARTITIONS, compacted=COMPACTED))
@@ -92,7 +99,7 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
             asyncio.run(replay.wait_processed(broker.bootstrap, group, ends, 180,
                                               alive=lambda: any(w.poll() is None for w in workers)))
             out = {topic: asyncio.run(read_topic(broker.bootstrap, topic))
-                   for topic in (EVALUATIONS, VIOLATIONS, ALERTS, BADGES)}
+                   for topic in (EVALUATIONS, VIOLATIONS, ALERTS, BADGES, DEADLETTER)}
             return out | {"members": asyncio.run(_member_ids(broker.bootstrap, group))}
         finally:
             for worker in workers:
@@ -129,8 +136,9 @@ def _assert_each_sent_once(out: dict) -> None:
     """SPEC section 6: an evaluation per seller and month, a violation
     change never repeated, an alert per item and deadline (and window), a
     day's progress per seller and day, a monthly award per seller and month,
-    a badge's eligibility changing each time it is sent; also across a
-    crash (docs/reliability.md, "Outputs are sent once")."""
+    a badge's eligibility changing each time it is sent, a dead letter per
+    bad input record; also across a crash (docs/reliability.md, "Outputs
+    are sent once")."""
     def once(topic, key, kinds=None):
         records = [orjson.loads(value) for _, value in out[topic]]
         keys = [key(r) for r in records if kinds is None or r["type"] in kinds]
@@ -145,6 +153,8 @@ def _assert_each_sent_once(out: dict) -> None:
     days = once(BADGES, lambda r: (r["seller_id"], r["day"]), {"badges.daily_progress"})
     once(BADGES, lambda r: (r["seller_id"], r["month"]), {"badges.monthly"})
     assert alerts and days, "the workload warns of no deadline or makes no progress: nothing checked"
+    dead = once(DEADLETTER, lambda r: (r["topic"], r["partition"], r["offset"]))
+    assert len(dead) == len(MIXED) - len(LINES)
     eligible: dict = {}
     for _, value in out[BADGES]:
         record = orjson.loads(value)
