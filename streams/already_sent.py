@@ -29,8 +29,10 @@ and does not send again:
   (Processor.offsets_taken).
 
 The window stays open until the partition's input has been applied up to
-its end and a commit has made what those events decide: by then what the
-stopped worker decided has been decided again (and not sent) or will not be.
+the high watermark first seen after the restore (the stopped worker read
+nothing beyond it) and a commit has made what those events decide: by then
+what the stopped worker decided has been decided again (and not sent) or
+will not be.
 Until then the state keeps `outputs_from` where the tail began, so that a
 worker that stops again meanwhile reads that tail again.
 """
@@ -84,7 +86,7 @@ class AlreadySent:
 
     def __init__(self, start: dict[str, int], tail: dict[str, list[bytes]]):
         self.start = start  # topic -> offset: written as the state's outputs_from while the window is open
-        self.read_to_the_end = False
+        self.input_read = False  # up to where the worker before could have read it (Processor.windows_read)
         self._sent: set[tuple] = set()
         self._changes: dict[tuple, list[bytes]] = {}  # per (topic, seller, standard or badge), in log order
         for topic, values in tail.items():

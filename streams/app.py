@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Optional
 
 import faust
 from aiokafka import TopicPartition
@@ -116,6 +116,11 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
     restored (never onto the empty state of a restore that failed), and the
     checks and the application of a slice are one synchronous step.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # input TP -> (its partition's already-sent window, the first high watermark seen with it open)
+        self._window_ends: dict = {}
 
     @Service.task
     async def _commit_handler(self) -> None:  # replaces Faust's commit timer
@@ -234,22 +239,37 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         return not self._partitions_behind()
 
     def _note_read_to_the_end(self, fetched_nothing: bool) -> None:
-        """Tell the processor of the partitions waiting for it that their
-        input is applied up to its end (Processor.read_to_the_end: the wall
-        clock starts moving them, their already-sent windows close), which a
-        fetch that waited a second and brought nothing says of every
-        partition."""
+        """Tell the processor of the partitions whose input is applied up to
+        its end: with the wall clock their clocks start following it
+        (Processor.read_to_the_end); and of those applied up to the high
+        watermark first seen after their restore: their already-sent windows
+        close (Processor.windows_read). A fetch that waited a second and
+        brought nothing says both of every partition."""
+        if not self.flow_active:  # a rebalance under way: the consumer's thread may change the assignment
+            return
         waiting = processor.waiting_for_the_end()
-        if waiting and self.flow_active:
+        if waiting:
             processor.read_to_the_end(waiting if fetched_nothing else waiting - self._partitions_behind())
+        windows = processor.open_windows()
+        if self._window_ends:  # those of windows closed or gone
+            self._window_ends = {tp: seen for tp, seen in self._window_ends.items()
+                                 if windows.get(tp.partition) is seen[0]}
+        if windows:
+            processor.windows_read(windows.keys() if fetched_nothing else
+                                   windows.keys() - self._partitions_behind(windows))
 
-    def _partitions_behind(self) -> set[int]:
+    def _partitions_behind(self, windows: Optional[dict] = None) -> set[int]:
         """The partitions with an input topic partition not yet applied up to
-        the high watermark of its last fetch (see `_read_to_the_end`)."""
+        the high watermark of its last fetch (see `_read_to_the_end`); of
+        those with an already-sent window open (`windows`), not yet up to
+        the first high watermark seen with that window open: whatever the
+        worker before read was below it."""
         behind = set()
         for tp in self.assignment():
-            if tp.topic in INPUT_TOPIC_SET:
+            if tp.topic in INPUT_TOPIC_SET and (windows is None or tp.partition in windows):
                 highwater = self.highwater(tp)
+                if windows is not None and highwater is not None:
+                    highwater = self._window_ends.setdefault(tp, (windows[tp.partition], highwater))[1]
                 acked = self._acked.get(tp)
                 position = acked[-1] + 1 if acked else self._committed_offset[tp] or 0
                 if highwater is None or position < highwater:

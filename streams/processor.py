@@ -67,8 +67,8 @@ class Processor:
         self.acknowledged_ends = {} if acknowledged_ends is None else acknowledged_ends
         self.already_sent: dict[int, AlreadySent] = {}  # the windows open (streams/already_sent.py)
         self._restored_ends: dict[int, dict[str, int]] = {}  # partition -> output topic -> its end at the restore
-        # The dead letters' acknowledged ends when the commit before the last
-        # took its input offsets, and when the last did (offsets_taken).
+        # Per partition, where its dead letters' tail starts when the commit
+        # before the last took its input offsets, and when the last did (offsets_taken).
         self._dead_letters_from: dict[int, int] = {}
         self._dead_letters_at_last_commit: dict[int, int] = {}
 
@@ -85,13 +85,23 @@ class Processor:
         return PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
 
     def waiting_for_the_end(self) -> set[int]:
-        """The partitions to be told once their input is applied up to its
-        end: those with an already-sent window open, and with the wall clock
-        (CLOCK=wall) those whose clock does not follow it yet."""
-        waiting = {partition for partition, window in self.already_sent.items() if not window.read_to_the_end}
-        if self.wall_clock:
-            waiting.update(partition for partition, engine in self.engines.items() if not engine.wall_clock)
-        return waiting
+        """With the wall clock (CLOCK=wall): the partitions whose clock does
+        not follow it yet."""
+        if not self.wall_clock:
+            return set()
+        return {partition for partition, engine in self.engines.items() if not engine.wall_clock}
+
+    def open_windows(self) -> dict[int, AlreadySent]:
+        """The already-sent windows waiting for their partition's input to be
+        applied up to where the worker before could have read it."""
+        return {partition: window for partition, window in self.already_sent.items() if not window.input_read}
+
+    def windows_read(self, partitions: AbstractSet[int]) -> None:
+        """The input of `partitions` is applied up to the high watermark seen
+        after their restore, beyond what the worker before read: their
+        already-sent windows close at their next state write."""
+        for partition in partitions & self.already_sent.keys():
+            self.already_sent[partition].input_read = True
 
     def read_to_the_end(self, partitions: set[int]) -> None:
         """The input of `partitions` has been applied up to its end: with the
@@ -99,12 +109,9 @@ class Processor:
         never passes records that were waiting to be read (history loaded
         before the worker started, input that came while it was stopped):
         those are applied by their event time first, as in a replay, and the
-        months they fill are evaluated with them. An already-sent window
-        closes at the partition's next state write."""
+        months they fill are evaluated with them."""
         for partition in partitions & self.engines.keys():
             self.engines[partition].wall_clock = self.wall_clock
-        for partition in partitions & self.already_sent.keys():
-            self.already_sent[partition].read_to_the_end = True
 
     def handle(self, topic: str, partition: int, offset: int, key: Optional[bytes], raw: bytes,
                timestamp: Optional[float] = None) -> None:
@@ -330,27 +337,34 @@ class Processor:
 
     def offsets_taken(self) -> None:
         """A commit took the input offsets applied so far. A dead letter is
-        known by those offsets, not by the state: one of a record read again
-        after a crash lands after the dead letters acknowledged when the
-        commit before the last took its offsets (those, or the last's, are
-        the offsets committed; a commit that fails stops the worker)."""
+        known by those offsets, not by the state: the records read again
+        after a crash are those after the offsets of the commit before the
+        last, or of the last (a commit that fails stops the worker), and
+        their dead letters land after where the dead letters stood when it
+        took them. Until the offsets taken cover what the worker before
+        read (its window's input read), its tail's start stays."""
         self._dead_letters_from = self._dead_letters_at_last_commit
-        self._dead_letters_at_last_commit = {
-            partition: end for (topic, partition), end in self.acknowledged_ends.items() if topic == DEADLETTER}
+        taken = {}
+        for partition in self.engines:
+            window = self.already_sent.get(partition)
+            taken[partition] = (window.start.get(DEADLETTER, -1) if window is not None and not window.input_read
+                                else max(self.acknowledged_ends.get((DEADLETTER, partition), -1),
+                                         self._restored_ends.get(partition, {}).get(DEADLETTER, -1)))
+        self._dead_letters_at_last_commit = taken
 
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         window = self.already_sent.get(partition)
-        if window is not None and window.read_to_the_end:  # and what its events decide made (catch_up)
+        if window is not None and window.input_read:  # and what its events decide made (catch_up)
             del self.already_sent[partition]
             window = None
         if window is not None:
             engine.note_outputs_from(window.start)
         else:
-            acknowledged = {topic: self.acknowledged_ends.get((topic, partition), -1) for topic in READ_BACK}
-            acknowledged[DEADLETTER] = self._dead_letters_from.get(partition, -1)
             ends = self._restored_ends.get(partition, {})
-            engine.note_outputs_from({topic: end for topic in READ_BACK if (
-                end := max(acknowledged[topic], ends.get(topic, -1))) >= 0})
+            outputs_from = {topic: max(self.acknowledged_ends.get((topic, partition), -1), ends.get(topic, -1))
+                            for topic in READ_BACK}
+            outputs_from[DEADLETTER] = self._dead_letters_from.get(partition, -1)
+            engine.note_outputs_from({topic: end for topic, end in outputs_from.items() if end >= 0})
         records = engine.take_unsaved()
         for key, value in records:
             self.write(self.state_topic, partition, key, value)
@@ -393,10 +407,13 @@ class Processor:
             self.engines[partition] = engine  # applied to only once restored (StateFlushingConsumer._may_apply)
             self._restored_ends[partition] = ends.get(partition, {})
             released = engine.release()
+            start = {**ends.get(partition, {}), **engine.outputs_from}
             if engine.outputs_from and any(tails.get(partition, {}).values()):
-                window = self.already_sent[partition] = AlreadySent(
-                    {**ends.get(partition, {}), **engine.outputs_from}, tails[partition])
+                window = self.already_sent[partition] = AlreadySent(start, tails[partition])
                 released = self._not_sent_before(released, window.held_not_sent(released))
+            # The offsets committed are the worker before's: its dead letters are to read back too.
+            self._dead_letters_from[partition] = self._dead_letters_at_last_commit[partition] = start.get(
+                DEADLETTER, -1)
             self._emit(partition, released)
         self._note_split_sellers({partition: engine.sellers.keys() for partition, engine in loaded.items()})
         log.info("restored partitions %s: %d sellers", sorted(loaded), sum(len(e.sellers) for e in loaded.values()))
@@ -406,6 +423,8 @@ class Processor:
             self.engines.pop(partition, None)
             self.already_sent.pop(partition, None)
             self._restored_ends.pop(partition, None)
+            self._dead_letters_from.pop(partition, None)
+            self._dead_letters_at_last_commit.pop(partition, None)
             try:
                 metrics.CLOCK_LAG.remove(str(partition))
             except KeyError:  # the partition never had a clock
