@@ -87,6 +87,7 @@ class AlreadySent:
     def __init__(self, start: dict[str, int], tail: dict[str, list[bytes]]):
         self.start = start  # topic -> offset: written as the state's outputs_from while the window is open
         self.input_read = False  # up to where the worker before could have read it (Processor.windows_read)
+        self.input_ends: dict[str, int] = {}  # input topic -> the first high watermark seen with the window open
         self._sent: set[tuple] = set()
         self._changes: dict[tuple, list[bytes]] = {}  # per (topic, seller, standard or badge), in log order
         for topic, values in tail.items():

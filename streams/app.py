@@ -117,11 +117,6 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
     checks and the application of a slice are one synchronous step.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # input TP -> (its partition's already-sent window, the first high watermark seen with it open)
-        self._window_ends: dict = {}
-
     @Service.task
     async def _commit_handler(self) -> None:  # replaces Faust's commit timer
         # Every COMMIT_INTERVAL, but only every BACKLOG_COMMIT_INTERVAL while
@@ -251,9 +246,6 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         if waiting:
             processor.read_to_the_end(waiting if fetched_nothing else waiting - self._partitions_behind())
         windows = processor.open_windows()
-        if self._window_ends:  # those of windows closed or gone
-            self._window_ends = {tp: seen for tp, seen in self._window_ends.items()
-                                 if windows.get(tp.partition) is seen[0]}
         if windows:
             processor.windows_read(windows.keys() if fetched_nothing else
                                    windows.keys() - self._partitions_behind(windows))
@@ -269,7 +261,7 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
             if tp.topic in INPUT_TOPIC_SET and (windows is None or tp.partition in windows):
                 highwater = self.highwater(tp)
                 if windows is not None and highwater is not None:
-                    highwater = self._window_ends.setdefault(tp, (windows[tp.partition], highwater))[1]
+                    highwater = windows[tp.partition].input_ends.setdefault(tp.topic, highwater)
                 acked = self._acked.get(tp)
                 position = acked[-1] + 1 if acked else self._committed_offset[tp] or 0
                 if highwater is None or position < highwater:
