@@ -123,6 +123,16 @@ class AlreadySent:
                 not_sent.append(output)
         return not_sent
 
+    def input_applied(self, topic: str, position: int, highwater: Optional[int]) -> bool:
+        """Whether the window's partition of input `topic` is applied up to
+        the high watermark first seen with the window open: `position` is
+        the next offset to apply, `highwater` the latest fetch's (None: none
+        fetched yet, so not applied). A later, higher one does not move that
+        mark: the worker before read nothing beyond the first."""
+        if highwater is None:
+            return False
+        return position >= self.input_ends.setdefault(topic, highwater)
+
     def sent(self, topic: str, record: dict) -> bool:
         """Whether an output with this one's identity is in the tail."""
         key = identity(topic, record)

@@ -260,11 +260,13 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
         for tp in self.assignment():
             if tp.topic in INPUT_TOPIC_SET and (windows is None or tp.partition in windows):
                 highwater = self.highwater(tp)
-                if windows is not None and highwater is not None:
-                    highwater = windows[tp.partition].input_ends.setdefault(tp.topic, highwater)
                 acked = self._acked.get(tp)
                 position = acked[-1] + 1 if acked else self._committed_offset[tp] or 0
-                if highwater is None or position < highwater:
+                if windows is not None:
+                    applied = windows[tp.partition].input_applied(tp.topic, position, highwater)
+                else:
+                    applied = highwater is not None and position >= highwater
+                if not applied:
                     behind.add(tp.partition)
         return behind
 

@@ -15,7 +15,7 @@ from streams import metrics
 from streams.already_sent import TOPICS, AlreadySent
 from streams.output_json import dumps_sorted
 from streams.processor import Processor, Record
-from streams.topics import DEADLETTER, MESSAGES
+from streams.topics import DEADLETTER, MESSAGES, ORDERS
 
 from scenario import Scenario
 
@@ -133,6 +133,21 @@ def test_outputs_decided_again_after_a_crash_are_not_sent_again_and_the_window_c
     assert log.outputs_from() == {**ends, DEADLETTER: began[DEADLETTER]}
     _commit(second)
     assert log.outputs_from() == ends
+
+
+def test_a_window_reads_its_input_as_applied_at_the_first_high_watermark_seen():
+    # The worker before read no message beyond offset 10, the high
+    # watermark when the window's first fetch came. Input keeps coming
+    # (later fetches see 25, then 40): applied up to 10, the window's
+    # messages are read, though the worker is behind the input's end.
+    # Each topic has its own mark; a topic not fetched yet is not read.
+    window = AlreadySent({}, {})
+    assert not window.input_applied(MESSAGES, 0, None)
+    assert not window.input_applied(MESSAGES, 4, 10)
+    assert not window.input_applied(MESSAGES, 9, 25)
+    assert window.input_applied(MESSAGES, 10, 40)
+    assert not window.input_applied(ORDERS, 10, 30)
+    assert window.input_applied(ORDERS, 30, 31)
 
 
 def _opened_and_held() -> tuple[Log, Processor]:
