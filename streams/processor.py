@@ -348,9 +348,16 @@ class Processor:
         for partition in self.engines:
             window = self.already_sent.get(partition)
             taken[partition] = (window.start.get(DEADLETTER, -1) if window is not None and not window.input_read
-                                else max(self.acknowledged_ends.get((DEADLETTER, partition), -1),
-                                         self._restored_ends.get(partition, {}).get(DEADLETTER, -1)))
+                                else self._outputs_end(partition, DEADLETTER))
         self._dead_letters_at_last_commit = taken
+
+    def _outputs_end(self, partition: int, topic: str) -> int:
+        """The offset of `topic`'s partition `partition` at or after which
+        every output handed over from now on lands: after the last record
+        the broker acknowledged, or the end read back at the restore (-1:
+        neither known)."""
+        return max(self.acknowledged_ends.get((topic, partition), -1),
+                   self._restored_ends.get(partition, {}).get(topic, -1))
 
     def _write_state(self, partition: int, engine: PartitionEngine) -> None:
         window = self.already_sent.get(partition)
@@ -360,9 +367,7 @@ class Processor:
         if window is not None:
             engine.note_outputs_from(window.start)
         else:
-            ends = self._restored_ends.get(partition, {})
-            outputs_from = {topic: max(self.acknowledged_ends.get((topic, partition), -1), ends.get(topic, -1))
-                            for topic in READ_BACK}
+            outputs_from = {topic: self._outputs_end(partition, topic) for topic in READ_BACK if topic != DEADLETTER}
             outputs_from[DEADLETTER] = self._dead_letters_from.get(partition, -1)
             engine.note_outputs_from({topic: end for topic, end in outputs_from.items() if end >= 0})
         records = engine.take_unsaved()

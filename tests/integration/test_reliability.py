@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import time
+from collections import Counter
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -142,7 +143,7 @@ def _assert_each_sent_once(out: dict) -> None:
     def once(topic, key, kinds=None):
         records = [orjson.loads(value) for _, value in out[topic]]
         keys = [key(r) for r in records if kinds is None or r["type"] in kinds]
-        repeated = [k for k in set(keys) if keys.count(k) > 1]
+        repeated = [k for k, n in Counter(keys).items() if n > 1]
         assert not repeated, f"{topic}: {len(repeated)} sent more than once, such as {repeated[:3]}"
         return keys
 
