@@ -22,7 +22,7 @@ from .calendar import month_index
 from .judge import STANDARDS
 from .numbers import contribution
 from .policy import Policy
-from .seller import BackfillSeller, SellerState, encode, numbers_of, shared
+from .seller import BackfillSeller, SellerState, encode, numbers_of, order_attribution, shared
 
 SCORECARDS = "standards.scorecards"
 VIOLATIONS = "standards.violations"
@@ -312,6 +312,8 @@ class PartitionEngine:
         if seller is None:
             return
         last_month = self.evaluated_through
+        if seller.idle_through(last_month) and not seller.is_empty():
+            return  # half the sellers in state after a year of history: nothing to count or drop
         stored = seller.unpack_all()  # read by each step below
         # The months since the last instant, or at the partition's first
         # instant from the seller's earliest possible month. When more than
@@ -340,7 +342,7 @@ class PartitionEngine:
                     "criteria": record["star_seller"]["criteria"]}))
         # Also a seller with nothing to evaluate: its items without an
         # attribution expire too, and an empty seller leaves the state.
-        seller.prune(last_month, self.policy, kept_since)
+        past = seller.prune(last_month, self.policy, kept_since)
         if self.live:
             self.unsaved.add(seller_id)
         else:  # nothing is written: a backfill over months of history must not collect what it drops
@@ -353,6 +355,7 @@ class PartitionEngine:
             self._ahead.pop(seller_id, None)
         else:
             seller.repack(stored)
+            seller.set_apart(past)
 
     # -- scorecards, violations, badges -------------------------------------------
 
@@ -628,10 +631,8 @@ def attribution_months(seller: SellerState, policy: Policy) -> Optional[tuple[in
             earliest.append(thread.buyer_at)
             latest.append(thread.buyer_at + longest_window)
     for order in seller.items_of("orders"):
-        if order.placed is not None:  # the day placed (sales), of ship-by, of the first shipment (completed)
-            instants = [order.placed[0], order.placed[3]]
-            if order.shipment is not None:
-                instants.append(order.shipment[0])
+        if order.placed is not None:
+            instants = order_attribution(order)
             earliest += instants
             latest += instants
     for review in seller.items_of("reviews"):

@@ -137,16 +137,41 @@ def contribution(seller, collection: str, item, as_of: Optional[int], clock: Opt
 
 def first_sale(seller, as_of: Optional[int]) -> Optional[int]:
     """The earliest order placed and not cancelled (as of), ever."""
-    earliest = seller.first_sale_floor
-    if as_of is not None:
-        for placed, cancelled in seller.cancelled_sales:  # placed long before any instant still evaluated
-            if cancelled >= as_of and (earliest is None or placed < earliest):
-                earliest = placed
+    earliest = earliest_sale(seller.first_sale_floor, seller.cancelled_sales, as_of)
+    if seller.past_sales is not None:
+        past = earliest_sale(*seller.past_sales, as_of)
+        if past is not None and (earliest is None or past < earliest):
+            earliest = past
     for order in seller.items_of("orders"):
         placed = stamp_before(order.placed, as_of)
         if placed is not None and before(order.cancelled_at, as_of) is None:
             if earliest is None or placed[0] < earliest:
                 earliest = placed[0]
+    return earliest
+
+
+def fold_sales(floor: Optional[int], sales: list, cancelled_since: int) -> tuple[Optional[int], tuple]:
+    """Orders' (placed, cancelled or None), all placed before any instant
+    still to be evaluated, folded into what a first sale as of
+    `cancelled_since` or later reads of them: the earliest not cancelled
+    (with `floor`, the earliest of orders folded before), and the (placed,
+    cancelled) of those placed before it and cancelled at or after
+    `cancelled_since`."""
+    for placed, cancelled in sales:
+        if cancelled is None and (floor is None or placed < floor):
+            floor = placed
+    return floor, tuple(sorted({(placed, cancelled) for placed, cancelled in sales
+                                if cancelled is not None and cancelled >= cancelled_since
+                                and (floor is None or placed < floor)}))
+
+
+def earliest_sale(floor: Optional[int], cancelled: tuple, as_of: Optional[int]) -> Optional[int]:
+    """The first sale as of `as_of` among orders folded by `fold_sales`."""
+    earliest = floor
+    if as_of is not None:
+        for placed, cancelled_at in cancelled:  # a sale until its cancellation
+            if cancelled_at >= as_of and (earliest is None or placed < earliest):
+                earliest = placed
     return earliest
 
 

@@ -15,7 +15,7 @@ from .calendar import DAY, HOUR, Calendar, first_day, last_day, month_name
 from .entities import Case, Order, Review, Thread
 from .items import PackedItems
 from .judge import STANDARDS, evaluation_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
-from .numbers import FIELDS, Numbers, contribution, count, first_sale
+from .numbers import FIELDS, Numbers, contribution, count, first_sale, fold_sales
 from .policy import Policy
 
 # Which item an event changes: (attribute of SellerState, id field, class).
@@ -37,6 +37,7 @@ _NO_TOTALS = (0,) * len(FIELDS)
 _NO_RUNS = (0,) * len(STANDARDS)
 _NO_CASES: Mapping[str, set] = MappingProxyType({})
 _NO_ITEMS: Mapping = MappingProxyType({})
+_NEVER = 1 << 62  # SellerState.kept_due with nothing kept
 _MONTH_STRIDE = 1 + len(FIELDS)  # SellerState.monthly: a month, then its totals
 _SHARED: dict = {}
 
@@ -81,7 +82,7 @@ class SellerState:
     __slots__ = ("seller_id", "partition", "threads", "orders", "reviews", "cases",
                  "first_sale_floor", "cancelled_sales", "last_evaluations", "live", "dirty",
                  "monthly", "cases_by_order", "live_first_sale", "first_sale_stale", "card_signature",
-                 "header_changed", "gone")
+                 "header_changed", "gone", "past_orders", "past_sales", "past_due", "kept_due")
 
     def __init__(self, seller_id: str, partition: int):
         self.seller_id = seller_id
@@ -96,6 +97,29 @@ class SellerState:
         # Ids of items that left state (gone_key: the month the id is
         # forgotten, as its stored form), see FORGET_MONTHS.
         self.gone: Mapping[str, bytes] = _NO_ITEMS
+        # Orders that no evaluation still to make counts (attributed to months
+        # three and more before the last one made), kept for the cases that
+        # name them and for the first sale until their ORDER_RETENTION ends:
+        # set apart by `prune`, so that an evaluation goes through the recent
+        # items only (after 16 months of history such orders were two thirds
+        # of the items in state). An event of one brings it back among
+        # `orders`. Not stored apart: a restore puts every order back in
+        # `orders`, and the next evaluation sets the same ones apart.
+        self.past_orders: Mapping[str, Order | bytes] = _NO_ITEMS
+        # What the first sale needs of the past orders: (earliest not
+        # cancelled, (placed, cancelled) pairs), as `fold_sales` gives, of
+        # every order set apart since they were last counted (the dropped
+        # ones too: they are in first_sale_floor as well); None for none.
+        self.past_sales: Optional[tuple] = None
+        # When each past order may be dropped: [evaluated month, order id]
+        # pairs, packed (MessagePack), b"" for none, so that `prune` unpacks
+        # only the orders due; an order brought back leaves its pair behind,
+        # found stale in its month.
+        self.past_due: bytes = b""
+        # The first evaluated month at which `prune` may drop a past order or
+        # forget an id in `gone`; None when not known (a restore): it goes
+        # through both at its next call.
+        self.kept_due: Optional[int] = None
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
         # (placed, cancelled) of dropped orders placed before that floor whose
@@ -162,14 +186,51 @@ class SellerState:
 
     def item(self, collection: str, item_id: str):
         """The item (None when absent), to be read."""
-        return unpack(collection, getattr(self, collection).get(item_id))
+        value = getattr(self, collection).get(item_id)
+        if value is None and collection == "orders" and self.past_orders:
+            value = self.past_orders.get(item_id)
+        return unpack(collection, value)
 
     def hot_item(self, collection: str, item_id: str):
-        """The item (None when absent) unpacked in place, to be changed."""
+        """The item (None when absent) unpacked in place, to be changed (a
+        past order back among `orders`)."""
         items = getattr(self, collection)
         value = items.get(item_id)
+        if value is None:
+            value = self._brought_back(collection, item_id)
+            items = self.orders
         if type(value) is bytes:
             value = items[item_id] = unpack(collection, value)
+        return value
+
+    def set_apart(self, orders: list[tuple[str, Order, int]]) -> None:
+        """Move orders (id, the order, the evaluated month from which it may be
+        dropped) from `orders` to `past_orders`, as they are stored."""
+        if not orders:
+            return
+        past = self._writable("past_orders")
+        for order_id, _, _ in orders:
+            past[order_id] = self.orders.get(order_id)
+            del self.orders[order_id]
+        floor, cancelled = self.past_sales or (None, ())
+        self.past_sales = fold_sales(floor, [*cancelled, *_sales(order for _, order, _ in orders)], 0)
+        self._note_past_due([[due, order_id] for order_id, _, due in orders])
+
+    def _brought_back(self, collection: str, item_id: str):
+        """A past order (as it is stored; None when there is none) back among
+        `orders`, about to change: `past_sales` counted again without it
+        when it is part of them (placed at or before their earliest sale)."""
+        if collection != "orders" or not self.past_orders:
+            return None
+        value = self.past_orders.get(item_id)
+        if value is None:
+            return None
+        del self.past_orders[item_id]
+        self._writable("orders")[item_id] = value
+        floor = self.past_sales[0]
+        if floor is None or unpack("orders", value).placed[0] <= floor:
+            past = [unpack("orders", stored) for stored in self.past_orders.values()]
+            self.past_sales = fold_sales(None, _sales(past), 0) if past else None
         return value
 
     def items_of(self, collection: str) -> Iterator:
@@ -472,21 +533,31 @@ class SellerState:
 
     # -- expiry ------------------------------------------------------------------
 
-    def prune(self, evaluated_month: int, policy: Policy, kept_since: Optional[int] = None) -> None:
+    def prune(self, evaluated_month: int, policy: Policy,
+              kept_since: Optional[int] = None) -> list[tuple[str, Order, int]]:
         """Drop items that no evaluation after `evaluated_month` can cover
         (SPEC section 3: kept until the evaluation three months after their
         attribution month, here with allowed_lateness added to it), leaving
         their ids in `gone`; and ids and unattributed items past FORGET_MONTHS.
         `kept_since` as in `evaluation`: the months after it can be made
-        again (their items are deleted only after the partition's record)."""
+        again (their items are deleted only after the partition's record).
+        What it returns is for `set_apart` once the items are packed again:
+        the orders kept that no evaluation after `evaluated_month` counts."""
         lateness = policy.allowed_lateness
         last_window = max(policy.windows)
         month_of = policy.calendar.month_of
+        # The ids in `gone` and the past orders only when one may be due.
+        kept = self.kept_due is None or self.kept_due <= evaluated_month
+        kept_due = self.kept_due if not kept else None
+        self.kept_due = _NEVER
         gone = self.gone
-        for key, value in list(gone.items()):
-            if _decode_item(value) <= evaluated_month:
+        for key, value in list(gone.items()) if kept else ():
+            forgotten = _decode_item(value)
+            if forgotten <= evaluated_month:
                 del gone[key]
                 self.touch("gone", key)
+            else:
+                self._kept_until(forgotten)
         forgotten_at = _encode_item(evaluated_month + FORGET_MONTHS)
         sales = list(self.cancelled_sales)  # (placed, cancelled or None) of dropped orders
         # An order stays while a case in state opened before the instant just
@@ -497,15 +568,29 @@ class SellerState:
         evaluated_at = policy.calendar.month_start(evaluated_month) + policy.evaluation_delay
         case_orders = {case.opened[2] for case in self.items_of("cases")
                        if case.opened is not None and case.opened[0] < evaluated_at}
+        collections = []  # (collection, its items, past orders, the (id, item) to go through)
         for collection in ("threads", "orders", "reviews", "cases"):
             items = getattr(self, collection)
-            for item_id, value in list(items.items()):
+            collections.append((collection, items, False, list(items.items())))
+        if kept and self.past_due:
+            collections.append(("orders", self.past_orders, True, self._past_orders_due(evaluated_month)))
+        set_apart = []
+        dirty = self.dirty or ()
+        for collection, items, past, entries in collections:
+            for item_id, value in entries:
                 if collection == "orders" and item_id in case_orders:
+                    if past:
+                        self._note_past_due([[evaluated_month + 1, item_id]])
                     continue
                 item = unpack(collection, value)
                 horizon, attributed = _horizon(collection, item, last_window)
                 if attributed:
-                    if month_of(horizon + lateness) + KEPT_MONTHS[collection] > evaluated_month:
+                    due = month_of(horizon + lateness) + KEPT_MONTHS[collection]
+                    if due > evaluated_month:  # a past order's pair is then stale (a later one is in past_due)
+                        if (not past and collection == "orders" and (collection, item_id) not in dirty
+                              and month_of(max(order_attribution(item)) + lateness) + KEPT_MONTHS["orders"]
+                              <= evaluated_month):
+                            set_apart.append((item_id, item, due))
                         continue
                 elif month_of(horizon) + FORGET_MONTHS > evaluated_month:
                     continue
@@ -517,9 +602,41 @@ class SellerState:
                     key = gone_key(collection, item_id)
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
+                    self._kept_until(evaluated_month + FORGET_MONTHS)
+        if kept_due is not None:
+            self._kept_until(kept_due)
         if sales:
             remade_from = (evaluated_month - 1 if kept_since is None else kept_since) + 1
             self._keep_first_sales(sales, policy.calendar.month_start(remade_from) + policy.evaluation_delay)
+        return set_apart
+
+    def _note_past_due(self, pairs: list) -> None:
+        self.past_due = _encode_item([*(_decode_item(self.past_due) if self.past_due else ()), *pairs])
+        self._kept_until(min(month for month, _ in pairs))
+
+    def _past_orders_due(self, evaluated_month: int) -> list[tuple[str, Order | bytes]]:
+        """(id, as it is stored) of the past orders that may be dropped after
+        the evaluation of `evaluated_month`, their pairs taken out of `past_due`."""
+        pairs = _decode_item(self.past_due)
+        later = [pair for pair in pairs if pair[0] > evaluated_month]
+        self.past_due = _encode_item(later) if later else b""
+        if later:
+            self._kept_until(min(month for month, _ in later))
+        due = dict.fromkeys(order_id for month, order_id in pairs if month <= evaluated_month)
+        return [(order_id, value) for order_id, value in ((i, self.past_orders.get(i)) for i in due)
+                if value is not None]
+
+    def _kept_until(self, due: int) -> None:
+        if self.kept_due is not None and due < self.kept_due:
+            self.kept_due = due
+
+    def idle_through(self, evaluated_month: int) -> bool:
+        """No evaluation of the months up to `evaluated_month` counts anything
+        of the seller's, and `prune` has nothing to drop: it holds no recent
+        item, no past order or id in `gone` is due, and it keeps no dropped
+        cancelled sale (which each `prune` reconsiders)."""
+        return (self.kept_due is not None and self.kept_due > evaluated_month
+                and not (self.threads or self.orders or self.reviews or self.cases or self.cancelled_sales))
 
     def _keep_first_sales(self, sales: list, first_instant: int) -> None:
         """Of dropped orders' (placed, cancelled or None), what a first sale
@@ -529,13 +646,7 @@ class SellerState:
         again (a commit cut short after this seller's header and before the
         partition's record; the dropped orders are still in state then, and
         give the same pairs)."""
-        floor = self.first_sale_floor
-        for placed, cancelled in sales:
-            if cancelled is None and (floor is None or placed < floor):
-                floor = placed
-        kept = tuple(sorted({(placed, cancelled) for placed, cancelled in sales
-                             if cancelled is not None and cancelled >= first_instant
-                             and (floor is None or placed < floor)}))
+        floor, kept = fold_sales(self.first_sale_floor, sales, first_instant)
         if floor != self.first_sale_floor or kept != self.cancelled_sales:
             self.first_sale_floor, self.cancelled_sales = floor, kept
             self.header_changed = True
@@ -543,7 +654,7 @@ class SellerState:
     def is_empty(self) -> bool:
         """Nothing left that a later record or output could need (the first
         sale is needed for tenure for ever)."""
-        return not (self.threads or self.orders or self.reviews or self.cases or self.gone
+        return not (self.threads or self.orders or self.past_orders or self.reviews or self.cases or self.gone
                     or self.live.get("open") or self.live.get("held") or self.first_sale_floor is not None
                     or self.cancelled_sales)
 
@@ -617,7 +728,8 @@ class BackfillSeller(SellerState):
         return []  # its items are objects already
 
     def hot_item(self, collection: str, item_id: str):
-        return getattr(self, collection).get(item_id)  # an object already: nothing to unpack
+        item = getattr(self, collection).get(item_id)  # an object already: nothing to unpack
+        return item if item is not None else self._brought_back(collection, item_id)
 
     def items_of(self, collection: str) -> Iterator:
         return getattr(self, collection).values()  # objects already: nothing to unpack
@@ -641,6 +753,20 @@ def unpack(collection: str, value):
     if type(value) is bytes:
         return ITEM_CLASSES[collection](*(orjson.loads(value) if value[:1] == b"[" else _decode_item(value)))
     return value
+
+
+def order_attribution(order: Order) -> list[int]:
+    """The instants a placed order is attributed at (SPEC 4): placed (sales),
+    ship-by, first shipment (completed)."""
+    instants = [order.placed[0], order.placed[3]]
+    if order.shipment is not None:
+        instants.append(order.shipment[0])
+    return instants
+
+
+def _sales(orders) -> list[tuple[int, Optional[int]]]:
+    """(placed, cancelled or None) of placed orders."""
+    return [(order.placed[0], order.cancelled_at) for order in orders]
 
 
 def _horizon(collection: str, item, last_window: int) -> tuple[int, bool]:

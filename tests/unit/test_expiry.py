@@ -8,6 +8,7 @@ from scenario import Scenario
 from standards.engine import ALERTS
 from standards.policy import Policy
 from standards.seller import encode
+from streams.backfill import backfill_records
 
 S = "s-1"
 
@@ -33,7 +34,7 @@ def test_first_sale_survives_the_expiry_of_its_order():
     # May 2027 then makes a June 2027 record whose first_sale_at is still 2026-01-05.
     sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
     sc.evaluate("2027-05")
-    assert "first" not in sc.engine.sellers[S].orders
+    assert sc.engine.sellers[S].item("orders", "first") is None
     sc.order(S, "later", "2027-05-10T10:00:00Z", digital=True).evaluate("2027-06")
     record = sc.record(S, "2027-06")
     assert record["sales"] == {"orders": 1, "amount": "60.00", "first_sale_at": "2026-01-05T10:00:00Z"}
@@ -53,7 +54,7 @@ def test_a_sale_cancelled_after_later_instants_stays_the_first_sale_for_them_aft
     sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
     sc.cancel(S, "first", "2027-07-10T00:00:00Z").order(S, "later", "2027-05-10T10:00:00Z", digital=True)
     sc.evaluate("2027-05")
-    assert "first" not in sc.engine.sellers[S].orders
+    assert sc.engine.sellers[S].item("orders", "first") is None
     sc = sc.restarted({})
     for month in ("2027-06", "2027-07", "2027-08"):
         sc.evaluate(month)
@@ -67,6 +68,70 @@ def test_a_sale_cancelled_after_later_instants_stays_the_first_sale_for_them_aft
     sc.engine.take_unsaved()
     sc.evaluate("2027-09")
     assert sc.engine.sellers[S].cancelled_sales == ()
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "restarted"])
+def test_orders_no_evaluation_counts_are_set_apart_and_come_back_with_their_next_event(restart):
+    # "first" (digital, 2026-01-05) and "late" (physical, 2026-01-10, ship-by 2026-01-12, not
+    # shipped) are attributed to January: January + 3 = April, so after April's evaluation
+    # (and a commit before it) no evaluation still to make counts them, and they are set
+    # apart. In April: 5 digital sales (m0-m4, 60.00 each), "late" shipped on the 20th,
+    # "first" cancelled on the 25th: each event brings its order back. May's record
+    # (February-April) counts the 5 sales (300.00); 6 completed orders (the 5, and "late"
+    # in the month of its shipment); no physical order attributed to the period (ship-by
+    # January): on-time shipping not applicable; first sale "late", 2026-01-10 ("first" is
+    # cancelled as of May 2), 111 days before May 1: tenure holds. A restart after April
+    # (every order back among the others) gives the same record, and so does a backfill of
+    # the same events (its sellers keep their orders as objects).
+    sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
+    sc.order(S, "late", "2026-01-10T10:00:00Z").evaluate("2026-02").evaluate("2026-03")
+    changelog = {tuple(orjson.loads(key)): value for key, value in sc.engine.take_unsaved()}  # a commit
+    sc.evaluate("2026-04")
+    seller = sc.engine.sellers[S]
+    assert sorted(seller.past_orders) == ["first", "late"] and not seller.orders
+    sent_before = []
+    if restart:
+        sent_before, sc = sc.sent, sc.restarted(changelog)
+    sc.digital_sales(S, 5, "2026-04-10T10:00:00Z", prefix="m")
+    sc.ship(S, "late", "2026-04-20T10:00:00Z").cancel(S, "first", "2026-04-25T10:00:00Z")
+    seller = sc.engine.sellers[S]
+    assert {"first", "late"} <= set(seller.orders) and not seller.past_orders
+    sc.evaluate("2026-05")
+    assert sc.record(S, "2026-05")["sales"] == {"orders": 5, "amount": "300.00",
+                                                "first_sale_at": "2026-01-10T10:00:00Z"}
+    assert sc.criterion(S, "tenure", "2026-05")["holds"] is True
+    assert sc.standard(S, "case_rate", "2026-05")["denominator"] == 6
+    assert sc.standard(S, "on_time_shipping", "2026-05")["status"] == "not_applicable"
+    backfilled = backfill_records([(topic, 0, raw) for topic, raw in sent_before + sc.sent], sc.policy)[0]
+    assert [orjson.loads(record) for record in backfilled][-1] == sc.record(S, "2026-05")
+
+
+def test_a_seller_with_only_past_orders_and_ids_is_idle_until_one_is_due():
+    # Digital order "d" (2026-01-05) and thread "t" (buyer 2026-01-10, never answered),
+    # both January's: after April's evaluation "t" leaves state (its id forgotten at April
+    # 2027's, twelve months on) and "d" is set apart (kept 400 days: 2027-02-09, plus 7 days
+    # of lateness, February 2027 + 3 = May 2027). Nothing counts for the records of May 2026
+    # to March 2027 (none is made) and nothing is due, so none of them goes through the
+    # seller's items; April 2027's forgets "t", May 2027's drops "d", whose sale stays the
+    # first: a sale on 2027-05-10 makes June 2027's record with first_sale_at 2026-01-05.
+    sc = Scenario().order(S, "d", "2026-01-05T10:00:00Z", digital=True).buyer(S, "t", "2026-01-10T10:00:00Z")
+    sc.evaluate("2026-02").evaluate("2026-03")
+    sc.engine.take_unsaved()
+    sc.evaluate("2026-04")
+    seller = sc.engine.sellers[S]
+    assert "threads/t" in seller.gone and list(seller.past_orders) == ["d"] and not seller.orders
+    months = [f"{year}-{month:02d}" for year, month in [(2026, m) for m in range(5, 13)] + [(2027, 1), (2027, 2), (2027, 3)]]
+    for month in months:
+        sc.evaluate(month)
+        assert seller.idle_through(sc.engine.evaluated_through)
+    assert not any(sc.record(S, month) for month in months)
+    assert "threads/t" in seller.gone and seller.item("orders", "d") is not None
+    sc.evaluate("2027-04")
+    assert "threads/t" not in seller.gone and seller.item("orders", "d") is not None
+    sc.evaluate("2027-05")
+    assert seller.item("orders", "d") is None
+    sc.order(S, "later", "2027-05-10T10:00:00Z", digital=True).evaluate("2027-06")
+    assert sc.record(S, "2027-06")["sales"] == {"orders": 1, "amount": "60.00", "first_sale_at": "2026-01-05T10:00:00Z"}
 
 
 def test_a_case_closed_again_months_after_its_first_close_moves_to_the_month_of_that_close():
@@ -107,7 +172,7 @@ def test_an_order_stays_while_a_case_names_it():
     sc.digital_sales(S, 5, "2027-03-01T10:00:00Z", prefix="m").heartbeat("2027-03-05T00:00:00Z")
     sc.case_closed(S, "c", "2027-03-10T10:00:00Z")
     sc.evaluate("2027-04").evaluate("2027-05")
-    assert "o" in sc.engine.sellers[S].orders
+    assert sc.engine.sellers[S].item("orders", "o") is not None
     records = {month: sc.standard(S, "case_rate", month) for month in ("2027-04", "2027-05")}
     sc = sc.restarted({})
     sc.review(S, "r", "2027-05-20T10:00:00Z").heartbeat("2027-05-21T00:00:00Z")  # a card after the restart
@@ -202,7 +267,7 @@ def test_items_of_the_last_valid_year_whose_horizons_pass_year_9999_are_kept_and
         assert sc.record(S, month)["sales"] == {"orders": 5, "amount": "300.00",
                                                 "first_sale_at": "2026-01-05T10:00:00Z"}
         assert sc.standard(S, "message_response", month)["denominator"] == 0
-    assert "far" in sc.engine.sellers[S].orders and "far-t" in sc.engine.sellers[S].threads
+    assert sc.engine.sellers[S].item("orders", "far") is not None and "far-t" in sc.engine.sellers[S].threads
 
 
 def test_an_alert_on_a_deadline_past_year_9999_names_it():
@@ -284,7 +349,7 @@ def test_a_commit_of_two_months_cut_short_keeps_a_dropped_sale_for_both():
     sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
     sc.cancel(S, "first", "2027-06-20T00:00:00Z").order(S, "later", "2027-04-10T10:00:00Z", digital=True)
     sc.evaluate("2027-05")
-    assert "first" not in sc.engine.sellers[S].orders
+    assert sc.engine.sellers[S].item("orders", "first") is None
 
     def made_before(sent):
         assert [sent[m]["star_seller"]["criteria"]["tenure"] for m in ("2027-06", "2027-07")] == [

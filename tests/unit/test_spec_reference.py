@@ -234,19 +234,29 @@ class History:
             typ = rng.choice(["shipment", "cancel", "review", "case"])
             oid = f"ghost-{self.counter}"
             STATS.inc("unknown_order_" + typ)
-            if typ == "shipment":
-                self.emit({"type": "shipment.shipped", "seller_id": sid, "order_id": oid,
-                           "tracking_number": "TN1", "label_purchased": True}, t)
-            elif typ == "cancel":
-                self.emit({"type": "order.cancelled", "seller_id": sid, "order_id": oid}, t)
-            elif typ == "review":
-                self.emit({"type": "review.posted", "seller_id": sid, "review_id": f"r-{oid}",
-                           "order_id": oid, "rating": rng.randint(1, 5)}, t)
-            else:
-                cid = f"c-{oid}"
-                self.emit({"type": "case.opened", "seller_id": sid, "case_id": cid, "order_id": oid}, t)
-                self.emit({"type": "case.closed", "seller_id": sid, "case_id": cid,
-                           "resolution": "refunded_by_seller"}, t + D)
+            self.order_event(typ, sid, oid, t)
+
+    def order_event(self, typ, sid, oid, t):
+        """An event about order `oid` other than its placing: a shipment, a
+        cancellation, a review, a seller's or platform's refund, or a case
+        opened then closed refunded by the seller a day later."""
+        rng = self.rng
+        if typ == "shipment":
+            self.emit({"type": "shipment.shipped", "seller_id": sid, "order_id": oid,
+                       "tracking_number": "TN1", "label_purchased": True}, t)
+        elif typ == "cancel":
+            self.emit({"type": "order.cancelled", "seller_id": sid, "order_id": oid}, t)
+        elif typ == "review":
+            self.emit({"type": "review.posted", "seller_id": sid, "review_id": f"r-{oid}",
+                       "order_id": oid, "rating": rng.randint(1, 5)}, t)
+        elif typ == "refund":
+            self.emit({"type": "refund.issued", "seller_id": sid, "refund_id": f"rf-{oid}", "order_id": oid,
+                       "amount": "10.00", "source": rng.choice(["seller", "platform"])}, t)
+        else:
+            cid = f"c-{oid}"
+            self.emit({"type": "case.opened", "seller_id": sid, "case_id": cid, "order_id": oid}, t)
+            self.emit({"type": "case.closed", "seller_id": sid, "case_id": cid,
+                       "resolution": "refunded_by_seller"}, t + D)
 
     def total(self, kind):
         rng = self.rng
@@ -348,6 +358,10 @@ class History:
                            "tracking_number": "FIX-1", "label_purchased": True},
                           t + rng.choice([dt.timedelta(0), H, 3 * D]))
                 STATS.inc("second_shipment")
+        if self.long_gaps and rng.random() < 0.08:  # long after the last evaluation that counts the order
+            late = rng.choice(["shipment", "cancel", "refund", "case"])
+            self.order_event(late, sid, oid, placed + dt.timedelta(days=rng.randint(100, 220)))
+            STATS.inc(f"long_gap_order_{late}")
         # review
         p_review = 0.45 if kind != "volume" else 0.3
         if rng.random() < p_review:

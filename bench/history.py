@@ -1,0 +1,88 @@
+"""What a long history costs the rules: the benchmark's workload generator
+over many months, fed in process (no Kafka) to the worker's `Processor`, a
+month of event time at a time, each month ending as a commit does
+(scorecards recounted, state written). Prints, per month, the CPU time per
+event and the sellers and items the state holds after it.
+
+    python -m bench.history [--events 480000] [--sellers 20000] [--days 480]
+
+The default keeps the benchmark's events per seller and month (300,000
+events of 100,000 sellers over 60 days) over 16 months: what a worker
+meets after a year and more of a marketplace's history (docs/design.md,
+"Past orders and idle sellers").
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import time
+
+import orjson
+
+from bench.workload import generate
+from schemas.validate import parse_timestamp
+from standards.calendar import DAY
+from standards.policy import load_policy
+from streams.gc_tuning import tune_gc
+from streams.partitioning import partition_for
+from streams.processor import Processor, Record
+
+ITEMS = ("threads", "orders", "reviews", "cases")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=480_000)
+    p.add_argument("--sellers", type=int, default=20_000)
+    p.add_argument("--days", type=float, default=480.0)
+    p.add_argument("--partitions", type=int, default=8)
+    p.add_argument("--seed", type=int, default=3)
+    args = p.parse_args(argv)
+    workload = generate(args.events, args.sellers, args.days, args.partitions, seed=args.seed)
+    processor = Processor(load_policy(None), lambda *record: None, "state")
+    tune_gc()
+    gc.freeze()  # the workload, held whole, is not the worker's
+    print("month  events  us/event  sellers  items (per seller)  past orders")
+    for month, records in enumerate(_months(workload.records, args.partitions), 1):
+        started = time.process_time()
+        for (topic, partition), batch in records.items():
+            for at in range(0, len(batch), 200):  # as fetches bring them
+                processor.handle_batch(topic, partition, batch[at:at + 200])
+        asyncio.run(processor.flush_in_slices(len(workload.records)))
+        spent = time.process_time() - started
+        sellers = [seller for engine in processor.engines.values() for seller in engine.sellers.values()]
+        items = sum(len(getattr(seller, collection)) for seller in sellers for collection in ITEMS)
+        past = sum(len(seller.past_orders) for seller in sellers)
+        events = sum(map(len, records.values()))
+        print(f"{month:5d} {events:7,d} {spent / events * 1e6:9.1f} {len(sellers):8,d} {items:7,d} "
+              f"({items / max(1, len(sellers)):.1f}) {past:12,d}", flush=True)
+
+
+def _months(records: list, partitions: int):
+    """The records, in their order, grouped per topic partition, a month at
+    a time: from a record's event time to the first record 30 days later."""
+    partition_of: dict = {}
+    month: dict = {}
+    month_end = None
+    for offset, (topic, key, value) in enumerate(records):
+        try:
+            at = parse_timestamp(orjson.loads(value)["occurred_at"])
+        except (ValueError, KeyError, TypeError):  # the workload's invalid events: the worker dead-letters them
+            at = None
+        if at is not None and month_end is None:
+            month_end = at + 30 * DAY
+        if at is not None and at >= month_end and month:
+            yield month
+            month, month_end = {}, at + 30 * DAY
+        partition = partition_of.get(key)
+        if partition is None:
+            partition = partition_of[key] = partition_for(key, partitions)
+        month.setdefault((topic, partition), []).append(Record(offset, key, value, None))
+    if month:
+        yield month
+
+
+if __name__ == "__main__":
+    main()
