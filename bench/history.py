@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import gc
 import time
+from typing import Optional
 
 import orjson
 
@@ -67,10 +68,7 @@ def _months(records: list, partitions: int):
     month: dict = {}
     month_end = None
     for offset, (topic, key, value) in enumerate(records):
-        try:
-            at = parse_timestamp(orjson.loads(value)["occurred_at"])
-        except (ValueError, KeyError, TypeError):  # the workload's invalid events: the worker dead-letters them
-            at = None
+        at = event_time(value)
         if at is not None and month_end is None:
             month_end = at + 30 * DAY
         if at is not None and at >= month_end and month:
@@ -82,6 +80,14 @@ def _months(records: list, partitions: int):
         month.setdefault((topic, partition), []).append(Record(offset, key, value, None))
     if month:
         yield month
+
+
+def event_time(value: bytes) -> Optional[int]:
+    """A record's `occurred_at`; None for the workload's invalid events (dead letters)."""
+    try:
+        return parse_timestamp(orjson.loads(value)["occurred_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 if __name__ == "__main__":
