@@ -196,7 +196,7 @@ class SellerState:
         past order back among `orders`)."""
         items = getattr(self, collection)
         value = items.get(item_id)
-        if value is None:
+        if value is None and self.past_orders:
             value = self._brought_back(collection, item_id)
             items = self.orders
         if type(value) is bytes:
@@ -220,7 +220,7 @@ class SellerState:
         """A past order (as it is stored; None when there is none) back among
         `orders`, about to change: `past_sales` counted again without it
         when it is part of them (placed at or before their earliest sale)."""
-        if collection != "orders" or not self.past_orders:
+        if collection != "orders":
             return None
         value = self.past_orders.get(item_id)
         if value is None:
@@ -576,6 +576,9 @@ class SellerState:
             collections.append(("orders", self.past_orders, True, self._past_orders_due(evaluated_month)))
         set_apart = []
         dirty = self.dirty or ()
+        # An order attributed only before this instant (with the lateness) is
+        # three months or more before `evaluated_month`: no evaluation after it counts it.
+        past_before = policy.calendar.month_start(evaluated_month - KEPT_MONTHS["orders"] + 1) - lateness
         for collection, items, past, entries in collections:
             for item_id, value in entries:
                 if collection == "orders" and item_id in case_orders:
@@ -587,9 +590,8 @@ class SellerState:
                 if attributed:
                     due = month_of(horizon + lateness) + KEPT_MONTHS[collection]
                     if due > evaluated_month:  # a past order's pair is then stale (a later one is in past_due)
-                        if (not past and collection == "orders" and (collection, item_id) not in dirty
-                              and month_of(max(order_attribution(item)) + lateness) + KEPT_MONTHS["orders"]
-                              <= evaluated_month):
+                        if (not past and collection == "orders" and max(order_attribution(item)) < past_before
+                                and (collection, item_id) not in dirty):
                             set_apart.append((item_id, item, due))
                         continue
                 elif month_of(horizon) + FORGET_MONTHS > evaluated_month:
@@ -729,7 +731,7 @@ class BackfillSeller(SellerState):
 
     def hot_item(self, collection: str, item_id: str):
         item = getattr(self, collection).get(item_id)  # an object already: nothing to unpack
-        return item if item is not None else self._brought_back(collection, item_id)
+        return self._brought_back(collection, item_id) if item is None and self.past_orders else item
 
     def items_of(self, collection: str) -> Iterator:
         return getattr(self, collection).values()  # objects already: nothing to unpack
