@@ -597,7 +597,7 @@ class SellerState:
                 elif month_of(horizon) + FORGET_MONTHS > evaluated_month:
                     continue
                 if collection == "orders" and item.placed:
-                    sales.append((item.placed[0], item.cancelled_at))
+                    sales += _sales([item])
                 del items[item_id]
                 self.touch(collection, item_id)
                 if attributed:
@@ -782,8 +782,7 @@ def _horizon(collection: str, item, last_window: int) -> tuple[int, bool]:
         return min(m[0] for m in item.spam_marks), False
     if collection == "orders":
         if item.placed:
-            shipped = [item.shipment[0]] if item.shipment else []
-            return max([item.placed[0] + ORDER_RETENTION, item.placed[3]] + shipped), True
+            return max(item.placed[0] + ORDER_RETENTION, *order_attribution(item)), True
         return min(t for t in (item.cancelled_at, item.seller_refund_at, item.shipment and item.shipment[0])
                    if t is not None), False
     if collection == "reviews":  # a removal is for good; an edit keeps the first posting's day
