@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 from contextlib import contextmanager
-from typing import Any, Coroutine, Iterator, TypeVar
+from typing import Any, Coroutine, Iterator, Optional, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -24,6 +24,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def why_port_unusable(host: str, port: int) -> Optional[str]:
+    """Why a server could not listen on `port` of `host` (the system's
+    words: "Address already in use"), or None when it could. Bound as
+    servers bind (SO_REUSEADDR: a port an earlier run left in TIME_WAIT is
+    free again), so only a socket that holds it now makes it unusable."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror
+    return None
 
 
 class BrokerError(RuntimeError):
@@ -53,12 +67,9 @@ class EmbeddedBroker:
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         # Taken, the port may hold another Kafka, which the wait below would
         # take for this one; else the broker exits and says nothing.
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", self.port))
-            except OSError as exc:
-                raise BrokerError(f"port {self.port} on 127.0.0.1 cannot be used for the embedded broker: "
-                                  f"{exc.strerror}") from None
+        why = why_port_unusable("127.0.0.1", self.port)
+        if why is not None:
+            raise BrokerError(f"port {self.port} on 127.0.0.1 cannot be used for the embedded broker: {why}")
         url = f"tcp://127.0.0.1:{self.port}"
         command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
                    "--storage-engine", "memory://tansu/", "--silent"]

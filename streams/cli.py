@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from tqdm import tqdm
 
 from schemas.validate import format_timestamp
 
-from .broker import BrokerError, EmbeddedBroker, create_topics, free_port, run_stoppable
+from .broker import BrokerError, EmbeddedBroker, create_topics, free_port, run_stoppable, why_port_unusable
 from .child import start_child
 from .config import Settings, SettingsError
 from .evaluation_records import EvaluationRecords
@@ -92,14 +91,11 @@ def _check_web_port_and_data_dir(settings: Settings) -> None:
     """What Faust would end in a traceback on, said before it starts: the
     web port, which a second worker on the same host takes by default, and
     the data directory, which it makes without its parents."""
-    with socket.socket(socket.AF_INET6 if ":" in settings.web_bind else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds it
-        try:
-            probe.bind((settings.web_bind, settings.web_port))
-        except OSError as exc:
-            raise click.ClickException(
-                f"WEB_PORT {settings.web_port} on WEB_BIND {settings.web_bind} cannot be used: {exc.strerror} "
-                "(another worker on this host? give each its own WEB_PORT)") from None
+    why = why_port_unusable(settings.web_bind, settings.web_port)
+    if why is not None:
+        raise click.ClickException(
+            f"WEB_PORT {settings.web_port} on WEB_BIND {settings.web_bind} cannot be used: {why} "
+            "(another worker on this host? give each its own WEB_PORT)")
     try:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
