@@ -7,10 +7,10 @@ import time
 from typing import Callable, Iterable, Optional
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from streams.partitioning import Partitioner
-from streams.reading import CommittedOffsets
+from streams.reading import CommittedOffsets, started_reader
 
 
 async def load(bootstrap: str, records: Iterable[tuple[str, bytes, bytes]],
@@ -49,8 +49,7 @@ async def raw_consume(bootstrap: str, ends: dict[TopicPartition, int], tuned: bo
     seller in a dict. Returns (events, seconds). aiokafka's default fetch
     settings, or (tuned) 4 MiB per partition and 64 MiB per fetch."""
     fetch = {"max_partition_fetch_bytes": 4 << 20, "fetch_max_bytes": 64 << 20} if tuned else {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **fetch)
-    await consumer.start()
+    consumer = await started_reader(bootstrap, fetch)
     try:
         tps = list(ends)
         consumer.assign(tps)
@@ -109,9 +108,7 @@ class Progress(CommittedOffsets):
 async def latest_values(bootstrap: str, topic: str, ends_hint: Optional[int] = None) -> dict[bytes, bytes]:
     """The latest value of every key of a topic, read to the high watermark of
     fetch responses (right on Tansu), tombstones dropping keys."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
+    consumer = await started_reader(bootstrap, {"max_partition_fetch_bytes": 8 << 20}, topic)
     latest: dict[bytes, bytes] = {}
     try:
         quiet = time.perf_counter()

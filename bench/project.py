@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.evaluation_records import EvaluationRecords
 from streams.partitioning import partition_for
+from streams.reading import started_reader
 from streams.replay import evaluations as read_evaluations
 from streams.topics import SCORECARDS
 from streams.writer import BatchWriter
@@ -261,9 +262,7 @@ async def latency(bootstrap: str, worker: Worker, events: list[dict], base_us: i
     same worker reading a loaded backlog. An event's `_sent_at` is taken
     when it is added, before it waits for its batch: the measured latency
     includes that wait."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=50, max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
+    consumer = await started_reader(bootstrap, {"fetch_max_wait_ms": 50, "max_partition_fetch_bytes": 8 << 20})
     tps = [TopicPartition(SCORECARDS, p) for p in range(partitions)]
     consumer.assign(tps)
     await start_at_high_watermark(consumer, tps)
@@ -392,9 +391,7 @@ async def read_since(bootstrap: str, starts: dict, idle: float = 3.0, limit: flo
     """(key, record timestamp s) of every record from `starts` on, read until
     no record came for `idle` seconds (a partition stuck behind its high
     watermark for a second is moved past the stuck offset)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                max_partition_fetch_bytes=8 << 20)
-    await consumer.start()
+    consumer = await started_reader(bootstrap, {"max_partition_fetch_bytes": 8 << 20})
     out: list = []
     try:
         tps = list(starts)

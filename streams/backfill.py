@@ -20,7 +20,7 @@ import time
 from typing import AsyncIterator, Callable, Iterable, Iterator, Optional
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from schemas.validate import HEARTBEAT, InvalidEvent, decode_event, decode_event_and_topic, format_timestamp
 from standards.engine import EVALUATIONS, PartitionEngine
@@ -29,7 +29,7 @@ from standards.policy import Policy
 from .evaluation_records import EvaluationRecords
 from .output_json import dumps_sorted
 from .partitioning import partition_for
-from .reading import WaitTimeout, start_client
+from .reading import WaitTimeout, started_reader
 from .topics import INPUT_TOPICS, TOPIC_OF_UNNAMED_LINE, check_partition_counts, line_topic
 
 
@@ -160,9 +160,7 @@ async def _input_topic_batches(bootstrap: str, options: dict, timeout: float) ->
     partition, the topic first in INPUT_TOPICS first among equals. Its end e
     is the high watermark of its first fetch (Tansu's ListOffsets answers
     short of the last batch; the fetch is right)."""
-    consumer = AIOKafkaConsumer(*INPUT_TOPICS, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None, **options)
-    await start_client(consumer)  # waits for the metadata of the topics
+    consumer = await started_reader(bootstrap, options, *INPUT_TOPICS)  # with the metadata of the topics
     try:
         check_partition_counts({topic: consumer.partitions_for_topic(topic) for topic in INPUT_TOPICS})
         groups: dict[int, list[_Fetched]] = {}  # partition -> its topics' partitions, in INPUT_TOPICS order

@@ -9,13 +9,14 @@ from typing import Callable
 
 import click
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from schemas.validate import format_timestamp, parse_timestamp
 from standards.calendar import DAY
 from standards.engine import BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 
 from .broker import EmbeddedBroker, create_topics, run_stoppable
+from .reading import started_reader
 from .simulate import simulate
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
 
@@ -72,10 +73,8 @@ async def _run(bootstrap: str, partitions: int, sellers: int, speed: float, dura
                worker_alive: Callable[[], bool]) -> None:
     events = list(simulate(sellers, START, days=400, heartbeat_every=3600 * 1_000_000))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
-    consumer = AIOKafkaConsumer(SCORECARDS, VIOLATIONS, BADGES, EVALUATIONS, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", group_id=None)
     await producer.start()
-    await consumer.start()
+    consumer = await started_reader(bootstrap, None, SCORECARDS, VIOLATIONS, BADGES, EVALUATIONS)
     summary = Summary()
     began = time.monotonic()
     printed = 0.0

@@ -44,14 +44,10 @@ async def topic_batches(bootstrap: str, topic: str, idle: Optional[float] = None
                         options: Optional[dict] = None) -> AsyncIterator[list[tuple[bytes, bytes]]]:
     """read_topic's records a fetch at a time, for a topic too long to hold
     (`timeout`: seconds without a record before the end is an error)."""
-    options = options or {}
     if partitions is None:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None, **options)
-        await start_client(consumer)
+        consumer = await started_reader(bootstrap, options, topic)
     else:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options)
-        await start_client(consumer)
+        consumer = await started_reader(bootstrap, options)
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             await consumer.stop()
@@ -73,9 +69,7 @@ async def read_from(bootstrap: str, starts: dict[TopicPartition, Optional[int]],
     values: dict[TopicPartition, list[bytes]] = {tp: [] for tp in starts}
     if not starts:
         return values, {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest", **(options or {}))
-    await start_client(consumer)
+    consumer = await started_reader(bootstrap, options)
     try:
         consumer.assign(list(starts))
         for tp, start in starts.items():
@@ -88,6 +82,15 @@ async def read_from(bootstrap: str, starts: dict[TopicPartition, Optional[int]],
         return values, {tp: consumer.highwater(tp) for tp in starts}
     finally:
         await consumer.stop()
+
+
+async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) -> AIOKafkaConsumer:
+    """A started consumer in no group that commits nothing, subscribed to
+    `topics` (else assigned by its caller) from their earliest offsets.
+    `options`: more aiokafka settings (security, fetch sizes)."""
+    return await start_client(AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
+                                               enable_auto_commit=False, auto_offset_reset="earliest",
+                                               **(options or {})))
 
 
 async def _fetched(consumer: AIOKafkaConsumer, idle: Optional[float], timeout: float, what: str):
