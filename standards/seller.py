@@ -117,9 +117,9 @@ class SellerState:
         # found stale in its month.
         self.past_due: bytes = b""
         # The first evaluated month at which `prune` may drop a past order or
-        # forget an id in `gone`; None when not known (a restore): it goes
-        # through both at its next call.
-        self.kept_due: Optional[int] = None
+        # forget an id in `gone` (_NEVER: none is kept), so that it goes
+        # through them only then.
+        self.kept_due: int = _NEVER
         # Earliest sale among orders already dropped from state.
         self.first_sale_floor: Optional[int] = None
         # (placed, cancelled) of dropped orders placed before that floor whose
@@ -547,9 +547,8 @@ class SellerState:
         last_window = max(policy.windows)
         month_of = policy.calendar.month_of
         # The ids in `gone` and the past orders only when one may be due.
-        kept = self.kept_due is None or self.kept_due <= evaluated_month
-        kept_due = self.kept_due if not kept else None
-        self.kept_due = _NEVER
+        kept = self.kept_due <= evaluated_month
+        kept_due, self.kept_due = self.kept_due, _NEVER
         gone = self.gone
         for key, value in list(gone.items()) if kept else ():
             forgotten = _decode_item(value)
@@ -605,7 +604,7 @@ class SellerState:
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
                     self._kept_until(evaluated_month + FORGET_MONTHS)
-        if kept_due is not None:
+        if not kept:
             self._kept_until(kept_due)
         if sales:
             remade_from = (evaluated_month - 1 if kept_since is None else kept_since) + 1
@@ -629,7 +628,7 @@ class SellerState:
                 if value is not None]
 
     def _kept_until(self, due: int) -> None:
-        if self.kept_due is not None and due < self.kept_due:
+        if due < self.kept_due:
             self.kept_due = due
 
     def idle_through(self, evaluated_month: int) -> bool:
@@ -637,7 +636,7 @@ class SellerState:
         of the seller's, and `prune` has nothing to drop: it holds no recent
         item, no past order or id in `gone` is due, and it keeps no dropped
         cancelled sale (which each `prune` reconsiders)."""
-        return (self.kept_due is not None and self.kept_due > evaluated_month
+        return (self.kept_due > evaluated_month
                 and not (self.threads or self.orders or self.reviews or self.cases or self.cancelled_sales))
 
     def _keep_first_sales(self, sales: list, first_instant: int) -> None:
@@ -716,6 +715,8 @@ class SellerState:
         for collection, stored_forms in by_collection.items():
             # Items are packed by the pass that follows; the ids gone, which it does not read, now.
             setattr(seller, collection, PackedItems.of(stored_forms) if collection == "gone" else stored_forms)
+        # No order is set apart yet (every one is in `orders` again): the ids gone only.
+        seller.kept_due = min(map(_decode_item, by_collection.get("gone", {}).values()), default=_NEVER)
         return seller
 
 
@@ -728,10 +729,6 @@ class BackfillSeller(SellerState):
 
     def unpack_all(self) -> list:
         return []  # its items are objects already
-
-    def hot_item(self, collection: str, item_id: str):
-        item = getattr(self, collection).get(item_id)  # an object already: nothing to unpack
-        return self._brought_back(collection, item_id) if item is None and self.past_orders else item
 
     def items_of(self, collection: str) -> Iterator:
         return getattr(self, collection).values()  # objects already: nothing to unpack
