@@ -196,8 +196,8 @@ class SellerState:
         past order back among `orders`)."""
         items = getattr(self, collection)
         value = items.get(item_id)
-        if value is None and self.past_orders:
-            value = self._brought_back(collection, item_id)
+        if value is None and collection == "orders" and self.past_orders:
+            value = self._brought_back(item_id)
             items = self.orders
         if type(value) is bytes:
             value = items[item_id] = unpack(collection, value)
@@ -216,17 +216,15 @@ class SellerState:
         self.past_sales = fold_sales(floor, [*cancelled, *_sales(order for _, order, _ in orders)], 0)
         self._note_past_due([[due, order_id] for order_id, _, due in orders])
 
-    def _brought_back(self, collection: str, item_id: str):
+    def _brought_back(self, order_id: str):
         """A past order (as it is stored; None when there is none) back among
         `orders`, about to change: `past_sales` counted again without it
         when it is part of them (placed at or before their earliest sale)."""
-        if collection != "orders":
-            return None
-        value = self.past_orders.get(item_id)
+        value = self.past_orders.get(order_id)
         if value is None:
             return None
-        del self.past_orders[item_id]
-        self._writable("orders")[item_id] = value
+        del self.past_orders[order_id]
+        self._writable("orders")[order_id] = value
         floor = self.past_sales[0]
         if floor is None or unpack("orders", value).placed[0] <= floor:
             past = [unpack("orders", stored) for stored in self.past_orders.values()]
@@ -574,6 +572,7 @@ class SellerState:
         if kept and self.past_due:
             collections.append(("orders", self.past_orders, True, self._past_orders_due(evaluated_month)))
         set_apart = []
+        named_past = []  # past orders a case keeps: due again at the next evaluation
         dirty = self.dirty or ()
         # An order attributed only before this instant (with the lateness) is
         # three months or more before `evaluated_month`: no evaluation after it counts it.
@@ -582,7 +581,7 @@ class SellerState:
             for item_id, value in entries:
                 if collection == "orders" and item_id in case_orders:
                     if past:
-                        self._note_past_due([[evaluated_month + 1, item_id]])
+                        named_past.append([evaluated_month + 1, item_id])
                     continue
                 item = unpack(collection, value)
                 horizon, attributed = _horizon(collection, item, last_window)
@@ -604,6 +603,8 @@ class SellerState:
                     self._writable("gone")[key] = forgotten_at
                     self.touch("gone", key)
                     self._kept_until(evaluated_month + FORGET_MONTHS)
+        if named_past:
+            self._note_past_due(named_past)
         if not kept:
             self._kept_until(kept_due)
         if sales:

@@ -190,6 +190,41 @@ def test_an_order_stays_while_a_case_names_it():
                        for month in ("2027-04", "2027-05", "2027-06")}
 
 
+def test_an_order_set_apart_stays_while_a_case_opened_later_names_it_then_leaves():
+    # Order o (digital, 60.00) placed 2026-01-05 is set apart after April 2026's evaluation
+    # (January + 3; a commit before it). Its 400 days end 2027-02-09, plus 7 days of
+    # lateness: February 2027 + 3 = May 2027. Case c on o is opened 2027-03-10, before May
+    # 2027's E (05-02), and closed refunded_by_seller 2027-05-20: attributed to May 2027, it
+    # counts (o known, not protected, not above 250.00, no seller refund): June 2027's record
+    # (period March-May) reads 1 case of the 5 orders completed on 2027-03-01. July's period
+    # (April-June) holds no sale and no completed order: no record. The case stays until the
+    # evaluation of May 2028 (May 2027 + 12), which still finds it naming o; o leaves at
+    # June 2028's.
+    sc = Scenario().order(S, "o", "2026-01-05T10:00:00Z", digital=True).evaluate("2026-02").evaluate("2026-03")
+    sc.engine.take_unsaved()  # a commit
+    sc.evaluate("2026-04")
+    seller = sc.engine.sellers[S]
+    assert list(seller.past_orders) == ["o"]
+    before = {
+        "2027-04": lambda: sc.digital_sales(S, 5, "2027-03-01T10:00:00Z", prefix="m").case_opened(
+            S, "c", "o", "2027-03-10T10:00:00Z"),
+        "2027-06": lambda: sc.case_closed(S, "c", "2027-05-20T10:00:00Z"),
+    }
+    months = [f"{year}-{month:02d}" for year, month in
+              [(2026, m) for m in range(5, 13)] + [(2027, m) for m in range(1, 13)] + [(2028, m) for m in range(1, 7)]]
+    kept = {}
+    for month in months:
+        if month in before:
+            before[month]()
+        sc.evaluate(month)
+        kept[month] = seller.item("orders", "o") is not None
+    assert sc.standard(S, "case_rate", "2027-06") == {
+        "numerator": 1, "denominator": 5, "status": "met", "consecutive_months_not_met": 0}
+    assert sc.record(S, "2027-07") is None
+    assert [month for month, present in kept.items() if not present] == ["2028-06"]
+    assert "c" not in seller.cases
+
+
 def test_a_case_opened_after_the_instant_that_drops_its_order_does_not_keep_it_whatever_its_arrival():
     # Order o (digital) placed 2026-01-05 leaves state at May 2027's evaluation (400 days:
     # February, + 3). Case c on o is opened 2027-05-10 and closed refunded 2027-05-20, after
