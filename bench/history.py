@@ -20,17 +20,14 @@ import logging
 import time
 from typing import Optional
 
-import orjson
-
 from bench.workload import generate
-from schemas.validate import parse_timestamp
+from schemas.validate import InvalidEvent, decode_event
 from standards.calendar import DAY
 from standards.policy import load_policy
+from standards.seller import ITEM_CLASSES
 from streams.gc_tuning import tune_gc
 from streams.partitioning import partition_for
 from streams.processor import Processor, Record
-
-ITEMS = ("threads", "orders", "reviews", "cases")
 
 
 def main(argv=None) -> None:
@@ -58,7 +55,7 @@ def main(argv=None) -> None:
         asyncio.run(processor.flush_in_slices(len(workload.records)))
         spent = time.process_time() - started
         sellers = [seller for engine in processor.engines.values() for seller in engine.sellers.values()]
-        items = sum(len(getattr(seller, collection)) for seller in sellers for collection in ITEMS)
+        items = sum(len(getattr(seller, collection)) for seller in sellers for collection in ITEM_CLASSES)
         past = sum(len(seller.past_orders) for seller in sellers)
         events = sum(map(len, records.values()))
         print(f"{month:5d} {events:7,d} {spent / events * 1e6:9.1f} {len(sellers):8,d} {items:7,d} "
@@ -89,8 +86,8 @@ def _months(records: list, partitions: int):
 def event_time(value: bytes) -> Optional[int]:
     """A record's `occurred_at`; None for the workload's invalid events (dead letters)."""
     try:
-        return parse_timestamp(orjson.loads(value)["occurred_at"])
-    except (ValueError, KeyError, TypeError):
+        return decode_event(value)["occurred_at"]
+    except InvalidEvent:
         return None
 
 
