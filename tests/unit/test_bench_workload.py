@@ -23,7 +23,6 @@ def test_a_workload_held_whole_takes_about_its_bytes():
     assert held < 1_000 * records
 
 
-
 def test_the_history_run_takes_every_record_once_in_order_a_month_at_a_time():
     # bench.history: 90 days of events, each topic partition's in their
     # order, in months that end before the first event 30 days of event
