@@ -105,7 +105,7 @@ class Progress(CommittedOffsets):
             await asyncio.sleep(every)
 
 
-async def latest_values(bootstrap: str, topic: str, ends_hint: Optional[int] = None) -> dict[bytes, bytes]:
+async def latest_values(bootstrap: str, topic: str) -> dict[bytes, bytes]:
     """The latest value of every key of a topic, read to the high watermark of
     fetch responses (right on Tansu), tombstones dropping keys."""
     consumer = await started_reader(bootstrap, {"max_partition_fetch_bytes": 8 << 20}, topic)

@@ -15,6 +15,7 @@ from typing import Optional
 
 import aiohttp
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.broker import free_port
 from streams.child import start_child
@@ -23,7 +24,6 @@ from streams.cli import start_worker
 from .kafka import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("project", "naive", "naive-notable", "peer")
 SPAWNED: list = []  # every worker started, to stop them all on the way out
 
 
@@ -213,24 +213,17 @@ def _total(values) -> Optional[int]:
     return None if None in values else sum(values)
 
 
+def _samples(text: str):
+    """The samples of a Prometheus text exposition (prometheus_client's parser)."""
+    return (sample for family in text_string_to_metric_families(text) for sample in family.samples)
+
+
 def parse_metrics(text: str) -> dict[str, float]:
-    """Sum of every sample per metric name (labels summed)."""
+    """Sum of every sample per sample name (labels summed)."""
     sums: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
-        try:
-            sums[name] = sums.get(name, 0.0) + float(value)
-        except ValueError:
-            pass
+    for sample in _samples(text):
+        sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
     return sums
-
-
-async def scrape(worker: Worker) -> dict[str, float]:
-    status, body = await http_get(f"http://127.0.0.1:{worker.port}/metrics", timeout=10.0)
-    return parse_metrics(body.decode()) if status == 200 else {}
 
 
 async def scrape_text(worker: Worker) -> str:
@@ -244,13 +237,10 @@ async def scrape_text(worker: Worker) -> str:
 def histogram(text: str, name: str) -> dict[float, float]:
     """Cumulative bucket counts of a Prometheus histogram (labels other than le summed)."""
     buckets: dict[float, float] = {}
-    prefix = name + "_bucket{"
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            labels, _, value = line[len(prefix):].rpartition("} ")
-            le = next(part.split("=", 1)[1].strip('"') for part in labels.split(",") if part.startswith("le="))
-            bound = float("inf") if le == "+Inf" else float(le)
-            buckets[bound] = buckets.get(bound, 0.0) + float(value)
+    for sample in _samples(text):
+        if sample.name == name + "_bucket":
+            bound = float(sample.labels["le"])  # "+Inf" too
+            buckets[bound] = buckets.get(bound, 0.0) + sample.value
     return buckets
 
 
@@ -282,12 +272,8 @@ def quantile(buckets: dict[float, float], q: float) -> Optional[float]:
 def by_label(text: str, name: str, label: str) -> dict[str, float]:
     """Samples of a counter summed per value of one label."""
     out: dict[str, float] = {}
-    prefix = name + "{"
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            labels, _, value = line[len(prefix):].rpartition("} ")
-            for part in labels.split(","):
-                k, _, v = part.partition("=")
-                if k == label:
-                    out[v.strip('"')] = out.get(v.strip('"'), 0.0) + float(value)
+    for sample in _samples(text):
+        if sample.name == name and label in sample.labels:
+            value = sample.labels[label]
+            out[value] = out.get(value, 0.0) + sample.value
     return out

@@ -73,11 +73,6 @@ def month_name(month: int) -> str:
     return f"{year:04d}-{m0 + 1:02d}"
 
 
-def parse_month(text: str) -> int:
-    year, month = text.split("-")
-    return month_index(int(year), int(month))
-
-
 @lru_cache(maxsize=4096)
 def first_day(month: int) -> str:
     return (_EPOCH + timedelta(days=month_start(month) // DAY)).isoformat()

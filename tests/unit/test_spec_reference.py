@@ -211,7 +211,6 @@ class History:
                 orders.append(self.gen_order(sid, anchor, kind, q, force_valid=True))
                 start = anchor + H
         day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        n_orders = 0
         while day < end:
             mi = self.month_index(day)
             qq = q.get(mi, q[self.n_months])
@@ -221,7 +220,6 @@ class History:
                 for _ in range(n):
                     t = self.rtime(max(day, start), min(day + D, end))
                     orders.append(self.gen_order(sid, t, kind, q))
-                    n_orders += 1
                 lam = thread_rate
                 n = int(lam) + (1 if rng.random() < lam - int(lam) else 0)
                 for _ in range(n):

@@ -1,0 +1,64 @@
+"""What the benchmark reads of a worker's /metrics: sums per sample name,
+a counter per label value, a histogram's buckets over its other labels and
+their quantile (numbers by hand from the exposition below)."""
+from __future__ import annotations
+
+import pytest
+
+from bench.workers import by_label, histogram, histogram_delta, parse_metrics, quantile
+
+BEFORE = """\
+# HELP wait_seconds Wait
+# TYPE wait_seconds histogram
+wait_seconds_bucket{partition="0",le="0.1"} 1.0
+wait_seconds_bucket{partition="0",le="1.0"} 1.0
+wait_seconds_bucket{partition="0",le="+Inf"} 1.0
+wait_seconds_count{partition="0"} 1.0
+wait_seconds_sum{partition="0"} 0.05
+"""
+AFTER = """\
+# HELP wait_seconds Wait
+# TYPE wait_seconds histogram
+wait_seconds_bucket{partition="0",le="0.1"} 3.0
+wait_seconds_bucket{partition="0",le="1.0"} 7.0
+wait_seconds_bucket{partition="0",le="+Inf"} 9.0
+wait_seconds_count{partition="0"} 9.0
+wait_seconds_sum{partition="0"} 12.5
+wait_seconds_bucket{partition="1",le="0.1"} 2.0
+wait_seconds_bucket{partition="1",le="1.0"} 2.0
+wait_seconds_bucket{partition="1",le="+Inf"} 2.0
+wait_seconds_count{partition="1"} 2.0
+wait_seconds_sum{partition="1"} 0.1
+# HELP out_total Records out
+# TYPE out_total counter
+out_total{topic="a",partition="0"} 3.0
+out_total{topic="b",partition="0"} 4.0
+out_total{topic="a",partition="1"} 5.0
+"""
+
+
+def test_sums_per_sample_name():
+    sums = parse_metrics(AFTER)
+    assert sums["out_total"] == 12.0
+    assert sums["wait_seconds_count"] == 11.0
+    assert sums["wait_seconds_sum"] == pytest.approx(12.6)
+
+
+def test_a_counter_per_label_value():
+    assert by_label(AFTER, "out_total", "topic") == {"a": 8.0, "b": 4.0}
+
+
+def test_histogram_buckets_summed_over_partitions_and_since_a_scrape():
+    assert histogram(AFTER, "wait_seconds") == {0.1: 5.0, 1.0: 9.0, float("inf"): 11.0}
+    assert histogram_delta(BEFORE, AFTER, "wait_seconds") == {0.1: 4.0, 1.0: 8.0, float("inf"): 10.0}
+
+
+def test_quantile_is_linear_within_its_bucket():
+    buckets = histogram_delta(BEFORE, AFTER, "wait_seconds")
+    # rank 0.5 * 10 = 5 falls in (0.1, 1.0], which holds ranks 4 to 8: 0.1 + 0.9 * (5 - 4) / (8 - 4)
+    assert quantile(buckets, 0.5) == pytest.approx(0.325)
+    # rank 2 in the first bucket, from 0: 0.1 * 2 / 4
+    assert quantile(buckets, 0.2) == pytest.approx(0.05)
+    # rank 9.9 beyond the last finite bound: that bound, as Prometheus answers
+    assert quantile(buckets, 0.99) == 1.0
+    assert quantile({}, 0.5) is None
