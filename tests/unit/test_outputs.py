@@ -612,3 +612,57 @@ def test_state_this_version_cannot_read_stops_the_restore_naming_its_partition_a
     assert str(raised.value).startswith(
         "the state of partition 0 in app-seller-state cannot be read by this version (JSONDecodeError: ")
     assert 0 not in processor.engines  # nothing is applied to it
+
+
+def _counted(counter, *labels) -> float:
+    return counter.labels(*labels)._value.get()
+
+
+def test_alerts_are_counted_per_item_kind_as_they_are_sent():
+    from streams import metrics
+
+    sent = []
+    processor = Processor(Policy(), lambda topic, partition, key, value: sent.append(topic), "state")
+    before = {kind: _counted(metrics.ALERTS, kind) for kind in ("thread", "order")}
+
+    offsets = itertools.count()
+
+    def events(topic, *fields_of_events):
+        records = []
+        for fields in fields_of_events:
+            n = next(offsets)
+            records.append(Record(n, b"s-1", orjson.dumps({"event_id": f"e{n}", "seller_id": "s-1", **fields}), None))
+        processor.handle_batch(topic, 0, records)
+
+    def clock(at):
+        for topic in INPUT_TOPICS:
+            events(topic, {"type": "clock.heartbeat", "occurred_at": at})
+
+    clock("2026-01-10T00:00:00Z")
+    events("marketplace.messages", *({"type": "message.sent", "occurred_at": "2026-01-10T10:00:00Z",
+                                      "thread_id": t, "message_id": t, "sender_role": "buyer"} for t in ("t1", "t2")))
+    events("marketplace.orders", {"type": "order.placed", "occurred_at": "2026-01-10T09:00:00Z", "order_id": "o1",
+                                  "total": "10.00", "currency": "EUR", "ship_by": "2026-01-11T18:00:00Z",
+                                  "digital": False, "purchase_protected": False, "tracking_required": False})
+    # 24 h deadlines at 01-11 10:00, warned from 06:00; the order on its ship-by day, from 00:00
+    clock("2026-01-11T07:00:00Z")
+    # 48 h deadlines at 01-12 10:00, warned from 06:00; the order's ship-by time has passed
+    clock("2026-01-12T07:00:00Z")
+    assert sent.count(ALERTS) == 5
+    assert {kind: _counted(metrics.ALERTS, kind) - before[kind] for kind in before} == {"thread": 4, "order": 1}
+
+
+def test_violations_are_counted_per_standard_and_change_as_they_are_sent():
+    from streams import metrics
+
+    processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    series = [("message_response", "opened"), ("case_rate", "opened"), ("case_rate", "resolved")]
+    before = {s: _counted(metrics.VIOLATIONS, *s) for s in series}
+    processor._emit(0, [
+        (VIOLATIONS, "s-1", {"type": "violation.opened", "standard": "message_response"}),
+        (VIOLATIONS, "s-2", {"type": "violation.opened", "standard": "message_response"}),
+        (SCORECARDS, "s-2", {"seller_id": "s-2"}),
+        (VIOLATIONS, "s-3", {"type": "violation.resolved", "standard": "case_rate"}),
+    ])
+    assert {s: _counted(metrics.VIOLATIONS, *s) - before[s] for s in series} == {
+        ("message_response", "opened"): 2, ("case_rate", "opened"): 0, ("case_rate", "resolved"): 1}
