@@ -320,17 +320,27 @@ class SellerState:
             self.first_sale_stale = True  # the first sale was cancelled: look again
 
     def rebuild_live(self, clock: Optional[int], policy: Policy) -> None:
-        first_month = policy.calendar.month_of(clock) - 2 if clock is not None else None
-        self.monthly = ()
-        for collection in ("threads", "orders", "reviews", "cases"):
-            for item in self.items_of(collection):
-                self.add_live([], contribution(self, collection, item, None, clock, policy), first_month)
+        self.count_live(clock, policy)
         self.cases_by_order = _NO_CASES
         for case_id, value in self.cases.items():
             case = unpack("cases", value)
             if case.opened is not None:
                 self._index_case(case_id, case)
         self.live_first_sale, self.first_sale_stale = first_sale(self, None), False
+
+    def count_live(self, clock: Optional[int], policy: Policy) -> None:
+        """The live monthly totals counted again from the items, at `clock`."""
+        first_month = policy.calendar.month_of(clock) - 2 if clock is not None else None
+        totals: dict[int, list] = {}  # month -> its totals
+        for collection in ("threads", "orders", "reviews", "cases"):
+            for item in self.items_of(collection):
+                for month, index, amount in contribution(self, collection, item, None, clock, policy):
+                    if first_month is None or month >= first_month:
+                        row = totals.get(month)
+                        if row is None:
+                            row = totals[month] = list(_NO_TOTALS)
+                        row[index] += amount
+        self.monthly = [value for month, row in totals.items() for value in (month, *row)]
 
     def live_totals(self, today: int) -> tuple:
         """(today (the month of the clock), first sale, *totals of the period

@@ -502,13 +502,15 @@ class Load:
         backlog = is_backlog(fetched, now, BACKLOG_SECONDS)
         if self.backlog and not backlog:
             self.caught_up()
-        else:
+        elif backlog != self.backlog:
             self.backlog = backlog
+            processor.set_backlog(backlog)
 
     def caught_up(self) -> None:
         """No backlog any more: fresh records came, or the worker has read
         and applied everything there was."""
         self.backlog = False
+        processor.set_backlog(False)
         self.backlog_ended.set()
 
 

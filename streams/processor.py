@@ -62,6 +62,7 @@ class Processor:
         self._keyed_otherwise_logged: set[str] = set()  # topics
         self._split_logged = False
         self.wall_clock = wall_clock
+        self.backlog = False  # see set_backlog
         self.engines: dict[int, PartitionEngine] = {}
         # The writer's: (topic, partition) -> the offset after its last record acknowledged.
         self.acknowledged_ends = {} if acknowledged_ends is None else acknowledged_ends
@@ -82,7 +83,17 @@ class Processor:
         # Monthly evaluations in slices, made by `refresh` between batches.
         # The wall clock moves the partition only once its input has been
         # read to the end (`read_to_the_end`).
-        return PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
+        engine = PartitionEngine(partition, INPUT_TOPICS, self.policy, wall_clock=False, evaluate_in_slices=True)
+        engine.coalesce_live = self.backlog
+        return engine
+
+    def set_backlog(self, backlog: bool) -> None:
+        """Whether the worker works through a backlog, where cards come only
+        at the commits: the engines then count a seller's live totals at its
+        card (PartitionEngine.coalesce_live)."""
+        self.backlog = backlog
+        for engine in self.engines.values():
+            engine.coalesce_live = backlog
 
     def waiting_for_the_end(self) -> set[int]:
         """With the wall clock (CLOCK=wall): the partitions whose clock does

@@ -871,14 +871,17 @@ class LiveRun:
         return [orjson.loads(value) for value in latest_evaluations(self.evaluations)]
 
 
-def run_live(lines, flush_every=300, crash_every=None, policy: Policy = Policy()) -> LiveRun:
+def run_live(lines, flush_every=300, crash_every=None, policy: Policy = Policy(),
+             backlog_every=None) -> LiveRun:
     """The live worker's Processor over the records `replay` publishes:
     scorecards recounted and sellers evaluated a few at a time every 50
     records, state written every `flush_every` records (a commit, then its
     held transitions released), and every `crash_every` records a crash: a
     new Processor restored from what was written, reading again from the
     record after the last commit (a crash at a commit comes after the state
-    is written and before its transitions are released)."""
+    is written and before its transitions are released). Every
+    `backlog_every` records the worker goes into a backlog or out of it
+    (live totals counted at the cards; a restarted worker starts out of one)."""
     run = LiveRun()
     records = published(lines, 8)
     processor, committed, offset, crashes = Processor(policy, run.write, "state"), 0, 0, 0
@@ -886,6 +889,8 @@ def run_live(lines, flush_every=300, crash_every=None, policy: Policy = Policy()
         topic, partition, value = records[offset]
         processor.handle(topic, partition, offset, None, value)
         offset += 1
+        if backlog_every and offset % backlog_every == 0:
+            processor.set_backlog(not processor.backlog)
         if offset % 50 == 0:
             processor.refresh(3)
         crash = crash_every and offset % crash_every == 0 and offset > crashes * crash_every
@@ -1093,7 +1098,8 @@ N_SCORECARD_SEEDS = int(os.environ.get("SPEC_REF_SCORECARD_SEEDS", "16"))
 @pytest.mark.parametrize("seed", range(N_SCORECARD_SEEDS))
 def test_the_live_scorecards_match_reference(seed):
     """The live path's scorecards (monthly totals moved by difference at
-    every event and deadline, recounted in slices, state written between)
+    every event and deadline, or counted at the card in a backlog, recounted
+    in slices, state written between)
     against the oracle's period to date from scratch: at the end of a
     history, and cut at an instant inside it (a thread or order still pending)."""
     _check_live_scorecards(seed, Policy(), UTC)
@@ -1113,7 +1119,8 @@ def _check_live_scorecards(seed: int, policy: Policy, zone: dt.tzinfo) -> None:
     span = (h.T - h.t0).total_seconds()
     at = h.t0 + dt.timedelta(seconds=int(span * random.Random(seed).uniform(0.3, 0.95)), microseconds=1)
     for lines_to, valid_to, clock in ((lines, valid, h.T), (*cut_at(lines, valid, at), at)):
-        run = run_live(lines_to, crash_every=700 if seed % 2 else None, policy=policy)
+        run = run_live(lines_to, crash_every=700 if seed % 2 else None, policy=policy,
+                       backlog_every=(None, 131, 997)[seed % 3])
         assert run.clocks == {(clock - EPOCH) // US}, (seed, run.clocks)
         problems = scorecard_problems(valid_to, clock, run.cards, run.in_state, zone, arrivals_of(lines_to))
         assert not problems, (seed, clock.isoformat(), problems[:6])
@@ -1188,7 +1195,8 @@ def _check_outputs(seed: int, policy: Policy, crashes: tuple) -> None:
     lines, valid = h.lines()
     expected = scorecards(valid, h.T, arrivals=arrivals_of(lines))
     for crash_every in crashes:
-        problems = output_problems(run_live(lines, crash_every=crash_every, policy=policy), expected,
+        problems = output_problems(run_live(lines, crash_every=crash_every, policy=policy,
+                                            backlog_every=(None, 131, 997)[seed % 3]), expected,
                                    crash_every is not None)
         assert not problems, (seed, crash_every, problems[:6])
 
