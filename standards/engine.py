@@ -233,7 +233,7 @@ class PartitionEngine:
             self._wake_next(seller, collection, item_id, upcoming, instant, deadline)
         first_month = self._live_first_month
         for (seller_id, collection, _), item in passed.items():  # pending items the clock decided
-            if seller_id in self._live_stale:
+            if seller_id in self._live_stale:  # counted at its next card
                 continue
             seller = self.sellers[seller_id]
             seller.add_live(contribution(seller, collection, item, None, old, self.policy),
