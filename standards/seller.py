@@ -332,7 +332,7 @@ class SellerState:
         """The live monthly totals counted again from the items, at `clock`."""
         first_month = policy.calendar.month_of(clock) - 2 if clock is not None else None
         totals: dict[int, list] = {}  # month -> its totals
-        for collection in ("threads", "orders", "reviews", "cases"):
+        for collection in ITEM_CLASSES:
             for item in self.items_of(collection):
                 for month, index, amount in contribution(self, collection, item, None, clock, policy):
                     if first_month is None or month >= first_month:
@@ -576,7 +576,7 @@ class SellerState:
         case_orders = {case.opened[2] for case in self.items_of("cases")
                        if case.opened is not None and case.opened[0] < evaluated_at}
         collections = []  # (collection, its items, past orders, the (id, item) to go through)
-        for collection in ("threads", "orders", "reviews", "cases"):
+        for collection in ITEM_CLASSES:
             items = getattr(self, collection)
             collections.append((collection, items, False, list(items.items())))
         if kept and self.past_due:

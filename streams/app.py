@@ -488,11 +488,15 @@ def _send_soon() -> None:
 
 
 class Load:
-    """Whether the worker works through a backlog (see BACKLOG_SECONDS)."""
+    """Whether the worker works through a backlog (see BACKLOG_SECONDS),
+    which the processor holds for its engines (Processor.set_backlog)."""
 
     def __init__(self) -> None:
-        self.backlog = False  # until a fetch brings records BACKLOG_SECONDS old
         self.backlog_ended = asyncio.Event()  # set when a backlog ends (the commit handler waits on it)
+
+    @property
+    def backlog(self) -> bool:
+        return processor.backlog  # False until a fetch brings records BACKLOG_SECONDS old
 
     def observe(self, fetched: dict, now: float) -> None:
         """What a fetch says (records per partition); one that brought
@@ -502,14 +506,12 @@ class Load:
         backlog = is_backlog(fetched, now, BACKLOG_SECONDS)
         if self.backlog and not backlog:
             self.caught_up()
-        elif backlog != self.backlog:
-            self.backlog = backlog
-            processor.set_backlog(backlog)
+        elif backlog and not self.backlog:
+            processor.set_backlog(True)
 
     def caught_up(self) -> None:
         """No backlog any more: fresh records came, or the worker has read
         and applied everything there was."""
-        self.backlog = False
         processor.set_backlog(False)
         self.backlog_ended.set()
 
