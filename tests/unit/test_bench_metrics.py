@@ -7,28 +7,21 @@ import pytest
 
 from bench.workers import by_label, histogram, histogram_delta, parse_metrics, quantile
 
-BEFORE = """\
-# HELP wait_seconds Wait
-# TYPE wait_seconds histogram
-wait_seconds_bucket{partition="0",le="0.1"} 1.0
-wait_seconds_bucket{partition="0",le="1.0"} 1.0
-wait_seconds_bucket{partition="0",le="+Inf"} 1.0
-wait_seconds_count{partition="0"} 1.0
-wait_seconds_sum{partition="0"} 0.05
-"""
-AFTER = """\
-# HELP wait_seconds Wait
-# TYPE wait_seconds histogram
-wait_seconds_bucket{partition="0",le="0.1"} 3.0
-wait_seconds_bucket{partition="0",le="1.0"} 7.0
-wait_seconds_bucket{partition="0",le="+Inf"} 9.0
-wait_seconds_count{partition="0"} 9.0
-wait_seconds_sum{partition="0"} 12.5
-wait_seconds_bucket{partition="1",le="0.1"} 2.0
-wait_seconds_bucket{partition="1",le="1.0"} 2.0
-wait_seconds_bucket{partition="1",le="+Inf"} 2.0
-wait_seconds_count{partition="1"} 2.0
-wait_seconds_sum{partition="1"} 0.1
+
+def _wait_seconds(*partitions) -> str:
+    """A histogram's exposition: per partition (count at le 0.1, at 1.0, in all, sum)."""
+    lines = ["# HELP wait_seconds Wait", "# TYPE wait_seconds histogram"]
+    for partition, (at_tenth, at_one, count, total) in enumerate(partitions):
+        labels = f'partition="{partition}"'
+        lines += [f'wait_seconds_bucket{{{labels},le="0.1"}} {at_tenth}',
+                  f'wait_seconds_bucket{{{labels},le="1.0"}} {at_one}',
+                  f'wait_seconds_bucket{{{labels},le="+Inf"}} {count}',
+                  f"wait_seconds_count{{{labels}}} {count}", f"wait_seconds_sum{{{labels}}} {total}"]
+    return "\n".join(lines) + "\n"
+
+
+BEFORE = _wait_seconds((1.0, 1.0, 1.0, 0.05))
+AFTER = _wait_seconds((3.0, 7.0, 9.0, 12.5), (2.0, 2.0, 2.0, 0.1)) + """\
 # HELP out_total Records out
 # TYPE out_total counter
 out_total{topic="a",partition="0"} 3.0

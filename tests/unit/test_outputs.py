@@ -96,8 +96,8 @@ def _buyer(engine, at, message):
                  sender_role="buyer")
 
 
-def _placed(engine, at, ship_by):
-    return _send(engine, "marketplace.orders", "order.placed", at, order_id="o1", total="10.00", currency="EUR",
+def _placed(engine, at, ship_by, order_id="o1", total="10.00"):
+    return _send(engine, "marketplace.orders", "order.placed", at, order_id=order_id, total=total, currency="EUR",
                  ship_by=ship_by, digital=False, purchase_protected=False, tracking_required=False)
 
 
@@ -666,3 +666,40 @@ def test_violations_are_counted_per_standard_and_change_as_they_are_sent():
     ])
     assert {s: _counted(metrics.VIOLATIONS, *s) - before[s] for s in series} == {
         ("message_response", "opened"): 2, ("case_rate", "opened"): 0, ("case_rate", "resolved"): 1}
+
+
+def _card_numbers(engine):
+    (card,) = _of(engine.refresh(), SCORECARDS)
+    return ({name: (s["numerator"], s["denominator"]) for name, s in card["standards"].items()},
+            card["sales"]["orders"], card["sales"]["amount"])
+
+
+def test_in_a_backlog_the_card_counts_the_items_then_live_events_move_the_totals_again():
+    # SPEC 6: a card whenever a seller's numbers change, coalesced. In a
+    # backlog (coalesce_live) its totals are counted from the items at the
+    # card; out of it they move at each event and deadline, from that count.
+    engine = _engine()
+    engine.coalesce_live = True
+    _clock(engine, "2026-01-10T00:00:00Z")
+    for thread in ("t1", "t2"):
+        _send(engine, "marketplace.messages", "message.sent", "2026-01-10T10:00:00Z",
+              thread_id=thread, message_id=f"{thread}-b", sender_role="buyer")
+    _send(engine, "marketplace.messages", "message.sent", "2026-01-10T12:00:00Z",
+          thread_id="t1", message_id="t1-s", sender_role="seller")
+    _placed(engine, "2026-01-10T09:00:00Z", "2026-01-11T18:00:00Z", order_id="o1", total="40.00")
+    _placed(engine, "2026-01-10T09:30:00Z", "2026-01-11T18:00:00Z", order_id="o2", total="40.00")
+    _send(engine, "marketplace.shipments", "shipment.shipped", "2026-01-11T10:00:00Z",
+          order_id="o1", tracking_number="T1", label_purchased=False)
+    # The clock passes t2's 48 h deadline (01-12 10:00) and o2's ship-by unshipped.
+    _clock(engine, "2026-01-13T00:00:00Z")
+    # t1 answered of 2 threads; o1 on time of 2 orders; o1 completed, no case; 2 sales, 80.00.
+    assert _card_numbers(engine) == ({"message_response": (1, 2), "on_time_shipping": (1, 2),
+                                      "review_rating": (0, 0), "case_rate": (0, 1)}, 2, "80.00")
+    engine.coalesce_live = False
+    _placed(engine, "2026-01-13T01:00:00Z", "2026-01-14T18:00:00Z", order_id="o3", total="10.50")
+    # o3 pending: a sale (3, 90.50), not yet counted for shipping.
+    assert _card_numbers(engine) == ({"message_response": (1, 2), "on_time_shipping": (1, 2),
+                                      "review_rating": (0, 0), "case_rate": (0, 1)}, 3, "90.50")
+    _clock(engine, "2026-01-15T00:00:00Z")  # o3's ship-by passes unshipped: late
+    assert _card_numbers(engine) == ({"message_response": (1, 2), "on_time_shipping": (1, 3),
+                                      "review_rating": (0, 0), "case_rate": (0, 1)}, 3, "90.50")
