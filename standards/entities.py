@@ -216,3 +216,7 @@ class Case:
 def load_stamps(values: Any) -> Any:
     """Stamps read back from JSON are lists; they are compared as tuples."""
     return [tuple(v) for v in values] if values else None
+
+
+# The item collections of a seller, in the order they are gone through, and the class of each.
+ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .entities import before, latest_before, stamp_before
+from .entities import ITEM_CLASSES, before, latest_before, stamp_before
 from .policy import Policy
 
 FIELDS = ("sales_orders", "sales_cents", "answered_0", "answered_1", "threads_0", "threads_1",
@@ -179,7 +179,7 @@ def count(seller, first_month: int, last_month: int, as_of: Optional[int],
           clock: Optional[int], policy: Policy) -> Numbers:
     """Numbers of the items attributed to months first_month..last_month."""
     totals = [0] * len(FIELDS)
-    for collection in ("threads", "orders", "reviews", "cases"):
+    for collection in ITEM_CLASSES:
         for item in seller.items_of(collection):
             for month, index, amount in contribution(seller, collection, item, as_of, clock, policy):
                 if first_month <= month <= last_month:

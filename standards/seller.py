@@ -12,7 +12,7 @@ import orjson
 from schemas.validate import format_cents, format_timestamp
 
 from .calendar import DAY, HOUR, Calendar, first_day, last_day, month_name
-from .entities import Case, Order, Review, Thread
+from .entities import ITEM_CLASSES, Case, Order, Review, Thread
 from .items import PackedItems
 from .judge import STANDARDS, evaluation_standards, quality_card, scorecard_standards, tenure_holds, volume_holds
 from .numbers import FIELDS, Numbers, contribution, count, first_sale, fold_sales
@@ -745,7 +745,6 @@ class BackfillSeller(SellerState):
         return getattr(self, collection).values()  # objects already: nothing to unpack
 
 
-ITEM_CLASSES = {"threads": Thread, "orders": Order, "reviews": Review, "cases": Case}
 # State records as compact JSON in bytes of their own size: orjson's results
 # hold a 4 KiB buffer each (orjson 3.13), and a commit's records, held until
 # written, made a flush ~9 us per record of page faults and copies.
