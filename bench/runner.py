@@ -150,7 +150,7 @@ def main(argv=None) -> None:
             run_all(args, broker, workdir, w, results)
         finally:
             workers.stop_all()
-    if "latency" not in args.skip and "project" in results:
+    if "latency" not in args.skip and (args.latency_base or "project" in results):
         results["latency_base"] = args.latency_base or results["project"]["median"]
         try:
             results["latency"] = latency_rounds(args, workdir, w, results["latency_base"])
