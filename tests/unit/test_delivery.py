@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 from schemas.validate import decode_event, parse_timestamp
 from standards.calendar import month_of, month_start
 from standards.engine import EVALUATIONS, PartitionEngine
+from standards.entities import ITEM_CLASSES
 from standards.numbers import count
 from standards.policy import Policy
 from standards.seller import numbers_of
@@ -153,7 +154,7 @@ def test_items_packed_when_written_change_no_output():
     assert any(seller.past_orders for seller in packed.sellers.values())
     assert not any(seller.past_orders for seller in objects.sellers.values())
     stored = [value for seller in packed.sellers.values()
-              for collection in ("threads", "orders", "reviews", "cases", "past_orders")
+              for collection in (*ITEM_CLASSES, "past_orders")
               for value in getattr(seller, collection).values()]
     assert stored and all(type(value) is bytes for value in stored)
 
@@ -161,7 +162,7 @@ def test_items_packed_when_written_change_no_output():
         ids = [*getattr(seller, collection), *(seller.past_orders if collection == "orders" else ())]
         return {i: seller.item(collection, i).dump() for i in ids}
     for seller_id, seller in packed.sellers.items():  # unpacked, the same items as the other engine's
-        for collection in ("threads", "orders", "reviews", "cases"):
+        for collection in ITEM_CLASSES:
             assert items(seller, collection) == items(objects.sellers[seller_id], collection)
 
 
@@ -194,7 +195,7 @@ def test_a_restored_seller_keeps_its_items_packed_and_its_live_totals():
     before, after = processor.engines[0], restored.engines[0]
     assert set(after.sellers) == set(before.sellers)
     for seller_id, seller in after.sellers.items():
-        items = [value for collection in ("threads", "orders", "reviews", "cases")
+        items = [value for collection in ITEM_CLASSES
                  for value in getattr(seller, collection).values()]
         assert items and all(type(value) is bytes for value in items)
         assert seller.live_totals(month_of(after.clock)) == before.sellers[seller_id].live_totals(month_of(before.clock))
