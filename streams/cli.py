@@ -79,6 +79,9 @@ def worker(ctx: click.Context) -> None:
         pass
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    from . import metrics
+
+    metrics.track_gc_pauses()
     from .app import app, settings  # reads the settings and the policy file: what it cannot use stops here
 
     if "--help" not in ctx.args:

@@ -1,9 +1,13 @@
 """Prometheus metrics (SPEC section 7). No label ever carries a seller id."""
+import gc
+import time
 from bisect import bisect_left
 from typing import Iterable
 
 from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, Counter, Gauge,
                                Histogram, ProcessCollector)
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.utils import INF, floatToGoString
 
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
@@ -61,6 +65,58 @@ REBALANCES = Counter("seller_standards_rebalances_total", "Partition revocations
 RESTORE_SECONDS = Gauge("seller_standards_restore_seconds",
                         "How long the last restore took: reading the seller-state topic and rebuilding the partitions")
 RESTORED_RECORDS = Gauge("seller_standards_restored_records", "State records the last restore read")
+
+
+
+class GcPauses:
+    """The cyclic garbage collector's pauses by generation, exported as the
+    histogram seller_standards_gc_pause_seconds (the default registry's
+    python_gc_* collector counts collections, not their time, and is left
+    out: see above). A collection holds the interpreter lock, so every
+    event waiting meanwhile waits for it too: in a live worker a young
+    generation's collection took up to 100 ms over a large state
+    (bench/NOTES.md). Counted by a gc callback into plain lists and read at
+    scrape time: the callback runs inside whichever allocation started the
+    collection, perhaps while a metric's lock is held, so it takes none (two
+    collections never overlap)."""
+
+    BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.counts = [[0] * (len(self.BUCKETS) + 1) for _ in range(3)]  # per generation; the last is +Inf
+        self.sums = [0.0] * 3
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        seconds = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.counts[generation][bisect_left(self.BUCKETS, seconds)] += 1
+        self.sums[generation] += seconds
+
+    def collect(self):
+        family = HistogramMetricFamily("seller_standards_gc_pause_seconds",
+                                       "Pauses of Python's cyclic garbage collector", labels=["generation"])
+        for generation, counts in enumerate(self.counts):
+            cumulative, buckets = 0, []
+            for bound, n in zip((*self.BUCKETS, INF), counts):
+                cumulative += n
+                buckets.append((floatToGoString(bound), cumulative))
+            family.add_metric([str(generation)], buckets, self.sums[generation])
+        yield family
+
+
+GC_PAUSES = GcPauses()
+REGISTRY.register(GC_PAUSES)
+
+
+def track_gc_pauses() -> None:
+    """Time this process's garbage collections from now on (the worker's)."""
+    if GC_PAUSES not in gc.callbacks:
+        gc.callbacks.append(GC_PAUSES)
+
 
 VIOLATION_CHANGES = ("opened", "resolved")
 PROCESSING_ERROR = "processing_error"  # the dead-letter reason of a valid event the worker failed on

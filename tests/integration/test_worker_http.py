@@ -77,6 +77,10 @@ def test_metrics_count_processed_events_and_dead_letters_by_reason(tmp_path):
     assert _sample(metrics, 'seller_standards_deadletters_total{reason="not_json"}') == 1
     assert _sample(metrics, 'seller_standards_deadletters_total{reason="bad_value"}') == 1
     assert not [line for line in metrics.splitlines() if any(f'"s{i}"' in line for i in range(3))]  # no seller labels
+    # Every generation's pauses are exposed, with or without a collection yet (a small run may have none).
+    for generation in range(3):
+        assert _sample(metrics, f'seller_standards_gc_pause_seconds_bucket{{generation="{generation}",le="+Inf"}}') \
+            == _sample(metrics, f'seller_standards_gc_pause_seconds_count{{generation="{generation}"}}')
     reasons = sorted(orjson.loads(value)["code"] for _, value in dead)
     assert reasons == ["bad_value", "not_json"]
     rating = next(orjson.loads(v) for _, v in dead if orjson.loads(v)["code"] == "bad_value")

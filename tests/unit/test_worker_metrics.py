@@ -36,7 +36,8 @@ def worker_samples() -> dict[tuple[str, frozenset], float]:
 
 def test_every_name_the_worker_exports_starts_with_seller_standards(worker_samples):
     names = {name for name, _ in worker_samples}
-    assert {"seller_standards_process_cpu_seconds_total", "seller_standards_evaluations_total"} <= names
+    assert {"seller_standards_process_cpu_seconds_total", "seller_standards_evaluations_total",
+            "seller_standards_gc_pause_seconds_count"} <= names
     assert sorted(name for name in names if not name.startswith("seller_standards_")) == []
 
 
@@ -55,3 +56,27 @@ def test_a_revocation_sets_the_assigned_partitions_to_zero():
     samples = _worker_metrics("worker.metrics.ASSIGNED_PARTITIONS.set(4)\n"
                               "asyncio.run(worker._revoked(worker.app, set()))")
     assert samples[("seller_standards_assigned_partitions", frozenset())] == 0
+
+
+def test_gc_pauses_are_counted_per_generation_in_buckets_that_include_their_bound(monkeypatch):
+    from prometheus_client import CollectorRegistry
+
+    from streams import metrics
+
+    pauses = metrics.GcPauses()
+    registry = CollectorRegistry()
+    registry.register(pauses)
+    clock = iter([1.0, 1.25, 2.0, 2.5, 3.0, 3.0078125])  # perf_counter at each start and stop (exact in binary)
+    monkeypatch.setattr(metrics.time, "perf_counter", lambda: next(clock))
+    for generation in (0, 2, 0):  # 0.25 s, 0.5 s, 1/128 s
+        pauses("start", {"generation": generation})
+        pauses("stop", {"generation": generation, "collected": 0, "uncollectable": 0})
+
+    def sample(suffix: str, generation: int, le: str = "") -> float:
+        labels = {"generation": str(generation), **({"le": le} if le else {})}
+        return registry.get_sample_value("seller_standards_gc_pause_seconds" + suffix, labels)
+
+    assert [sample("_bucket", 0, le) for le in ("0.005", "0.01", "0.1", "0.25", "0.5", "+Inf")] == [0, 1, 1, 2, 2, 2]
+    assert (sample("_count", 0), sample("_sum", 0)) == (2, 0.2578125)
+    assert [sample("_bucket", 2, le) for le in ("0.25", "0.5", "+Inf")] == [0, 1, 1]
+    assert (sample("_count", 1), sample("_sum", 1), sample("_count", 2), sample("_sum", 2)) == (0, 0, 1, 0.5)
