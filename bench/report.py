@@ -23,6 +23,15 @@ def _ms(x: Optional[float]) -> str:
     return "-" if x is None else f"{x * 1000:,.0f} ms"
 
 
+def gc_pauses(pauses: Optional[dict]) -> str:
+    """A latency phase's garbage collections (workers.pauses): how many, in
+    all, the longest at most."""
+    if not pauses:
+        return "-"
+    return (f"{pauses['count']:,.0f}, {_ms(pauses['seconds'])} in all, each <= {_ms(pauses['longest_at_most'])}"
+            if pauses["count"] else "none")
+
+
 def _s(x: Optional[float]) -> str:
     return "-" if x is None else f"{x:.1f} s"
 
@@ -252,13 +261,15 @@ def render(results: dict) -> str:
     if results.get("latency"):
         out += ["", "## Latency, publish to scorecard", "",
                 "| round | offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"
-                " input to processed p50 / p99 | cores: worker / broker / benchmark / stolen | caught up |",
-                "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                " input to processed p50 / p99 | the worker's garbage collections | cores: worker / broker / benchmark /"
+                " stolen | caught up |",
+                "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         base = _rate(results.get("latency_base") or _get(results, "project"))
         for run in results["latency"]:
             out.append(f"| {run.get('round', 1)} | {run['share']:.0%} of {base}/s | {_rate(run['achieved_rate'])} | "
                        f"{run['cards']:,} | {_ms(run['p50'])} | {_ms(run['p99'])} | {_ms(run['recv_p50'])} | "
                        f"{_ms(run['recv_p99'])} | {_ms(run.get('processing_p50'))} / {_ms(run.get('processing_p99'))} | "
+                       f"{gc_pauses(run.get('gc'))} | "
                        f"{_cores(run.get('cores'))} | {'yes' if run['caught_up'] else '**no**'} |")
         out += ["", "Events of the same mix and seller skew are sent at a fixed rate with `_sent_at` (a field the "
                 "contract ignores) and `occurred_at` moving with the wall clock; each record on "
@@ -271,7 +282,9 @@ def render(results: dict) -> str:
                 "CPU per fetch grows with a topic's length), and the target reads the median of the 50 % phases' "
                 "p99. "
                 "\"Input to processed\" is the worker's own `seller_standards_processing_latency_seconds` "
-                "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated). "
+                "histogram over the same interval (input record timestamp to the event applied; bucket-interpolated); "
+                "its garbage collections are read from `seller_standards_gc_pause_seconds` over the same interval "
+                "(every generation; the longest by its histogram bucket). "
                 "Cores: CPU seconds per second of each process over the whole phase (warm-up, measurement, "
                 f"catch-up), on a machine with {results.get('machine', {}).get('cores', '?')} cores: the benchmark "
                 "process generates the load and reads the scorecards; \"stolen\" is the time the hypervisor gave "

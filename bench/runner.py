@@ -442,11 +442,12 @@ def latency_phase(broker: EmbeddedBroker, worker, events: list, base_us: int, ra
              "records_read": run.records_read, "records_of_sent_sellers": run.records_of_sent_sellers,
              "records_skipped": run.records_skipped,
              "processing_p50": workers.quantile(processing, 0.5),
-             "processing_p99": workers.quantile(processing, 0.99), "cores": shares}
+             "processing_p99": workers.quantile(processing, 0.99), "cores": shares,
+             "gc": workers.pauses(before, after, "seller_standards_gc_pause_seconds")}
     log(f"latency at {share:.0%} ({run.achieved_rate:,.0f}/s): p50 {_ms(run.p50)}, p99 {_ms(run.p99)} "
         f"(received: p50 {_ms(run.recv_p50)}, p99 {_ms(run.recv_p99)}) over {run.cards:,} scorecards; "
         f"input record to processed: p50 {_ms(entry['processing_p50'])}, "
-        f"p99 {_ms(entry['processing_p99'])}; cores used: "
+        f"p99 {_ms(entry['processing_p99'])}; garbage collection: {report.gc_pauses(entry['gc'])}; cores used: "
         + ", ".join(f"{name} {used:.2f}" for name, used in shares.items()))
     return entry, ends, used
 

@@ -269,6 +269,19 @@ def quantile(buckets: dict[float, float], q: float) -> Optional[float]:
     return lower
 
 
+def pauses(before: str, after: str, name: str) -> Optional[dict]:
+    """Of a histogram of pauses between two expositions (labels summed):
+    how many, their total seconds, and the bound of the smallest bucket that
+    holds them all (the longest was at most that); None when not exposed."""
+    buckets = histogram_delta(before, after, name)
+    if not buckets:
+        return None
+    count = buckets[float("inf")]
+    seconds = parse_metrics(after).get(name + "_sum", 0.0) - parse_metrics(before).get(name + "_sum", 0.0)
+    longest = min(bound for bound, n in buckets.items() if n == count) if count else 0.0
+    return {"count": count, "seconds": seconds, "longest_at_most": longest}
+
+
 def by_label(text: str, name: str, label: str) -> dict[str, float]:
     """Samples of a counter summed per value of one label."""
     out: dict[str, float] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.workers import by_label, histogram, histogram_delta, parse_metrics, quantile
+from bench.workers import by_label, histogram, histogram_delta, parse_metrics, pauses, quantile
 
 
 def _wait_seconds(*partitions) -> str:
@@ -55,3 +55,16 @@ def test_quantile_is_linear_within_its_bucket():
     # rank 9.9 beyond the last finite bound: that bound, as Prometheus answers
     assert quantile(buckets, 0.99) == 1.0
     assert quantile({}, 0.5) is None
+
+
+def test_pauses_since_a_scrape_count_total_and_the_bound_of_the_longest():
+    # Since BEFORE: 10 pauses (8 + 2), 12.55 s in all (12.6 - 0.05); the first
+    # partition's 9 - 7 = 2 new ones beyond 1.0 s: the longest is only known to be under +Inf.
+    assert pauses(BEFORE, AFTER, "wait_seconds") == {"count": 10.0, "seconds": pytest.approx(12.55),
+                                                    "longest_at_most": float("inf")}
+    # Only the second partition's 2 pauses of up to 0.1 s (0.1 s in all) since a scrape that had the first's.
+    first_only = _wait_seconds((3.0, 7.0, 9.0, 12.5))
+    assert pauses(first_only, AFTER, "wait_seconds") == {"count": 2.0, "seconds": pytest.approx(0.1),
+                                                        "longest_at_most": 0.1}
+    assert pauses(AFTER, AFTER, "wait_seconds") == {"count": 0.0, "seconds": 0.0, "longest_at_most": 0.0}
+    assert pauses(BEFORE, AFTER, "not_exposed_seconds") is None

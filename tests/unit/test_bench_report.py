@@ -34,3 +34,12 @@ def test_the_summary_gives_each_share_once_with_its_rounds():
         "latency at 50%: p50 300 ms, p99 900 ms (p99 1,400 ms, 700 ms, 900 ms)",
         "latency at 80%: p50 1,100 ms, p99 6,000 ms (p99 6,000 ms, 7,000 ms, 5,000 ms)",
     ]
+
+
+def test_a_phase_s_garbage_collections_read_count_total_and_longest():
+    from bench.report import gc_pauses
+
+    assert gc_pauses({"count": 1234.0, "seconds": 0.615, "longest_at_most": 0.1}) == \
+        "1,234, 615 ms in all, each <= 100 ms"
+    assert gc_pauses({"count": 0.0, "seconds": 0.0, "longest_at_most": 0.0}) == "none"
+    assert gc_pauses(None) == "-"  # a worker before the metric
