@@ -67,15 +67,14 @@ RESTORE_SECONDS = Gauge("seller_standards_restore_seconds",
 RESTORED_RECORDS = Gauge("seller_standards_restored_records", "State records the last restore read")
 
 
-
 class GcPauses:
     """The cyclic garbage collector's pauses by generation, exported as the
     histogram seller_standards_gc_pause_seconds (the default registry's
     python_gc_* collector counts collections, not their time, and is left
     out: see above). A collection holds the interpreter lock, so every
-    event waiting meanwhile waits for it too: in a live worker a young
-    generation's collection took up to 100 ms over a large state
-    (bench/NOTES.md). Counted by a gc callback into plain lists and read at
+    event waiting meanwhile waits for it too: a young generation's took
+    85-130 ms on average in the benchmark's live worker (docs/design.md,
+    "Garbage collector"). Counted by a gc callback into plain lists and read at
     scrape time: the callback runs inside whichever allocation started the
     collection, perhaps while a metric's lock is held, so it takes none (two
     collections never overlap)."""
