@@ -152,6 +152,14 @@ def pipeline() -> dict:
               quantiles("seller_standards_processing_latency_seconds", "5m"),
               unit="s", description="From an input record's Kafka timestamp to processed: grows when the "
                                     "workers fall behind their partitions (consumer lag)."),
+        panel("Garbage collection: share of time paused",
+              [target("sum by (generation) (rate(seller_standards_gc_pause_seconds_sum[5m]))",
+                      "generation {{generation}}")],
+              unit="percentunit", stack=True,
+              description="Of each second, the share the workers' garbage collector held every thread: input "
+                          "waiting meanwhile waits for it too (a young generation's collection took 85-130 ms "
+                          "on average in the benchmark's live worker; seller_standards_gc_pause_seconds has "
+                          "their count and lengths)."),
         panel("First response time",
               quantiles("seller_standards_first_response_seconds", "1h", (0.5, 0.9, 0.99)),
               unit="s", description="Buyer's initial message to the seller's first response, for threads "
