@@ -4,10 +4,8 @@ import time
 from bisect import bisect_left
 from typing import Iterable
 
-from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, Counter, Gauge,
-                               Histogram, ProcessCollector)
-from prometheus_client.core import HistogramMetricFamily
-from prometheus_client.utils import INF, floatToGoString
+from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, CollectorRegistry,
+                               Counter, Gauge, Histogram, ProcessCollector)
 
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
@@ -67,48 +65,38 @@ RESTORE_SECONDS = Gauge("seller_standards_restore_seconds",
 RESTORED_RECORDS = Gauge("seller_standards_restored_records", "State records the last restore read")
 
 
+GC_PAUSE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def gc_pause_histogram(registry: CollectorRegistry = REGISTRY) -> Histogram:
+    return Histogram("seller_standards_gc_pause_seconds", "Pauses of Python's cyclic garbage collector",
+                     ["generation"], buckets=GC_PAUSE_BUCKETS, registry=registry)
+
+
 class GcPauses:
-    """The cyclic garbage collector's pauses by generation, exported as the
-    histogram seller_standards_gc_pause_seconds (the default registry's
-    python_gc_* collector counts collections, not their time, and is left
-    out: see above). A collection holds the interpreter lock, so every
-    event waiting meanwhile waits for it too: a young generation's took
-    85-130 ms on average in the benchmark's live worker (docs/design.md,
-    "Garbage collector"). Counted by a gc callback into plain lists and read at
-    scrape time: the callback runs inside whichever allocation started the
-    collection, perhaps while a metric's lock is held, so it takes none (two
-    collections never overlap)."""
+    """A gc callback that times the cyclic collector's pauses into a
+    histogram by generation (the default registry's python_gc_* collector
+    counts collections, not their time, and is left out: see above). A
+    collection holds the interpreter lock, so every event waiting meanwhile
+    waits for it too: a young generation's took 85-130 ms on average in the
+    benchmark's live worker (docs/design.md, "Garbage collector"). Observing
+    takes the histogram's locks from inside a collection; no collection
+    starts while one of them is held, as what they guard allocates no
+    container (a float at most)."""
 
-    BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-
-    def __init__(self) -> None:
+    def __init__(self, histogram: Histogram) -> None:
+        self._by_generation = [histogram.labels(str(generation)) for generation in range(3)]
         self._started = 0.0
-        self.counts = [[0] * (len(self.BUCKETS) + 1) for _ in range(3)]  # per generation; the last is +Inf
-        self.sums = [0.0] * 3
 
     def __call__(self, phase: str, info: dict) -> None:
         if phase == "start":
             self._started = time.perf_counter()
-            return
-        seconds = time.perf_counter() - self._started
-        generation = info["generation"]
-        self.counts[generation][bisect_left(self.BUCKETS, seconds)] += 1
-        self.sums[generation] += seconds
-
-    def collect(self):
-        family = HistogramMetricFamily("seller_standards_gc_pause_seconds",
-                                       "Pauses of Python's cyclic garbage collector", labels=["generation"])
-        for generation, counts in enumerate(self.counts):
-            cumulative, buckets = 0, []
-            for bound, n in zip((*self.BUCKETS, INF), counts):
-                cumulative += n
-                buckets.append((floatToGoString(bound), cumulative))
-            family.add_metric([str(generation)], buckets, self.sums[generation])
-        yield family
+        else:
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
 
 
-GC_PAUSES = GcPauses()
-REGISTRY.register(GC_PAUSES)
+GC_PAUSE = gc_pause_histogram()
+GC_PAUSES = GcPauses(GC_PAUSE)
 
 
 def track_gc_pauses() -> None:

@@ -87,16 +87,13 @@ def _queries() -> list[tuple[str, str]]:
 
 def _exported() -> dict[str, set[str]]:
     """Series name -> label names of every metric streams.metrics registers
-    (counters expose `_total`, histograms `_bucket`, `_count`, `_sum`),
-    its collectors' too."""
+    (counters expose `_total`, histograms `_bucket`, `_count`, `_sum`)."""
     names = {}
     wrappers = {m._name: m for m in vars(streams.metrics).values() if hasattr(m, "_labelnames")}
     for family in REGISTRY.collect():
         if not family.name.startswith("seller_standards_"):
             continue
-        # a collector's own families (no wrapper to ask): the labels its samples carry
-        labels = (set(wrappers[family.name]._labelnames) if family.name in wrappers
-                  else {label for sample in family.samples for label in sample.labels} - {"le"})
+        labels = set(wrappers[family.name]._labelnames) if family.name in wrappers else set()
         if family.type == "counter":
             names[family.name + "_total"] = labels
         elif family.type == "histogram":

@@ -63,9 +63,8 @@ def test_gc_pauses_are_counted_per_generation_in_buckets_that_include_their_boun
 
     from streams import metrics
 
-    pauses = metrics.GcPauses()
     registry = CollectorRegistry()
-    registry.register(pauses)
+    pauses = metrics.GcPauses(metrics.gc_pause_histogram(registry))
     clock = iter([1.0, 1.25, 2.0, 2.5, 3.0, 3.0078125])  # perf_counter at each start and stop (exact in binary)
     monkeypatch.setattr(metrics.time, "perf_counter", lambda: next(clock))
     for generation in (0, 2, 0):  # 0.25 s, 0.5 s, 1/128 s
