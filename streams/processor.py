@@ -63,6 +63,7 @@ class Processor:
         self._split_logged = False
         self.wall_clock = wall_clock
         self.backlog = False  # see set_backlog
+        self.writing_state = False  # flush_in_slices is writing the partitions' state
         self.engines: dict[int, PartitionEngine] = {}
         # The writer's: (topic, partition) -> the offset after its last record acknowledged.
         self.acknowledged_ends = {} if acknowledged_ends is None else acknowledged_ends
@@ -322,15 +323,19 @@ class Processor:
         made, and the commit waits less for its acknowledgements."""
         self.advance_wall_clock()
         await self.refresh_in_slices(size, send)
-        for partition in list(self.engines):
-            engine = self.engines.get(partition)
-            if engine is None:  # revoked meanwhile
-                continue
-            self._emit(partition, engine.catch_up())
-            self._write_state(partition, engine)
-            if send is not None:
-                send()
-            await asyncio.sleep(0)
+        self.writing_state = True
+        try:
+            for partition in list(self.engines):
+                engine = self.engines.get(partition)
+                if engine is None:  # revoked meanwhile
+                    continue
+                self._emit(partition, engine.catch_up())
+                self._write_state(partition, engine)
+                if send is not None:
+                    send()
+                await asyncio.sleep(0)
+        finally:
+            self.writing_state = False
         self.update_gauges()
 
     def release(self) -> None:

@@ -103,6 +103,35 @@ def test_state_is_written_only_after_every_pending_evaluation():
     assert partition_record["evaluated_through"] == engine.evaluated_through
 
 
+def _processor_with_two_partitions(write) -> Processor:
+    processor = Processor(Policy(), write, "state")
+    for partition in (0, 1):
+        for topic, raw in _january(Scenario()).sent:
+            processor.handle(topic, partition, 0, None, raw)
+    return processor
+
+
+def test_the_consumer_is_told_while_a_commit_writes_state_and_only_then():
+    """The worker's consumer applies longer slices of input while a commit
+    writes the partitions' state (streams/app.py): `writing_state` holds for
+    those steps, not for the cards' slices before them, nor after."""
+    processor = _processor_with_two_partitions(lambda topic, partition, key, value: None)
+    seen = []  # at each send(): after each slice of cards, then after each partition's state
+    asyncio.run(processor.flush_in_slices(1, send=lambda: seen.append(processor.writing_state)))
+    assert seen[-2:] == [True, True] and seen[:-2] and not any(seen[:-2])
+    assert processor.writing_state is False
+
+
+def test_a_state_write_that_fails_leaves_the_consumer_in_its_usual_slices():
+    def write(topic, partition, key, value):
+        if topic == "state":
+            raise RuntimeError("the producer is gone")
+    processor = _processor_with_two_partitions(write)
+    with pytest.raises(RuntimeError):
+        asyncio.run(processor.flush_in_slices(1))
+    assert processor.writing_state is False
+
+
 def _decoded(type_: str, seller: str, at: str, **fields) -> dict:
     return decode_event(orjson.dumps({"event_id": f"{type_}-{at}", "type": type_, "seller_id": seller,
                                       "occurred_at": at, **fields}))
