@@ -200,6 +200,8 @@ class StateFlushingConsumer(aiokafka_driver.Consumer):
                         start, end = 0, len(tp_records)
                         while start < end and self._may_apply(tp, active, generation):
                             size = APPLY_SLICE_WHILE_WRITING_STATE if processor.writing_state else APPLY_SLICE
+                            # at least one: a record delivered by Faust's path awaited, and the
+                            # state write may have ended then, with more applied than its size
                             n = min(max(size - unyielded, 1), end - start)
                             self._apply(tp, tp_records if n == end else tp_records[start:start + n])
                             start += n

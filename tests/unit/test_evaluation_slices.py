@@ -83,12 +83,18 @@ def test_a_catch_up_spends_its_limit_on_the_evaluations_first_then_on_the_scorec
     assert engine.pending_sellers == 0 and engine.catch_up(2) == []
 
 
+def _processor_fed_january(write, partitions) -> Processor:
+    """A worker's Processor that applied `_january`'s events on each of `partitions`."""
+    processor = Processor(Policy(), write, "state")
+    for partition in partitions:
+        for topic, raw in _january(Scenario()).sent:
+            processor.handle(topic, partition, 0, None, raw)
+    return processor
+
+
 def test_state_is_written_only_after_every_pending_evaluation():
     written = []
-    processor = Processor(Policy(), lambda topic, partition, key, value: written.append((topic, key, value)), "state")
-    scenario = _january(Scenario())
-    for topic, raw in scenario.sent:
-        processor.handle(topic, 0, 0, None, raw)
+    processor = _processor_fed_january(lambda topic, partition, key, value: written.append((topic, key, value)), (0,))
     for topic in INPUT_TOPICS:
         processor.handle(topic, 0, 0, None, orjson.dumps(
             {"event_id": f"hb-{topic}", "type": "clock.heartbeat", "seller_id": "hb", "occurred_at": E_FEBRUARY}))
@@ -103,19 +109,11 @@ def test_state_is_written_only_after_every_pending_evaluation():
     assert partition_record["evaluated_through"] == engine.evaluated_through
 
 
-def _processor_with_two_partitions(write) -> Processor:
-    processor = Processor(Policy(), write, "state")
-    for partition in (0, 1):
-        for topic, raw in _january(Scenario()).sent:
-            processor.handle(topic, partition, 0, None, raw)
-    return processor
-
-
 def test_the_consumer_is_told_while_a_commit_writes_state_and_only_then():
     """The worker's consumer applies longer slices of input while a commit
     writes the partitions' state (streams/app.py): `writing_state` holds for
     those steps, not for the cards' slices before them, nor after."""
-    processor = _processor_with_two_partitions(lambda topic, partition, key, value: None)
+    processor = _processor_fed_january(lambda topic, partition, key, value: None, (0, 1))
     seen = []  # at each send(): after each slice of cards, then after each partition's state
     asyncio.run(processor.flush_in_slices(1, send=lambda: seen.append(processor.writing_state)))
     assert seen[-2:] == [True, True] and seen[:-2] and not any(seen[:-2])
@@ -126,7 +124,7 @@ def test_a_state_write_that_fails_leaves_the_consumer_in_its_usual_slices():
     def write(topic, partition, key, value):
         if topic == "state":
             raise RuntimeError("the producer is gone")
-    processor = _processor_with_two_partitions(write)
+    processor = _processor_fed_january(write, (0, 1))
     with pytest.raises(RuntimeError):
         asyncio.run(processor.flush_in_slices(1))
     assert processor.writing_state is False
