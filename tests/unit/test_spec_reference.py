@@ -949,6 +949,9 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
 
 
 N_ALERT_SEEDS = int(os.environ.get("SPEC_REF_ALERT_SEEDS", "40"))
+# Seed 159: a spam thread unmarked, in its 48 h deadline's lead, by a record that
+# moves the clock (a 400-seed run found it; warned as of the clock before, it fails).
+ALERT_SEEDS = sorted({*range(N_ALERT_SEEDS), 159})
 
 
 def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, dict]:
@@ -968,40 +971,39 @@ def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, di
     processor = Processor(policy, write, "state")
     h = History(seed, long_gaps=seed % 4 == 3, moved_deadlines=True).build()
     for offset, (topic, partition, value) in enumerate(published(h.lines()[0], 8)):
-        engine = processor.engines.get(partition)
-        clock_before = engine.clock if engine is not None else None
         processor.handle(topic, partition, offset, None, value)
         engine = processor.engines[partition]
-        # The engine looks at a record's item with the clock before the
-        # record moves it (the record can move it past the item's deadline).
-        for clock in dict.fromkeys((clock_before, engine.clock)):  # once when the record moved no clock
-            if clock is not None:
-                for alert, as_of in _due_now(engine, clock, policy).items():
-                    expected.setdefault(alert, as_of)
+        # A record's alerts are decided at the clock the record brings (docs/design.md,
+        # Alerts): a spam thread unmarked by a record that moves the clock is warned as
+        # of the moved clock, and missed when that clock passed its deadline. Looking
+        # with the clock before the record as well expected it as of the clock before.
+        if engine.clock is not None:
+            for alert, as_of in _due_now(engine, engine.clock, policy).items():
+                expected.setdefault(alert, as_of)
     return alerts, expected
 
 
 def _checked_alerts(seed: int, policy: Policy = Policy()) -> dict:
     """The alerts the Processor sent over the history of `seed` (alert ->
-    record), once each and all of those looking at every item finds, none
-    sent after the clock was first in its window."""
+    record), once each and all of those looking at every item finds, each
+    as of the first clock that finds it in its window."""
     alerts, expected = _alerts_and_expected(seed, policy)
     assert set(alerts) == set(expected), f"seed {seed}"
-    late = {alert: (record["as_of"], expected[alert]) for alert, record in alerts.items()
-            if parse_ts(record["as_of"]) > parse_ts(expected[alert])}
-    assert not late, f"seed {seed}: sent at, and due at: {late}"
+    other = {alert: (record["as_of"], expected[alert]) for alert, record in alerts.items()
+             if record["as_of"] != expected[alert]}
+    assert not other, f"seed {seed}: sent at, and due at: {other}"
     return alerts
 
 
 def test_alerts_are_those_of_looking_at_every_item_after_every_record():
     """The clock's wake-ups (one per item at a time, the next pushed when one
-    comes up) give each alert once, and no later than the clock is first in
-    its window, as looking at every thread and order after every record
-    finds them, with the clock before the record and after it.
+    comes up) give each alert once, as of the first clock in its window, as
+    looking at every thread and order after every record, with the clock
+    the record brings, finds them.
     Earlier buyer messages and placings arriving late move deadlines, some
     after they were warned: the new deadline is warned too."""
     compared, moved = 0, 0
-    for seed in range(N_ALERT_SEEDS):
+    for seed in ALERT_SEEDS:
         alerts = _checked_alerts(seed)
         compared += len(alerts)
         # alerts for two deadlines of one item's window (an order has one): the later was moved
