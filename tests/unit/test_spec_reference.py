@@ -493,7 +493,13 @@ class History:
                 msg("buyer", t0 + dt.timedelta(days=rng.randint(60, 200)))  # buyer returns months later
                 STATS.inc("long_gap_thread_followup")
         # spam marks
-        if rng.random() < 0.07:
+        if self.moved_deadlines and rng.random() < 0.15:
+            # Unmarked in its 48 h deadline's lead: warned as of the clock
+            # the unmark brings (when that record moves the clock too).
+            self.emit({"type": "thread.spam_marked", "seller_id": sid, "thread_id": tid}, t0 + H)
+            self.emit({"type": "thread.spam_unmarked", "seller_id": sid, "thread_id": tid},
+                      t0 + 48 * H - rng.choice([US, H, 3 * H, 4 * H - dt.timedelta(seconds=1)]))
+        elif rng.random() < 0.07:
             t = t0 + rng.choice([H, 47 * H, 60 * H, 20 * D])
             self.emit({"type": "thread.spam_marked", "seller_id": sid, "thread_id": tid}, t)
             STATS.inc("spam_marked")
@@ -949,16 +955,14 @@ def _due_now(engine, clock: int, policy: Policy) -> dict:
 
 
 N_ALERT_SEEDS = int(os.environ.get("SPEC_REF_ALERT_SEEDS", "40"))
-# Seed 159: a spam thread unmarked, in its 48 h deadline's lead, by a record that
-# moves the clock (a 400-seed run found it; warned as of the clock before, it fails).
-ALERT_SEEDS = sorted({*range(N_ALERT_SEEDS), 159})
 
 
-def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, dict]:
+def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, dict, int]:
     """(alert -> the record) sent by the worker's Processor over a history
-    whose deadlines move, and (alert -> as_of) as looking at every item of
-    the record's partition after every record finds them."""
-    alerts, expected = {}, {}
+    whose deadlines move, (alert -> as_of) as looking at every item of the
+    record's partition after every record finds them, and how many of those
+    were first found after a spam unmark that moved the clock."""
+    alerts, expected, after_unmark = {}, {}, 0
 
     def write(topic, partition, key, value):
         if topic == ALERTS:
@@ -971,6 +975,7 @@ def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, di
     processor = Processor(policy, write, "state")
     h = History(seed, long_gaps=seed % 4 == 3, moved_deadlines=True).build()
     for offset, (topic, partition, value) in enumerate(published(h.lines()[0], 8)):
+        clock_before = processor.engines[partition].clock if partition in processor.engines else None
         processor.handle(topic, partition, offset, None, value)
         engine = processor.engines[partition]
         # A record's alerts are decided at the clock the record brings (docs/design.md,
@@ -978,21 +983,28 @@ def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, di
         # of the moved clock, and missed when that clock passed its deadline. Looking
         # with the clock before the record as well expected it as of the clock before.
         if engine.clock is not None:
+            unmarked = None  # (seller, "thread", thread id) of a spam unmark that moved the clock
+            if engine.clock != clock_before and b'"thread.spam_unmarked"' in value:
+                event = orjson.loads(value)
+                unmarked = (event["seller_id"], "thread", event["thread_id"])
             for alert, as_of in _due_now(engine, engine.clock, policy).items():
-                expected.setdefault(alert, as_of)
-    return alerts, expected
+                if alert not in expected:
+                    expected[alert] = as_of
+                    after_unmark += alert[:3] == unmarked
+    return alerts, expected, after_unmark
 
 
-def _checked_alerts(seed: int, policy: Policy = Policy()) -> dict:
+def _checked_alerts(seed: int, policy: Policy = Policy()) -> tuple[dict, int]:
     """The alerts the Processor sent over the history of `seed` (alert ->
     record), once each and all of those looking at every item finds, each
-    as of the first clock that finds it in its window."""
-    alerts, expected = _alerts_and_expected(seed, policy)
+    as of the first clock that finds it in its window; and how many of them
+    a spam unmark that moved the clock brought."""
+    alerts, expected, after_unmark = _alerts_and_expected(seed, policy)
     assert set(alerts) == set(expected), f"seed {seed}"
     other = {alert: (record["as_of"], expected[alert]) for alert, record in alerts.items()
              if record["as_of"] != expected[alert]}
     assert not other, f"seed {seed}: sent at, and due at: {other}"
-    return alerts
+    return alerts, after_unmark
 
 
 def test_alerts_are_those_of_looking_at_every_item_after_every_record():
@@ -1001,16 +1013,21 @@ def test_alerts_are_those_of_looking_at_every_item_after_every_record():
     looking at every thread and order after every record, with the clock
     the record brings, finds them.
     Earlier buyer messages and placings arriving late move deadlines, some
-    after they were warned: the new deadline is warned too."""
-    compared, moved = 0, 0
-    for seed in ALERT_SEEDS:
-        alerts = _checked_alerts(seed)
+    after they were warned: the new deadline is warned too. Spam threads
+    unmarked in their deadline's lead by a record that moves the clock are
+    warned as of that clock (with the engine warning at the clock before,
+    seed 10 fails)."""
+    compared, moved, after_unmark = 0, 0, 0
+    for seed in range(N_ALERT_SEEDS):
+        alerts, unmarked = _checked_alerts(seed)
         compared += len(alerts)
+        after_unmark += unmarked
         # alerts for two deadlines of one item's window (an order has one): the later was moved
         windows = [(*alert[:3], record.get("window_hours")) for alert, record in alerts.items()]
         moved += len(windows) - len(set(windows))
     assert compared >= 10 * N_ALERT_SEEDS  # the histories have alerts to compare
     assert moved >= N_ALERT_SEEDS // 4  # and deadlines warned again after they moved
+    assert after_unmark >= N_ALERT_SEEDS // 10  # and threads warned as their unmark moved the clock
 
 
 def test_alerts_under_another_policy_are_those_of_looking_at_every_item():
@@ -1020,7 +1037,7 @@ def test_alerts_under_another_policy_are_those_of_looking_at_every_item():
                        "alerts": Alerts(response_lead_hours=10, ship_day_alert_hour=9)})
     compared = 0
     for seed in range(N_ALERT_SEEDS // 4):
-        alerts = _checked_alerts(seed, policy)
+        alerts, _ = _checked_alerts(seed, policy)
         compared += len(alerts)
         assert {alert[4] for alert in alerts} <= {36, 12, None}
     assert compared >= 10 * (N_ALERT_SEEDS // 4)
