@@ -179,7 +179,8 @@ def render(results: dict) -> str:
            "each on a broker of its own.", "",
            "## Reproduce", "", "```sh", "pip install -e '.[bench]'", reproduce_command(results["command"]), "```", "",
            "## Machine", "",
-           f"- {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, {m['system']}, Python {m['python']}",
+           f"- {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, {m['system']}, Python {m['python']}"
+           + (f" ({m['interpreter']})" if m.get("interpreter") else ""),
            "- " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
            f"- broker: the embedded Tansu (memory storage), {results['args']['partitions']} partitions per topic; "
            "broker, worker and load generator share the cores",

@@ -10,6 +10,7 @@ import resource
 import shlex
 import statistics
 import sys
+import sysconfig
 import tempfile
 import time
 import uuid
@@ -101,8 +102,26 @@ def machine() -> dict:
             versions[name] = "-"
     commit = os.environ.get("BENCH_SOURCE_COMMIT") or _git_commit()
     return {"commit": commit, "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}",
-            "versions": versions, "date": time.strftime("%Y-%m-%d")}
+            "python": platform.python_version(), "interpreter": interpreter(),
+            "system": f"{platform.system()} {platform.release()}", "versions": versions, "date": time.strftime("%Y-%m-%d")}
+
+
+def interpreter() -> str:
+    """How the Python running the benchmark (and every worker it starts) is
+    built, as far as it tells: its executable, whether libpython is a shared
+    library it loaded (pyenv's default build: every call between the
+    interpreter's own functions then goes through the PLT) or linked into the
+    executable, and the optimizations its configure was given, if it says."""
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        linked = "libpython: ?"
+    else:
+        shared = next((line.split()[-1] for line in maps if "/libpython3" in line), None)
+        linked = f"libpython shared, {shared}" if shared else "libpython linked into the executable"
+    configured = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    flags = [flag for flag in ("--enable-optimizations", "--with-lto") if flag in configured]
+    return f"{os.path.realpath(sys.executable)}; {linked}" + (f"; configured {' '.join(flags)}" if flags else "")
 
 
 def _git_commit() -> str:
