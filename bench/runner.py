@@ -109,9 +109,9 @@ def machine() -> dict:
 def interpreter() -> str:
     """How the Python running the benchmark (and every worker it starts) is
     built, as far as it tells: its executable, whether libpython is a shared
-    library it loaded (pyenv's default build: every call between the
-    interpreter's own functions then goes through the PLT) or linked into the
-    executable, and the optimizations its configure was given, if it says."""
+    library it loaded (pyenv's default build: its calls to its own exported
+    functions then go through the PLT) or linked into the executable, and the
+    optimizations its configure was given, if it says."""
     try:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
