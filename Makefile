@@ -1,12 +1,14 @@
 # Each target builds its own virtualenv from nothing (python3 with venv).
 VENV ?= .venv
+# The interpreter the virtualenv is made from (`make clean` first to change it).
+VENV_PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .PHONY: test demo unit integration clean
 
 $(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
+	$(VENV_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,embedded,fast]'
 	rm -f $(VENV)/.installed-*
