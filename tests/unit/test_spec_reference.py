@@ -975,13 +975,13 @@ def _alerts_and_expected(seed: int, policy: Policy = Policy()) -> tuple[dict, di
     processor = Processor(policy, write, "state")
     h = History(seed, long_gaps=seed % 4 == 3, moved_deadlines=True).build()
     for offset, (topic, partition, value) in enumerate(published(h.lines()[0], 8)):
-        clock_before = processor.engines[partition].clock if partition in processor.engines else None
+        engine = processor.engines.get(partition)
+        clock_before = engine.clock if engine is not None else None
         processor.handle(topic, partition, offset, None, value)
         engine = processor.engines[partition]
         # A record's alerts are decided at the clock the record brings (docs/design.md,
         # Alerts): a spam thread unmarked by a record that moves the clock is warned as
-        # of the moved clock, and missed when that clock passed its deadline. Looking
-        # with the clock before the record as well expected it as of the clock before.
+        # of the moved clock, and missed when that clock passed its deadline.
         if engine.clock is not None:
             unmarked = None  # (seller, "thread", thread id) of a spam unmark that moved the clock
             if engine.clock != clock_before and b'"thread.spam_unmarked"' in value:
