@@ -27,25 +27,13 @@ from standards.policy import load_policy
 from . import already_sent, metrics
 from .client_logs import quiet_repeated_client_errors
 from .config import Settings
-from .processor import Processor, is_backlog
+from .processor import APPLY_SLICE, APPLY_SLICE_WHILE_WRITING_STATE, REFRESH_SLICE, Processor, is_backlog
 from .reading import read_from, read_topic
 from .writer import BatchWriter
 from .topics import COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts
 
 log = logging.getLogger(__name__)
 settings = Settings()
-# Records applied, and scorecards recomputed, between two turns of the event
-# loop (each slice a few milliseconds to some tens): timers, commits and web
-# requests wait for a slice at most, and a recount that takes turns with the
-# input ends soon after it starts. While a commit writes the partitions'
-# state, whose steps (a partition's state records, ~20 ms at half the
-# worker's throughput) no card waits for, the input takes longer turns: with
-# 200 records (~5 ms) between two steps it got a fifth of the loop, and
-# records waited behind the commit (docs/design.md, "Input first while state
-# is written").
-APPLY_SLICE = 200
-APPLY_SLICE_WHILE_WRITING_STATE = 1000
-REFRESH_SLICE = 500
 policy = load_policy(settings.policy_file)
 
 

@@ -26,6 +26,20 @@ STATUSES = ("met", "not_met", "not_applicable", "not_enough_data")
 BADGE_NAMES = ("star_seller",) + AREA_BADGES
 Write = Callable[[str, int, Optional[bytes], Optional[bytes]], Any]  # (topic, partition, key, value)
 
+# How the worker (streams/app.py) takes turns with the rest of its event
+# loop: records applied, and scorecards recomputed, between two turns (each
+# slice a few milliseconds to some tens): timers, commits and web requests
+# wait for a slice at most, and a recount that takes turns with the input
+# ends soon after it starts. While a commit writes the partitions' state,
+# whose steps (a partition's state records, ~20 ms at half the worker's
+# throughput) no card waits for, the input takes longer turns: with 200
+# records (~5 ms) between two steps it got a fifth of the loop, and records
+# waited behind the commit (docs/design.md, "Input first while state is
+# written").
+APPLY_SLICE = 200
+APPLY_SLICE_WHILE_WRITING_STATE = 1000
+REFRESH_SLICE = 500
+
 
 class Record(NamedTuple):
     """What handle_batch reads of an aiokafka ConsumerRecord."""
