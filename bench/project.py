@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gc
+import logging
 import statistics
 import time
 import tracemalloc
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Optional
 
 import orjson
@@ -164,6 +166,56 @@ def listed_backfill(lines: list[bytes], partitions: int) -> tuple[list[bytes], i
     held, invalid = backfill(lines, partitions, load_policy(None))
     with held:
         return list(held), invalid
+
+
+def processor_phases(records: list[tuple[str, bytes, bytes]], partitions: int) -> dict:
+    """The worker's rules alone over the workload's (topic, key, value)
+    records: its Processor in this process, with no Kafka, no Faust and no
+    event loop around it, driven as the worker drives it through a backlog
+    (the records of each topic partition in offset order, `APPLY_SLICE` at a
+    time, the partitions in turn; cards and state only at the end, as the
+    commit that follows the backlog makes them). The seconds of each phase:
+    applying the events (decoding and dead letters, the rules, the
+    evaluations made before a seller's next event), the recount (scorecards,
+    daily badge progress, the evaluations not made yet) and the state records
+    (with the violations and badge changes they hold, sent after them); the
+    records each output topic and the state got, and the sellers held."""
+    from standards.policy import load_policy
+    from streams.processor import APPLY_SLICE, Processor, Record
+
+    written: dict[str, int] = {}
+
+    def write(topic, partition, key, value) -> None:
+        written[topic] = written.get(topic, 0) + 1
+
+    by_partition: dict[tuple[str, int], list[Record]] = {}
+    stamp = time.time() * 1000.0  # a Kafka timestamp, for the latency metric the worker keeps too
+    for topic, key, value in records:
+        fetched = by_partition.setdefault((topic, partition_for(key, partitions)), [])
+        fetched.append(Record(len(fetched), key, value, stamp))
+    in_turn = zip_longest(*([(tp, fetched[start:start + APPLY_SLICE]) for start in range(0, len(fetched), APPLY_SLICE)]
+                            for tp, fetched in by_partition.items()))
+    slices = [taken for turn in in_turn for taken in turn if taken is not None]
+    processor = Processor(load_policy(None), write, "state")
+    processor.set_backlog(True)
+    quiet = logging.getLogger("streams.processor")  # one line per dead letter
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        began = time.perf_counter()
+        for (topic, partition), taken in slices:
+            processor.handle_batch(topic, partition, taken)
+        applied = time.perf_counter()
+        processor.refresh(len(records) + 1)  # every changed seller: at most one per event
+        recounted = time.perf_counter()
+        asyncio.run(processor.flush_in_slices(len(records) + 1))
+        processor.release()  # the violations and badge changes the state holds, sent once it is acknowledged
+        written_state = time.perf_counter()
+    finally:
+        quiet.setLevel(level)
+    return {"events": len(records), "apply": applied - began, "recount": recounted - applied,
+            "state": written_state - recounted, "state_records": written.pop("state", 0), "outputs": written,
+            "sellers": sum(len(engine.sellers) for engine in processor.engines.values())}
 
 
 async def compare_evaluations(bootstrap: str, expected: list[bytes]) -> tuple[int, int, int]:

@@ -19,6 +19,10 @@ def _cores(cores) -> str:
     return " / ".join(f"{cores.get(name, 0):.2f}" for name in ("worker", "broker", "benchmark", "steal"))
 
 
+def _us(x: Optional[float]) -> str:
+    return f"{x:.1f} µs" if x is not None else "-"
+
+
 def _ms(x: Optional[float]) -> str:
     return "-" if x is None else f"{x * 1000:,.0f} ms"
 
@@ -123,6 +127,46 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def time_breakdown(results: dict) -> list[str]:
+    """Where the worker's CPU goes: its rules alone, in process, against
+    what the worker used per event; and the budget the 15 % target leaves."""
+    worker = (results.get("project") or {}).get("cpu_per_event")
+    phases = (results.get("in_process") or {}).get("median")
+    if not (worker and phases):
+        return []
+    rules = sum(phases.values())
+    out = ["## Where the worker's time goes", "",
+           "The worker's rules alone: its `Processor` in the benchmark's process over the same records, with no "
+           "Kafka, no Faust and no event loop (`bench.project.processor_phases`), driven as the worker drives it "
+           "through a backlog: each topic partition's records in order, in slices of `APPLY_SLICE`, the "
+           "partitions in turn, then the recount and the state that the commit after the backlog makes. "
+           f"{_medians(len(results['in_process']['runs']))}, in the rounds above.", "",
+           "| | CPU per event |", "| --- | ---: |",
+           f"| this project's worker, ready to the final commit | {_us(worker)} |",
+           f"| its rules alone: applying the events (decoding, dead letters, the rules, evaluations made before a "
+           f"seller's next event) | {_us(phases['apply'])} |",
+           f"| its rules alone: the recount (scorecards, daily badge progress, the evaluations not made yet) "
+           f"| {_us(phases['recount'])} |",
+           f"| its rules alone: the state records, and the violations and badge changes sent after them "
+           f"| {_us(phases['state'])} |",
+           f"| its rules alone, in all | {_us(rules)} |",
+           f"| the rest: fetching and producing (aiokafka), Faust, the event loop | {_us(worker - rules)} |"]
+    for key, label in (("limit", "the limit: aiokafka consumer + orjson decode + dict count"),
+                       ("peer", "peer: Quix Streams, a count per seller")):
+        cpu = (results.get(key) or {}).get("cpu_per_event")
+        if cpu:
+            out.append(f"| {label} | {_us(cpu)} |")
+    limit = _get(results, "limit")
+    if limit:
+        out += ["", f"15 % of the limit is {_rate(0.15 * limit)} events/s: {_us(1e6 / (0.15 * limit))} per event "
+                "for a worker that keeps a core busy."]
+    return out + [""]
+
+
+def _medians(runs: int) -> str:
+    return "One run" if runs == 1 else f"Medians of {runs} runs"
+
+
 def _yes(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -198,8 +242,8 @@ def render(results: dict) -> str:
            f"Loaded in {_s(results['load']['seconds'])} ({_rate(results['load']['rate'])} events/s, "
            "keyed by seller_id, default partitioner).", "",
            "## Throughput", "",
-           "| system | events/s (median) | runs | to the final commit | start to ready | peak RSS |",
-           "| --- | ---: | --- | ---: | ---: | ---: |"]
+           "| system | events/s (median) | runs | to the final commit | start to ready | peak RSS | CPU per event |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
     rows = (("limit", "limit: aiokafka consumer + orjson decode + dict count (default fetch settings)"),
             ("limit-tuned", "limit, tuned fetch (4 MiB/partition)"),
             ("naive", "naive: Faust agent, one table update per event"),
@@ -219,11 +263,12 @@ def render(results: dict) -> str:
         short = any(r.get("seconds", 99) < SHORT_RUN for r in runs)
         out.append(f"| {label} | {'>= ' if short else ''}{_rate(entry['median'])} | "
                    f"{', '.join(_rate(r) for r in entry['rates'])} | "
-                   f"{_rate(committed) if committed else '-'} | {_s(starts)} | {_mib(rss)} |")
+                   f"{_rate(committed) if committed else '-'} | {_s(starts)} | {_mib(rss)} | "
+                   f"{_us(entry.get('cpu_per_event'))} |")
     if results.get("backfill"):
         b = results["backfill"]
         out.append(f"| backfill (`streams.backfill.backfill`, in process, no Kafka) | {_rate(b['median'])} | "
-                   f"{', '.join(_rate(r) for r in b['rates'])} | - | - | - |")
+                   f"{', '.join(_rate(r) for r in b['rates'])} | - | - | - | - |")
     out += ["", "Workers: throughput = events / (time from ready to the end of processing). \"Ready\" is /ready "
             "answering 200 (project, naive Faust) or the first processed message (Quix), so start-up (imports, "
             "group join, changelog topic creation, recovery) is left out and shown apart. The end is read from the "
@@ -241,7 +286,11 @@ def render(results: dict) -> str:
             f"consumer group, which gives each half of the {results['args']['partitions']} partitions; timed from "
             "the first one ready "
             "(a rebalance when the second joins later is in the time), start to ready is to the second one. "
-            "They share the machine's cores with the broker; the targets are of one process.", "",
+            "They share the machine's cores with the broker; the targets are of one process. CPU per event: "
+            "the CPU time of the worker's process (every thread; the two processes' added) from ready to the "
+            "final commit, over the events; the limit's is that of its consumer, which runs alone in the "
+            "benchmark's process.", "",
+            *time_breakdown(results),
             "## Ratios", "", "| ratio | value | target |", "| --- | ---: | --- |"]
     for label, value, target in ratios(results):
         if value is not None:
@@ -258,8 +307,8 @@ def render(results: dict) -> str:
                                    sorted(topics.items(), key=lambda kv: -kv[1])) + " per event)") if topics else ""
         out.append(f"It wrote {last['outputs']:,.0f} output records ({last['outputs'] / loaded:.2f} per input "
                    f"event{detail}) and {last['state_writes']:,.0f} state records "
-                   f"({last['state_writes'] / loaded:.2f} per event), holds {last['sellers_in_state']:,.0f} sellers, "
-                   f"and used {last['cpu_seconds']:.0f} CPU s ({1e6 * last['cpu_seconds'] / loaded:,.0f} µs per event).")
+                   f"({last['state_writes'] / loaded:.2f} per event) and holds {last['sellers_in_state']:,.0f} "
+                   "sellers.")
     if results.get("latency"):
         out += ["", "## Latency, publish to scorecard", "",
                 "| round | offered load | events/s sent | scorecards matched | p50 | p99 | p50 received | p99 received |"

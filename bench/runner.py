@@ -30,7 +30,7 @@ FULL_DAYS = 120
 # Two project workers in one consumer group (four partitions each): how the
 # worker scales with processes, each its own interpreter (the targets are of one).
 PAIR = "project-pair"
-CPU_SECONDS = "seller_standards_process_cpu_seconds_total"  # a worker's, on its /metrics
+PHASES = ("apply", "recount", "state")  # of project.processor_phases
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -242,17 +242,26 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
     kinds = [kind for kind in ("naive", "naive-notable", "peer", PAIR, "project")
              if kind not in args.skip and (kind != "naive-notable" or args.with_notable)]
     limit_rates: dict[str, list] = {label: [] for label, _ in limits}
+    limit_cpu: dict[str, list] = {label: [] for label, _ in limits}  # µs per event
+    phases: list[dict] = []
     runs: dict[str, list] = {kind: [] for kind in kinds}
     last = None
     for rep in range(args.reps):
         for label, tuned in limits:
+            cpu = time.process_time()  # the limit's consumer runs in this process, alone
             count, secs = run_stoppable(kafka.raw_consume(bootstrap, ends, tuned=tuned))
             limit_rates[label].append(count / secs)
-            log(f"{label} rep {rep + 1}: {count / secs:,.0f} events/s")
+            limit_cpu[label].append(1e6 * (time.process_time() - cpu) / count)
+            log(f"{label} rep {rep + 1}: {count / secs:,.0f} events/s, {limit_cpu[label][-1]:.1f} µs of CPU per event")
         if "backfill" not in args.skip:
             rate, expected_evaluations, invalid = timed_backfill(lines, args.partitions)
             backfill_rates.append(rate)
             log(f"backfill rep {rep + 1}: {rate:,.0f} events/s")
+        if "project" in kinds:  # where the worker's time goes: its rules alone
+            phases.append(project.processor_phases(w.records, args.partitions))
+            gc.collect()  # its state, not left for a collection during the next measurement
+            log(f"in process rep {rep + 1}: " + ", ".join(
+                f"{name} {1e6 * phases[-1][name] / phases[-1]['events']:.1f}" for name in PHASES) + " µs per event")
         for kind in kinds:
             extra = {"PEER_MODE": args.peer_mode} if kind == "peer" else {}
             keep = kind == "project" and rep == args.reps - 1  # runs on, for the phases that follow
@@ -260,17 +269,23 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
             runs[kind].append(entry)
             last = worker or last
     for label, rates in limit_rates.items():
-        results[label] = {"rates": rates, "median": statistics.median(rates)}
+        results[label] = {"rates": rates, "median": statistics.median(rates),
+                          "cpu_per_event": statistics.median(limit_cpu[label])}
         log(f"{label}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
     if backfill_rates:
         results["backfill"] = {"rates": backfill_rates, "median": statistics.median(backfill_rates),
                                "evaluations": len(expected_evaluations), "invalid": invalid}
         log(f"backfill: {statistics.median(backfill_rates):,.0f} events/s {[round(r) for r in backfill_rates]}, "
             f"{len(expected_evaluations):,} evaluation records, {invalid} invalid")
+    if phases:
+        results["in_process"] = {"runs": phases, "median": {
+            name: statistics.median(1e6 * run[name] / run["events"] for run in phases) for name in PHASES}}
     for kind, kind_runs in runs.items():
         rates = [r["rate"] for r in kind_runs]
+        cpu = [1e6 * r["cpu_seconds"] / r["events"] for r in kind_runs if r.get("cpu_seconds")]
         results[kind] = {"runs": kind_runs, "median": statistics.median(rates), "rates": rates,
-                         "committed_median": statistics.median(r["committed_rate"] for r in kind_runs)}
+                         "committed_median": statistics.median(r["committed_rate"] for r in kind_runs),
+                         "cpu_per_event": statistics.median(cpu) if cpu else None}
         log(f"{kind}: {statistics.median(rates):,.0f} events/s {[round(r) for r in rates]}")
 
     if last is not None:
@@ -332,8 +347,6 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
         run = run_stoppable(workers.measure(group, bootstrap, ends, args.worker_timeout))
         entry = asdict(run) | {"rate": run.rate, "committed_rate": run.committed_rate, "app_id": worker.app_id}
         if kind == PAIR:
-            entry["cpu_seconds"] = sum(workers.parse_metrics(run_stoppable(workers.scrape_text(member)))
-                                       .get(CPU_SECONDS, 0) for member in group)
             entry["partitions"] = [json.loads(run_stoppable(workers.http_get(
                 f"http://127.0.0.1:{member.port}/ready"))[1])["partitions"] for member in group]
         if kind == "project":
@@ -345,10 +358,10 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
             entry["state_writes"] = metrics.get("seller_standards_state_writes_total", 0)
             entry["sellers_in_state"] = metrics.get("seller_standards_sellers_in_state", 0)
             entry["outputs"] = metrics.get("seller_standards_outputs_total", 0)
-            entry["cpu_seconds"] = metrics.get(CPU_SECONDS, 0)
         log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
             f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
-            f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB")
+            f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB"
+            + (f", {1e6 * run.cpu_seconds / run.events:.1f} µs of CPU per event" if run.cpu_seconds else ""))
     except Exception:
         for member in group:
             log(f"{kind} worker failed; log tail:\n{member.log_tail()}")

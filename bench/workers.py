@@ -69,6 +69,14 @@ class Worker:
         except psutil.Error:
             return None
 
+    def cpu_seconds(self) -> Optional[float]:
+        """The CPU time the process has used so far (user and system, every thread)."""
+        try:
+            used = psutil.Process(self.process.pid).cpu_times()
+        except psutil.Error:
+            return None
+        return used.user + used.system
+
     def log_tail(self, chars: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
@@ -162,6 +170,7 @@ class Run:
     peak_rss: Optional[int]
     ready_rss: Optional[int]
     seconds: float = 0.0  # ready to the estimated end of processing (see estimate_end)
+    cpu_seconds: Optional[float] = None  # the CPU the group used from ready to the committed end
 
     @property
     def rate(self) -> float:
@@ -193,6 +202,7 @@ async def measure(group: list[Worker], bootstrap: str, ends: dict, timeout: floa
     readies = await asyncio.gather(*(wait_ready(worker) for worker in group))
     ready = min(readies)
     ready_rss = _total(worker.rss() for worker in group)
+    ready_cpu = _total(worker.cpu_seconds() for worker in group)
     samples: list = []
 
     def sample_rss() -> None:
@@ -202,13 +212,15 @@ async def measure(group: list[Worker], bootstrap: str, ends: dict, timeout: floa
     async with Progress(bootstrap, group[0].app_id) as progress:
         done = await progress.wait(ends, timeout, lambda: all(worker.alive() for worker in group),
                                    on_sample=sample_rss, samples=samples)
+    done_cpu = _total(worker.cpu_seconds() for worker in group)
     total = sum(ends.values())
     end = estimate_end(ready, samples, total, done)
     return Run(group[0].kind, total, max(readies) - group[0].launched, done - ready,
-               _total(worker.peak_rss() for worker in group), ready_rss, end - ready)
+               _total(worker.peak_rss() for worker in group), ready_rss, end - ready,
+               None if ready_cpu is None or done_cpu is None else done_cpu - ready_cpu)
 
 
-def _total(values) -> Optional[int]:
+def _total(values) -> Optional[float]:
     values = list(values)
     return None if None in values else sum(values)
 

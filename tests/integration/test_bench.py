@@ -32,6 +32,19 @@ def test_bench_worker_and_backfill_agree(tmp_path):
     first, second = results["project-pair"]["runs"][0]["partitions"]
     assert sorted(first + second) == list(range(results["args"]["partitions"])) and first and second
 
+    # The worker's rules alone, in process, over the same records: the
+    # sellers the worker holds, the same evaluation records as the backfill
+    # (SPEC 6.1: one per seller and month with activity) and the same invalid
+    # events dead-lettered.
+    rules = results["in_process"]["runs"][0]
+    assert rules["events"] == accounted["loaded"]
+    assert rules["sellers"] == results["project"]["runs"][-1]["sellers_in_state"] > 0  # as the worker holds
+    assert rules["outputs"]["standards.evaluations"] == results["backfill"]["evaluations"]
+    assert rules["outputs"].get("standards.deadletter", 0) == results["backfill"]["invalid"]
+    # A process's CPU time from ready to the final commit: some, and no more than its cores could give.
+    run = results["project"]["runs"][0]
+    assert 0 < run["cpu_seconds"] <= run["committed_seconds"] * results["machine"]["cores"]
+
     check = results["evaluations_check"]
     assert check["backfill"] == results["backfill"]["evaluations"] > 0
     assert check["worker"] == check["backfill"]

@@ -1,8 +1,9 @@
 """The latency target of BENCHMARKS.md reads the median p99 of the 50 %
-phases (one per round), not whichever phase ran last."""
+phases (one per round), not whichever phase ran last; where the worker's
+time goes is the worker's CPU per event against its rules' alone."""
 from __future__ import annotations
 
-from bench.report import summary, targets
+from bench.report import summary, targets, time_breakdown
 
 
 def _phase(round_: int, share: float, p50: float, p99: float) -> dict:
@@ -43,3 +44,17 @@ def test_a_phase_s_garbage_collections_read_count_total_and_longest():
         "1,234, 615 ms in all, each <= 100 ms"
     assert gc_pauses({"count": 0.0, "seconds": 0.0, "longest_at_most": 0.0}) == "none"
     assert gc_pauses(None) == "-"  # a worker before the metric
+
+
+def test_the_time_breakdown_takes_the_rules_alone_from_the_worker_s_cpu():
+    results = {"project": {"median": 30_000.0, "cpu_per_event": 33.0},
+               "in_process": {"runs": [{}, {}, {}], "median": {"apply": 15.0, "recount": 6.5, "state": 2.5}},
+               "limit": {"median": 300_000.0, "cpu_per_event": 3.5}}
+    rows = dict(tuple(cell.strip() for cell in line.strip("|").split(" | "))
+                for line in time_breakdown(results) if line.startswith("| ") and " | " in line)
+    assert rows["its rules alone, in all"] == "24.0 µs"  # 15 + 6.5 + 2.5
+    assert rows["the rest: fetching and producing (aiokafka), Faust, the event loop"] == "9.0 µs"  # 33 - 24
+    assert rows["the limit: aiokafka consumer + orjson decode + dict count"] == "3.5 µs"
+    # 15 % of 300,000 events/s: 45,000 events/s, 1/45,000 s = 22.2 µs each
+    assert "15 % of the limit is 45,000 events/s: 22.2 µs per event" in "\n".join(time_breakdown(results))
+    assert time_breakdown({"project": {"median": 30_000.0, "cpu_per_event": None}}) == []  # a run without it
