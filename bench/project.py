@@ -193,9 +193,9 @@ def processor_phases(records: list[tuple[str, bytes, bytes]], partitions: int) -
     for topic, key, value in records:
         fetched = by_partition.setdefault((topic, partition_for(key, partitions)), [])
         fetched.append(Record(len(fetched), key, value, stamp))
-    in_turn = zip_longest(*([(tp, fetched[start:start + APPLY_SLICE]) for start in range(0, len(fetched), APPLY_SLICE)]
-                            for tp, fetched in by_partition.items()))
-    slices = [taken for turn in in_turn for taken in turn if taken is not None]
+    per_partition = [[(tp, fetched[start:start + APPLY_SLICE]) for start in range(0, len(fetched), APPLY_SLICE)]
+                     for tp, fetched in by_partition.items()]
+    slices = [taken for turn in zip_longest(*per_partition) for taken in turn if taken is not None]
     processor = Processor(load_policy(None), write, "state")
     processor.set_backlog(True)
     quiet = logging.getLogger("streams.processor")  # one line per dead letter
