@@ -20,14 +20,14 @@ import logging
 import time
 from typing import Optional
 
+from bench.in_process import apply_as_fetched, fetched
 from bench.workload import generate
 from schemas.validate import InvalidEvent, decode_event
 from standards.calendar import DAY
 from standards.policy import load_policy
 from standards.seller import ITEM_CLASSES
 from streams.gc_tuning import tune_gc
-from streams.partitioning import partition_for
-from streams.processor import Processor, Record
+from streams.processor import Processor
 
 
 def main(argv=None) -> None:
@@ -49,9 +49,7 @@ def main(argv=None) -> None:
     print("month  events  us/event  sellers  items (per seller)  past orders")
     for month, records in enumerate(_months(workload.records, args.partitions), 1):
         started = time.process_time()
-        for (topic, partition), batch in records.items():
-            for at in range(0, len(batch), 200):  # as fetches bring them
-                processor.handle_batch(topic, partition, batch[at:at + 200])
+        apply_as_fetched(processor, records)
         asyncio.run(processor.flush_in_slices(len(workload.records)))
         spent = time.process_time() - started
         sellers = [seller for engine in processor.engines.values() for seller in engine.sellers.values()]
@@ -63,24 +61,21 @@ def main(argv=None) -> None:
 
 
 def _months(records: list, partitions: int):
-    """The records, in their order, grouped per topic partition, a month at
-    a time: from a record's event time to the first record 30 days later."""
-    partition_of: dict = {}
-    month: dict = {}
+    """The records, in their order, grouped per topic partition
+    (`bench.in_process.fetched`), a month at a time: from a record's event
+    time to the first record 30 days later."""
+    month: list = []  # (offset, record)
     month_end = None
-    for offset, (topic, key, value) in enumerate(records):
-        at = event_time(value)
+    for offset, record in enumerate(records):
+        at = event_time(record[2])
         if at is not None and month_end is None:
             month_end = at + 30 * DAY
         if at is not None and at >= month_end and month:
-            yield month
-            month, month_end = {}, at + 30 * DAY
-        partition = partition_of.get(key)
-        if partition is None:
-            partition = partition_of[key] = partition_for(key, partitions)
-        month.setdefault((topic, partition), []).append(Record(offset, key, value, None))
+            yield fetched(month, partitions)
+            month, month_end = [], at + 30 * DAY
+        month.append((offset, record))
     if month:
-        yield month
+        yield fetched(month, partitions)
 
 
 def event_time(value: bytes) -> Optional[int]:

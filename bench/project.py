@@ -10,7 +10,6 @@ import statistics
 import time
 import tracemalloc
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from typing import Optional
 
 import orjson
@@ -172,30 +171,24 @@ def processor_phases(records: list[tuple[str, bytes, bytes]], partitions: int) -
     """The worker's rules alone over the workload's (topic, key, value)
     records: its Processor in this process, with no Kafka, no Faust and no
     event loop around it, driven as the worker drives it through a backlog
-    (the records of each topic partition in offset order, `APPLY_SLICE` at a
-    time, the partitions in turn; cards and state only at the end, as the
-    commit that follows the backlog makes them). The seconds of each phase:
-    applying the events (decoding and dead letters, the rules, the
+    (`bench.in_process.apply_as_fetched`; cards and state only at the end,
+    as the commit that follows the backlog makes them). The seconds of each
+    phase: applying the events (decoding and dead letters, the rules, the
     evaluations made before a seller's next event), the recount (scorecards,
     daily badge progress, the evaluations not made yet) and the state records
     (with the violations and badge changes they hold, sent after them); the
     records each output topic and the state got, and the sellers held."""
     from standards.policy import load_policy
-    from streams.processor import APPLY_SLICE, Processor, Record
+    from streams.processor import Processor
+
+    from .in_process import apply_as_fetched, fetched
 
     written: dict[str, int] = {}
 
     def write(topic, partition, key, value) -> None:
         written[topic] = written.get(topic, 0) + 1
 
-    by_partition: dict[tuple[str, int], list[Record]] = {}
-    stamp = time.time() * 1000.0  # a Kafka timestamp, for the latency metric the worker keeps too
-    for topic, key, value in records:
-        fetched = by_partition.setdefault((topic, partition_for(key, partitions)), [])
-        fetched.append(Record(len(fetched), key, value, stamp))
-    per_partition = [[(tp, fetched[start:start + APPLY_SLICE]) for start in range(0, len(fetched), APPLY_SLICE)]
-                     for tp, fetched in by_partition.items()]
-    slices = [taken for turn in zip_longest(*per_partition) for taken in turn if taken is not None]
+    by_partition = fetched(enumerate(records), partitions)
     processor = Processor(load_policy(None), write, "state")
     processor.set_backlog(True)
     quiet = logging.getLogger("streams.processor")  # one line per dead letter
@@ -203,8 +196,7 @@ def processor_phases(records: list[tuple[str, bytes, bytes]], partitions: int) -
     quiet.setLevel(logging.ERROR)
     try:
         began = time.perf_counter()
-        for (topic, partition), taken in slices:
-            processor.handle_batch(topic, partition, taken)
+        apply_as_fetched(processor, by_partition)
         applied = time.perf_counter()
         processor.refresh(len(records) + 1)  # every changed seller: at most one per event
         recounted = time.perf_counter()
