@@ -251,7 +251,7 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
             cpu = time.process_time()  # the limit's consumer runs in this process, alone
             count, secs = run_stoppable(kafka.raw_consume(bootstrap, ends, tuned=tuned))
             limit_rates[label].append(count / secs)
-            limit_cpu[label].append(1e6 * (time.process_time() - cpu) / count)
+            limit_cpu[label].append(_us_per_event(time.process_time() - cpu, count))
             log(f"{label} rep {rep + 1}: {count / secs:,.0f} events/s, {limit_cpu[label][-1]:.1f} µs of CPU per event")
         if "backfill" not in args.skip:
             rate, expected_evaluations, invalid = timed_backfill(lines, args.partitions)
@@ -261,7 +261,7 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
             phases.append(project.processor_phases(w.records, args.partitions))
             gc.collect()  # its state, not left for a collection during the next measurement
             log(f"in process rep {rep + 1}: " + ", ".join(
-                f"{name} {1e6 * phases[-1][name] / phases[-1]['events']:.1f}" for name in PHASES) + " µs per event")
+                f"{name} {_us_per_event(phases[-1][name], phases[-1]['events']):.1f}" for name in PHASES) + " µs per event")
         for kind in kinds:
             extra = {"PEER_MODE": args.peer_mode} if kind == "peer" else {}
             keep = kind == "project" and rep == args.reps - 1  # runs on, for the phases that follow
@@ -279,10 +279,10 @@ def run_all(args, broker: EmbeddedBroker, workdir: Path, w, results: dict) -> No
             f"{len(expected_evaluations):,} evaluation records, {invalid} invalid")
     if phases:
         results["in_process"] = {"runs": phases, "median": {
-            name: statistics.median(1e6 * run[name] / run["events"] for run in phases) for name in PHASES}}
+            name: statistics.median(_us_per_event(run[name], run["events"]) for run in phases) for name in PHASES}}
     for kind, kind_runs in runs.items():
         rates = [r["rate"] for r in kind_runs]
-        cpu = [1e6 * r["cpu_seconds"] / r["events"] for r in kind_runs if r.get("cpu_seconds")]
+        cpu = [_us_per_event(r["cpu_seconds"], r["events"]) for r in kind_runs if r.get("cpu_seconds")]
         results[kind] = {"runs": kind_runs, "median": statistics.median(rates), "rates": rates,
                          "committed_median": statistics.median(r["committed_rate"] for r in kind_runs),
                          "cpu_per_event": statistics.median(cpu) if cpu else None}
@@ -361,7 +361,7 @@ def throughput_run(kind: str, rep: int, bootstrap: str, workdir: Path, args, end
         log(f"{kind} rep {rep + 1}: {run.rate:,.0f} events/s ({run.events:,} in {run.seconds:.1f} s after a "
             f"{run.startup:.1f} s start; {run.committed_rate:,.0f}/s to the final commit at "
             f"{run.committed_seconds:.1f} s), peak RSS {(run.peak_rss or 0) / 2**20:.0f} MiB"
-            + (f", {1e6 * run.cpu_seconds / run.events:.1f} µs of CPU per event" if run.cpu_seconds else ""))
+            + (f", {_us_per_event(run.cpu_seconds, run.events):.1f} µs of CPU per event" if run.cpu_seconds else ""))
     except Exception:
         for member in group:
             log(f"{kind} worker failed; log tail:\n{member.log_tail()}")
@@ -526,6 +526,10 @@ class CoreShares:
         shares = {name: (self._cpu(p) - self.cpu[name]) / wall for name, p in self.processes.items()}
         shares["steal"] = (_steal_seconds() - self.steal) / wall
         return shares
+
+
+def _us_per_event(seconds: float, events: int) -> float:
+    return 1e6 * seconds / events
 
 
 def _machine_cpu_seconds() -> tuple[float, float]:
