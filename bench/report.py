@@ -223,7 +223,7 @@ def render(results: dict) -> str:
            "machine's drift over minutes weighs on every system alike; the latency phases run as many rounds, "
            "each on a broker of its own.", "",
            "## Reproduce", "", "```sh", "pip install -e '.[bench]'", reproduce_command(results["command"]), "```", "",
-           "Run it with the interpreter named under Machine: how that is built moves every rate (bench/NOTES.md).", "",
+           "Run it with the interpreter named under Machine: how that is built moves every rate (bench/HISTORY.md).", "",
            "## Machine", "",
            f"- {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, {m['system']}, Python {m['python']}"
            + (f" ({m['interpreter']})" if m.get("interpreter") else ""),
