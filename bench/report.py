@@ -149,7 +149,7 @@ def time_breakdown(results: dict) -> list[str]:
            f"| {_us(phases['recount'])} |",
            f"| its rules alone: the state records, and the violations and badge changes sent after them "
            f"| {_us(phases['state'])} |",
-           f"| its rules alone, in all | {_us(rules)} |",
+           f"| its rules alone, in all (the sum of the three above) | {_us(rules)} |",
            f"| the rest: fetching and producing (aiokafka), Faust, the event loop | {_us(worker - rules)} |"]
     for key, label in (("limit", "the limit: aiokafka consumer + orjson decode + dict count"),
                        ("peer", "peer: Quix Streams, a count per seller")):
