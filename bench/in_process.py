@@ -16,12 +16,8 @@ def fetched(records: Iterable[tuple[int, tuple[str, bytes, bytes]]], partitions:
     the default partitioner does, grouped per topic partition in their
     order, as `Record`s (no Kafka timestamp)."""
     by_partition: dict[tuple[str, int], list] = {}
-    partition_of: dict = {}  # a seller's key comes back often
     for offset, (topic, key, value) in records:
-        partition = partition_of.get(key)
-        if partition is None:
-            partition = partition_of[key] = partition_for(key, partitions)
-        by_partition.setdefault((topic, partition), []).append(Record(offset, key, value, None))
+        by_partition.setdefault((topic, partition_for(key, partitions)), []).append(Record(offset, key, value, None))
     return by_partition
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from bench import runner
 
 
-def test_names_the_executable_and_how_libpython_is_linked_as_the_build_says():
+def test_names_the_executable_and_how_libpython_is_linked_as_the_dynamic_linker_says():
     described = runner.interpreter()
     executable, linked = described.split("; ")[:2]
     assert executable == os.path.realpath(sys.executable)
