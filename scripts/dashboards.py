@@ -121,9 +121,10 @@ def pipeline() -> dict:
               [target("sum by (topic) (rate(seller_standards_outputs_total[5m]))", "{{topic}}")],
               unit="ops", description="Records written to the standards.* topics."),
         panel("State writes/s",
-              [target("sum(rate(seller_standards_state_writes_total[5m]))", "seller states")],
-              unit="ops", description="State records (items, seller headers, partition clocks) written to the seller-state topic "
-                                      "(once per changed seller per commit)."),
+              [target("sum(rate(seller_standards_state_writes_total[5m]))", "state records")],
+              unit="ops", description="State records written to the seller-state topic at each commit: one per item "
+                                      "changed or dropped since the commit before, per seller whose header changed "
+                                      "or who left state, and per partition whose clocks moved."),
         panel("Partition clock lag",
               [target("seller_standards_partition_clock_lag_seconds", "p{{partition}} {{instance}}")],
               unit="s", description="Wall time minus each partition's stream clock (minimum event time over "

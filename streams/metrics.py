@@ -54,7 +54,9 @@ CLOCK_LAG = Gauge("seller_standards_partition_clock_lag_seconds",
 LATENCY = Histogram(
     "seller_standards_processing_latency_seconds", "From the input record's Kafka timestamp to processed",
     buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
-STATE_FLUSHES = Counter("seller_standards_state_writes_total", "State records (items, seller headers, partition clocks) written to the changelog")
+STATE_FLUSHES = Counter("seller_standards_state_writes_total",
+                        "State records written to the changelog at commits: changed or dropped items, seller headers, "
+                        "partition clocks")
 CONSUMER_LAG = Gauge("seller_standards_consumer_lag_records",
                      "Input records not yet committed: high watermark minus committed offset", ["topic", "partition"])
 ASSIGNED_PARTITIONS = Gauge("seller_standards_assigned_partitions", "Input partitions this worker owns")
