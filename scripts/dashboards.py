@@ -124,7 +124,8 @@ def pipeline() -> dict:
               [target("sum(rate(seller_standards_state_writes_total[5m]))", "state records")],
               unit="ops", description="State records written to the seller-state topic at each commit: one per item "
                                       "changed or dropped since the commit before, per seller whose header changed "
-                                      "or who left state, and per partition whose clocks moved."),
+                                      "or who left state, and per partition whose record (its clocks, the months "
+                                      "evaluated, where its outputs start) changed."),
         panel("Partition clock lag",
               [target("seller_standards_partition_clock_lag_seconds", "p{{partition}} {{instance}}")],
               unit="s", description="Wall time minus each partition's stream clock (minimum event time over "

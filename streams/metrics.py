@@ -56,7 +56,7 @@ LATENCY = Histogram(
     buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])
 STATE_FLUSHES = Counter("seller_standards_state_writes_total",
                         "State records written to the changelog at commits: changed or dropped items, seller headers, "
-                        "partition clocks")
+                        "partition records")
 CONSUMER_LAG = Gauge("seller_standards_consumer_lag_records",
                      "Input records not yet committed: high watermark minus committed offset", ["topic", "partition"])
 ASSIGNED_PARTITIONS = Gauge("seller_standards_assigned_partitions", "Input partitions this worker owns")
