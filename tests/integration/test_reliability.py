@@ -9,8 +9,10 @@ import random
 import signal
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -27,14 +29,28 @@ from streams.topics import (ALERTS, BADGES, COMPACTED, DEADLETTER, EVALUATIONS, 
                            VIOLATIONS)
 
 PARTITIONS = 4
-LINES = [orjson.dumps(e) for e in simulate(40, parse_timestamp("2026-01-01T00:00:00Z"), days=130, seed=5,
-                                           heartbeat_every=24 * 3600 * 1_000_000)]
-EXPECTED = list(backfill(LINES, PARTITIONS, Policy())[0])
-# _run's input: LINES with every 50th event also sent without its occurred_at (keyed by its
-# seller, so on its seller's partition): one dead letter each, mid-stream.
-MIXED = [bad for i, line in enumerate(LINES) for bad in (
-    [line, orjson.dumps({k: v for k, v in orjson.loads(line).items() if k != "occurred_at"})]
-    if i % 50 == 49 else [line])]
+
+
+@dataclass(frozen=True)
+class Workload:
+    lines: list[bytes]  # a simulated marketplace's events
+    expected: list[bytes]  # their evaluation records, from a backfill
+    # _run's input: the lines with every `bad_every`-th event also sent without its
+    # occurred_at (keyed by its seller, so on its seller's partition): one dead
+    # letter each, mid-stream.
+    mixed: list[bytes]
+
+
+def workload(seed: int, sellers: int = 40, bad_every: int = 50) -> Workload:
+    lines = [orjson.dumps(e) for e in simulate(sellers, parse_timestamp("2026-01-01T00:00:00Z"), days=130,
+                                               seed=seed, heartbeat_every=24 * 3600 * 1_000_000)]
+    mixed = [bad for i, line in enumerate(lines) for bad in (
+        [line, orjson.dumps({k: v for k, v in orjson.loads(line).items() if k != "occurred_at"})]
+        if i % bad_every == bad_every - 1 else [line])]
+    return Workload(lines, list(backfill(lines, PARTITIONS, Policy())[0]), mixed)
+
+
+WORKLOAD = workload(5)
 OUTAGE = 10.0  # seconds: longer than the worker's session timeout (BROKER_SESSION_TIMEOUT, 6 s)
 
 
@@ -50,7 +66,7 @@ def _wait_committed(bootstrap, group, ends, fraction, timeout=120):
         time.sleep(0.05)
 
 
-def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
+def _run(tmp_path, group: str, steps, settings: dict | None = None, load: Workload = WORKLOAD) -> dict:
     """Publish the workload to one worker; at each (fraction of input
     committed, action) step: "crash" kills the oldest running worker with
     SIGKILL and starts a new one, "stop" stops it with SIGTERM and starts a
@@ -62,7 +78,7 @@ def _run(tmp_path, group: str, steps, settings: dict | None = None) -> dict:
     badge and dead-letter records (by topic) once every input offset is
     committed."""
     events = tmp_path / "events.jsonl"
-    events.write_bytes(b"\n".join(MIXED) + b"\n")
+    events.write_bytes(b"\n".join(load.mixed) + b"\n")
     workers = []
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS + OUTPUT_TOPICS, PARTITIONS, compacted=COMPACTED))
@@ -117,14 +133,14 @@ async def _member_ids(bootstrap: str, group: str) -> list[str]:
     return [member[0] for (_, _, _, _, _, members) in described.groups for member in members]
 
 
-def _assert_same_outputs(out: dict) -> None:
+def _assert_same_outputs(out: dict, load: Workload = WORKLOAD) -> None:
     # A record made again after a crash (outputs are at least once) must be the same record.
     first = {}
     raw = out[EVALUATIONS]
     for _, value in raw:
         record = orjson.loads(value)
         assert first.setdefault((record["seller_id"], record["month"]), record) == record
-    assert replay.latest_evaluations(raw) == EXPECTED
+    assert replay.latest_evaluations(raw) == load.expected
     # So must a violation sent again (held in the state until sent: docs/reliability.md).
     violations = {}
     for _, value in out[VIOLATIONS]:
@@ -133,7 +149,7 @@ def _assert_same_outputs(out: dict) -> None:
     assert violations, "the workload opens no violation: nothing checked"
 
 
-def _assert_each_sent_once(out: dict) -> None:
+def _assert_each_sent_once(out: dict, load: Workload = WORKLOAD) -> None:
     """SPEC section 6: an evaluation per seller and month, a violation
     change never repeated, an alert per item and deadline (and window), a
     day's progress per seller and day, a monthly award per seller and month,
@@ -155,7 +171,7 @@ def _assert_each_sent_once(out: dict) -> None:
     once(BADGES, lambda r: (r["seller_id"], r["month"]), {"badges.monthly"})
     assert alerts and days, "the workload warns of no deadline or makes no progress: nothing checked"
     dead = once(DEADLETTER, lambda r: (r["topic"], r["partition"], r["offset"]))
-    assert len(dead) == len(MIXED) - len(LINES)
+    assert len(dead) == len(load.mixed) - len(load.lines)
     eligible: dict = {}
     for _, value in out[BADGES]:
         record = orjson.loads(value)
@@ -167,7 +183,7 @@ def _assert_each_sent_once(out: dict) -> None:
 
 
 def test_the_workload_spans_several_evaluated_months():
-    assert len({orjson.loads(line)["month"] for line in EXPECTED}) == 4
+    assert len({orjson.loads(line)["month"] for line in WORKLOAD.expected}) == 4
 
 
 def test_kill_9_twice_mid_replay_with_restarts_gives_the_uninterrupted_evaluations(tmp_path):
@@ -193,7 +209,7 @@ def test_a_broker_that_stops_answering_mid_replay_loses_and_doubles_nothing(tmp_
     out = _run(tmp_path, "outage", [(0.4, "outage")])
     _assert_same_outputs(out)
     _assert_each_sent_once(out)
-    assert len(out[EVALUATIONS]) == len(EXPECTED)
+    assert len(out[EVALUATIONS]) == len(WORKLOAD.expected)
 
 
 def test_a_worker_added_and_a_worker_killed_mid_replay_give_the_uninterrupted_evaluations(tmp_path):
@@ -246,7 +262,7 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
     delay = Policy().evaluation_delay
     windows: dict[int, list[bytes]] = {}
     hostile_count = 0
-    for line in LINES:
+    for line in WORKLOAD.lines:
         event = orjson.loads(line)
         t = parse_timestamp(event["occurred_at"])
         month = month_of(t - delay)
@@ -277,7 +293,7 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
         finally:
             stop_worker(worker)
     assert hostile_count > 100
-    assert replay.latest_evaluations(raw) == EXPECTED
+    assert replay.latest_evaluations(raw) == WORKLOAD.expected
     assert len(dead) == hostile_count + PARTITIONS
     assert all(orjson.loads(value)["reason"] for _, value in dead)
     assert sum(orjson.loads(value)["original_base64"] is None for _, value in dead) == PARTITIONS
@@ -290,3 +306,35 @@ def test_sigterm_mid_replay_commits_cleanly_and_emits_each_evaluation_once(tmp_p
     out = _run(tmp_path, "sigterm", [(0.5, "stop")])
     _assert_same_outputs(out)
     _assert_each_sent_once(out)
+
+
+# Seeds of test_random_failures: FAILURE_RUNS of them from FAILURE_SEED
+# (`FAILURE_SEED=1000 FAILURE_RUNS=200 pytest -k random_failures` for a
+# long soak); one by default, whose failures mix four kinds.
+FAILURE_SEED = int(os.environ.get("FAILURE_SEED", "11"))
+FAILURE_RUNS = int(os.environ.get("FAILURE_RUNS", "1"))
+
+
+def _random_failures(rng: random.Random) -> tuple[list, dict | None]:
+    """One to four failures at random points of the input, of every kind
+    `_run` makes ("kill" only with a worker left to take over), and static
+    membership for a fifth of the runs with no worker added or killed."""
+    steps, running = [], 1
+    for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(rng.randint(1, 4))):
+        action = rng.choice(["crash", "crash", "stop", "add", "kill", "outage"])
+        if action == "kill" and running == 1:
+            action = "crash"
+        running += {"add": 1, "kill": -1}.get(action, 0)
+        steps.append((round(fraction, 3), action))
+    static = rng.random() < 0.2 and not any(action in ("add", "kill") for _, action in steps)
+    return steps, {"GROUP_INSTANCE_ID": "worker-a"} if static else None
+
+
+@pytest.mark.parametrize("seed", range(FAILURE_SEED, FAILURE_SEED + FAILURE_RUNS))
+def test_random_failures_mid_replay_give_the_uninterrupted_evaluations(tmp_path, seed):
+    rng = random.Random(seed)
+    load = workload(seed, sellers=rng.choice([30, 50, 80]), bad_every=rng.choice([17, 50, 97]))
+    steps, settings = _random_failures(rng)
+    out = _run(tmp_path, f"random-{seed}", steps, settings, load)
+    _assert_same_outputs(out, load)
+    _assert_each_sent_once(out, load)
