@@ -23,6 +23,7 @@ from streams import replay
 from streams.backfill import backfill
 from streams.broker import EmbeddedBroker, create_topics
 from streams.cli import start_worker, stop_worker
+from streams.processor import Processor
 from streams.reading import CommittedOffsets, read_topic
 from streams.simulate import simulate
 from streams.topics import (ALERTS, BADGES, COMPACTED, DEADLETTER, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS,
@@ -133,11 +134,13 @@ def _wait_transitions_sent(bootstrap: str, group: str, timeout: float = 60) -> N
     then leaves them to the one that restores its state, with no input left
     to commit (seen once in a hundred runs of random failures: no violation
     on the topic when it was read, 29 in every run of the same steps since)."""
+    state_topic = f"{group}-seller-state"
     deadline = time.monotonic() + timeout
     while True:
-        latest = dict(asyncio.run(read_topic(bootstrap, f"{group}-seller-state")))
-        holding = [key for key, value in latest.items()
-                   if value is not None and len(orjson.loads(key)) == 2 and orjson.loads(value)["l"].get("held")]
+        # Read back as a worker restoring every partition reads it: its engines know who holds transitions.
+        engines = Processor(Policy(), lambda *record: None, state_topic).load(
+            set(range(PARTITIONS)), asyncio.run(read_topic(bootstrap, state_topic)))
+        holding = [seller for engine in engines.values() for seller in engine.holding]
         if not holding:
             return
         assert time.monotonic() < deadline, f"{len(holding)} sellers' state still holds transitions, such as {holding[0]}"
