@@ -277,6 +277,47 @@ def test_an_item_that_left_state_leaves_its_id_and_later_events_of_it_change_not
     assert records[encode([0, S, "gone", "reviews/r"])] is None
 
 
+def test_a_seller_with_nothing_left_leaves_the_state_topic_too_and_a_restart_does_not_bring_it_back():
+    # A seller with no sale ever (nothing to remember for tenure): thread t,
+    # buyer 2026-01-08T10:00Z answered at 12:00 (deadline January 10), and
+    # review r posted January 9 with 2 stars. Both count in the records of
+    # February, March and April 2026 (periods holding January), leave state
+    # at April's evaluation and their ids at April 2027's, twelve months on:
+    # the seller then holds nothing, and the commit deletes every key it had
+    # on the compacted state topic (its header too), or a restart would load
+    # it again.
+    sc = Scenario().buyer(S, "t", "2026-01-08T10:00:00Z").seller_msg(S, "t", "2026-01-08T12:00:00Z")
+    sc.review(S, "r", "2026-01-09T10:00:00Z", rating=2)
+    changelog: dict = {}  # decoded key -> latest value, None once deleted: what compaction keeps
+
+    def commit() -> None:
+        changelog.update((tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved())
+
+    def kept_keys() -> list:
+        return sorted(key[2:] for key, value in changelog.items() if key[1:2] == (S,) and value is not None)
+
+    for month in ("2026-02", "2026-03", "2026-04", "2026-05", "2027-03"):
+        sc.evaluate(month)
+        commit()
+    assert sorted(month for seller, month in sc.evaluations if seller == S) == ["2026-02", "2026-03", "2026-04"]
+    assert S in sc.engine.sellers
+    assert kept_keys() == [(), ("gone", "reviews/r"), ("gone", "threads/t")]
+    sc.evaluate("2027-04")
+    commit()
+    assert S not in sc.engine.sellers
+    assert kept_keys() == []
+    restarted = sc.restarted(changelog)
+    assert S not in restarted.engine.sellers
+    # Its next event starts it anew, the same with or without the restart: a
+    # thread never answered, its 48 h deadline May 5, counted (missed) in June
+    # 2027's record; no sale in March-May, so every status is not_enough_data.
+    for scenario in (sc, restarted):
+        scenario.buyer(S, "t2", "2027-05-03T10:00:00Z").evaluate("2027-06")
+    assert restarted.record(S, "2027-06") == sc.record(S, "2027-06")
+    assert sc.standard(S, "message_response", "2027-06") == {
+        "numerator": 0, "denominator": 1, "status": "not_enough_data", "consecutive_months_not_met": 0}
+
+
 def test_a_case_not_closed_stays_a_year_for_its_close():
     # Opened 2026-01-20 on a 60.00 order, closed refunded by the seller on
     # 2026-06-25: counted in July's evaluation (June is in its period), as
