@@ -19,7 +19,7 @@ from streams.evaluation_records import EvaluationRecords
 from streams.partitioning import partition_for
 from streams.reading import started_reader
 from streams.replay import evaluations as read_evaluations
-from streams.topics import SCORECARDS
+from streams.topics import SCORECARDS, state_topic_name
 from streams.writer import BatchWriter
 
 from .kafka import Progress, latest_values, load
@@ -74,7 +74,7 @@ async def state_topic(bootstrap: str, app_id: str) -> Optional[str]:
         names = set(await admin.list_topics())
     finally:
         await admin.close()
-    for name in (f"{app_id}-seller-state", f"{app_id}-seller-state-changelog"):
+    for name in (state_topic_name(app_id), f"{state_topic_name(app_id)}-changelog"):
         if name in names:
             return name
     candidates = sorted(n for n in names if n.startswith(app_id) and "state" in n and "gate" not in n)

@@ -30,7 +30,8 @@ from .config import Settings
 from .processor import APPLY_SLICE, APPLY_SLICE_WHILE_WRITING_STATE, REFRESH_SLICE, Processor, is_backlog
 from .reading import read_from, read_topic
 from .writer import BatchWriter
-from .topics import COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts
+from .topics import (COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts,
+                     state_topic_name)
 
 log = logging.getLogger(__name__)
 settings = Settings()
@@ -370,7 +371,7 @@ output_topics = {
 # /metrics: our metrics and Faust's own consumer, producer, table and
 # rebalance sensors (prefixed seller_standards_faust_), in the default registry.
 setup_prometheus_sensors(app, pattern="/metrics", name_prefix="seller_standards_faust")
-state_topic = app.topic(f"{settings.app_id}-seller-state", key_serializer="raw", value_serializer="raw",
+state_topic = app.topic(state_topic_name(settings.app_id), key_serializer="raw", value_serializer="raw",
                         partitions=settings.partitions, config={"cleanup.policy": "compact"})
 # A table that is never written: Faust runs its recovery callbacks after a
 # rebalance and before it resumes the streams, which is when state is read.

@@ -19,6 +19,11 @@ OUTPUT_TOPICS = (SCORECARDS, VIOLATIONS, BADGES, EVALUATIONS, ALERTS, DEADLETTER
 COMPACTED = (SCORECARDS,)
 
 
+def state_topic_name(app_id: str) -> str:
+    """The workers' compacted state topic of `app_id` (APP_ID)."""
+    return f"{app_id}-seller-state"
+
+
 def line_topic(named, event_type) -> str:
     """The input topic of an events file line (replay, backfill): its
     `_topic` (any JSON value) when that names an input topic, else its

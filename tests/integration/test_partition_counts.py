@@ -15,12 +15,12 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
-from streams.topics import INPUT_TOPICS, ORDERS, OUTPUT_TOPICS
+from streams.topics import INPUT_TOPICS, ORDERS, OUTPUT_TOPICS, state_topic_name
 
 from .test_worker_http import _get, _wait_ready
 
 APP = "counts"
-STATE = f"{APP}-seller-state"
+STATE = state_topic_name(APP)
 ORDER = {"event_id": "o1", "type": "order.placed", "seller_id": "s1", "occurred_at": "2026-01-01T10:00:00Z",
          "order_id": "o1", "total": "12.00", "currency": "EUR", "ship_by": "2026-01-03T10:00:00Z",
          "digital": False, "purchase_protected": False, "tracking_required": True}

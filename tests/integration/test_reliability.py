@@ -27,7 +27,7 @@ from streams.processor import Processor
 from streams.reading import CommittedOffsets, read_topic
 from streams.simulate import simulate
 from streams.topics import (ALERTS, BADGES, COMPACTED, DEADLETTER, EVALUATIONS, INPUT_TOPICS, OUTPUT_TOPICS,
-                           VIOLATIONS)
+                           VIOLATIONS, state_topic_name)
 
 PARTITIONS = 4
 
@@ -134,7 +134,7 @@ def _wait_transitions_sent(bootstrap: str, group: str, timeout: float = 60) -> N
     then leaves them to the one that restores its state, with no input left
     to commit (seen once in a hundred runs of random failures: no violation
     on the topic when it was read, 29 in every run of the same steps since)."""
-    state_topic = f"{group}-seller-state"
+    state_topic = state_topic_name(group)
     deadline = time.monotonic() + timeout
     while True:
         # Read back as a worker restoring every partition reads it: its engines know who holds transitions.
@@ -313,7 +313,7 @@ def test_redelivered_shuffled_and_hostile_input_gives_the_same_evaluations_and_d
             asyncio.run(replay.wait_processed(broker.bootstrap, "hostile", ends, 180, alive=lambda: worker.poll() is None))
             raw = asyncio.run(read_topic(broker.bootstrap, EVALUATIONS))
             dead = asyncio.run(read_topic(broker.bootstrap, "standards.deadletter"))
-            state = asyncio.run(read_topic(broker.bootstrap, "hostile-seller-state"))
+            state = asyncio.run(read_topic(broker.bootstrap, state_topic_name("hostile")))
         finally:
             stop_worker(worker)
     assert hostile_count > 100

@@ -13,7 +13,7 @@ from streams import replay
 from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.cli import start_worker, stop_worker
 from streams.reading import read_topic
-from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS
+from streams.topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS, state_topic_name
 
 
 def _get(url: str) -> bytes:
@@ -109,7 +109,7 @@ def test_a_restarted_worker_reports_its_restore(tmp_path):
                                               alive=lambda: worker.poll() is None))
         finally:
             stop_worker(worker)
-        state = asyncio.run(read_topic(broker.bootstrap, "restore-test-seller-state"))
+        state = asyncio.run(read_topic(broker.bootstrap, state_topic_name("restore-test")))
         worker = start_worker(broker.bootstrap, "restore-test", str(tmp_path), env)
         try:
             _wait_ready(worker, port)
