@@ -68,11 +68,19 @@ class Scenario:
             elif topic == SCORECARDS:
                 self.scorecards[key] = record
 
+    def commit(self, changelog: Optional[dict] = None) -> dict:
+        """`changelog` (decoded key -> latest value, None once deleted: what
+        the compacted state topic keeps; a new one when None) with what the
+        engine wrote since its last commit added."""
+        changelog = {} if changelog is None else changelog
+        changelog.update((tuple(orjson.loads(key)), value) for key, value in self.engine.take_unsaved())
+        return changelog
+
     def restarted(self, changelog: dict, policy: Optional[Policy] = None) -> "Scenario":
         """A new scenario whose engine is restored from `changelog` (decoded
         key -> value, kept across restarts) with what this one wrote since
         added: a restart (under `policy`, default this one's)."""
-        changelog.update((tuple(orjson.loads(key)), value) for key, value in self.engine.take_unsaved())
+        self.commit(changelog)
         again = Scenario(policy or self.policy)
         again.engine.restore(dict(changelog))
         return again

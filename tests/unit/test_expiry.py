@@ -85,7 +85,7 @@ def test_orders_no_evaluation_counts_are_set_apart_and_come_back_with_their_next
     # the same events (its sellers keep their orders as objects).
     sc = Scenario().order(S, "first", "2026-01-05T10:00:00Z", digital=True)
     sc.order(S, "late", "2026-01-10T10:00:00Z").evaluate("2026-02").evaluate("2026-03")
-    changelog = {tuple(orjson.loads(key)): value for key, value in sc.engine.take_unsaved()}  # a commit
+    changelog = sc.commit()
     sc.evaluate("2026-04")
     seller = sc.engine.sellers[S]
     assert sorted(seller.past_orders) == ["first", "late"] and not seller.orders
@@ -119,7 +119,7 @@ def test_a_seller_with_only_past_orders_and_ids_is_idle_until_one_is_due(restart
     # the id of "t" is read from state, and still forgotten at April 2027's.
     sc = Scenario().order(S, "d", "2026-01-05T10:00:00Z", digital=True).buyer(S, "t", "2026-01-10T10:00:00Z")
     sc.evaluate("2026-02").evaluate("2026-03")
-    changelog = {tuple(orjson.loads(key)): value for key, value in sc.engine.take_unsaved()}  # a commit
+    changelog = sc.commit()
     sc.evaluate("2026-04")
     seller = sc.engine.sellers[S]
     assert "threads/t" in seller.gone and list(seller.past_orders) == ["d"] and not seller.orders
@@ -288,22 +288,17 @@ def test_a_seller_with_nothing_left_leaves_the_state_topic_too_and_a_restart_doe
     # it again.
     sc = Scenario().buyer(S, "t", "2026-01-08T10:00:00Z").seller_msg(S, "t", "2026-01-08T12:00:00Z")
     sc.review(S, "r", "2026-01-09T10:00:00Z", rating=2)
-    changelog: dict = {}  # decoded key -> latest value, None once deleted: what compaction keeps
-
-    def commit() -> None:
-        changelog.update((tuple(orjson.loads(key)), value) for key, value in sc.engine.take_unsaved())
+    changelog: dict = {}
 
     def kept_keys() -> list:
         return sorted(key[2:] for key, value in changelog.items() if key[1:2] == (S,) and value is not None)
 
     for month in ("2026-02", "2026-03", "2026-04", "2026-05", "2027-03"):
-        sc.evaluate(month)
-        commit()
+        sc.evaluate(month).commit(changelog)
     assert sorted(month for seller, month in sc.evaluations if seller == S) == ["2026-02", "2026-03", "2026-04"]
     assert S in sc.engine.sellers
     assert kept_keys() == [(), ("gone", "reviews/r"), ("gone", "threads/t")]
-    sc.evaluate("2027-04")
-    commit()
+    sc.evaluate("2027-04").commit(changelog)
     assert S not in sc.engine.sellers
     assert kept_keys() == []
     restarted = sc.restarted(changelog)
