@@ -373,9 +373,8 @@ _EXPECTED = {
     for event_type, schema in _SCHEMAS.items()
 }
 # The fast path (schemas.fast): what it converts (rating: nothing, msgspec's int is exact).
-_FAST_DECODE = compile_fast_decoder(
-    _SCHEMAS, _PLANS, {name: None if convert is _exact_int else convert for name, (convert, _) in _CONVERTERS.items()},
-).decode
+_FAST_CONVERTERS = {name: None if convert is _exact_int else convert for name, (convert, _) in _CONVERTERS.items()}
+_FAST_DECODE = compile_fast_decoder(_SCHEMAS, _PLANS, _FAST_CONVERTERS).decode
 # What makes the fast path fall back: msgspec.MsgspecError, orjson.JSONDecodeError and
 # the conversions' errors are ValueErrors; msgspec raises RecursionError when nested deep.
 _FALLBACK = (ValueError, RecursionError)
