@@ -204,10 +204,8 @@ def _read_length(bucket: bytes, at: int) -> tuple[int, int]:
 
 
 def _skip(bucket: bytes, at: int) -> int:
-    """Where the field at `at` ends."""
-    size = bucket[at]
-    if size < 0x80:
-        return at + 1 + size
+    """Where the field at `at` ends, when its length takes more than a byte
+    (the callers step over the others themselves)."""
     size, at = _read_length(bucket, at)
     return at + size
 
