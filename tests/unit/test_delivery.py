@@ -94,6 +94,31 @@ def test_a_restart_from_the_changelog_gives_the_same_evaluations():
         assert run(cut) == uninterrupted
 
 
+def test_a_partition_given_back_after_another_worker_held_it_is_read_again_from_the_changelog():
+    """At a rebalance Faust revokes a worker's partitions before it assigns
+    them anew. A worker given back a partition that another worker held in
+    between takes up the state that worker wrote, not the engine it held
+    before: the three owners' evaluations together are the backfill's."""
+    changelog, evaluations = [], set()
+
+    def write(topic, partition, key, value):
+        if topic == "state":
+            changelog.append((key, value))
+        elif topic == EVALUATIONS:
+            evaluations.add(orjson.dumps(orjson.loads(value), option=orjson.OPT_SORT_KEYS))
+
+    first, second = Processor(POLICY, write, "state"), Processor(POLICY, write, "state")
+    third = len(EVENTS) // 3
+    owners = ((first, range(third)), (second, range(third, 2 * third)), (first, range(2 * third, len(EVENTS))))
+    for owner, held in owners:
+        owner.restore({0}, list(changelog))
+        for i in held:
+            owner.handle(EVENTS[i]["_topic"], 0, i, None, LINES[i])
+        asyncio.run(owner.flush_in_slices(100))  # the commit before the partition is revoked
+        owner.revoke({0})
+    assert evaluations == set(BASELINE)
+
+
 def test_evaluating_a_month_again_gives_the_same_record():
     """A crash can leave a seller's state ahead of its partition's last
     evaluated month; the month is then evaluated again and must not change
