@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import ssl
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 
 class SettingsError(ValueError):
@@ -84,15 +85,41 @@ class Settings:
         """Faust credentials from the KAFKA_SSL*/KAFKA_SASL* settings (None: plaintext)."""
         import faust
 
-        context = None
-        if self.ssl or self.ssl_cafile or self.ssl_certfile:
-            context = ssl.create_default_context(cafile=self.ssl_cafile)
-            if self.ssl_certfile:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        context = self.ssl_context
         if self.sasl_mechanism:
             return faust.SASLCredentials(username=self.sasl_username, password=self.sasl_password,
                                          mechanism=self.sasl_mechanism, ssl_context=context)
         return faust.SSLCredentials(context) if context is not None else None
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """TLS to the brokers from the KAFKA_SSL* settings (None: plaintext),
+        made when a command first needs it, before it connects (the worker:
+        as its app is made): a file that cannot be used stops the command
+        there, naming the variable, not at each connection in OpenSSL's words
+        only. The embedded broker's commands never make it (plaintext)."""
+        if not (self.ssl or self.ssl_cafile or self.ssl_certfile):
+            return None
+        for variable, path in (("KAFKA_SSL_CAFILE", self.ssl_cafile), ("KAFKA_SSL_CERTFILE", self.ssl_certfile),
+                               ("KAFKA_SSL_KEYFILE", self.ssl_keyfile)):
+            try:
+                if path is not None:
+                    open(path, "rb").close()
+            except OSError as exc:
+                raise SettingsError(f"{variable} {path!r} cannot be read: {exc.strerror}") from None
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+        except ssl.SSLError as exc:
+            raise SettingsError(f"KAFKA_SSL_CAFILE {self.ssl_cafile!r} holds no PEM certificate ({exc})") from None
+        if self.ssl_certfile:
+            key = (f"KAFKA_SSL_KEYFILE {self.ssl_keyfile!r}" if self.ssl_keyfile
+                   else "the private key it should hold (KAFKA_SSL_KEYFILE is not set)")
+            try:  # password "": an encrypted key is refused, not asked for at a terminal
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password="")
+            except ssl.SSLError as exc:
+                raise SettingsError(f"KAFKA_SSL_CERTFILE {self.ssl_certfile!r} and {key} are not a PEM client "
+                                    f"certificate and its unencrypted private key ({exc})") from None
+        return context
 
     def client_options(self) -> dict:
         """The same security as keyword arguments of aiokafka clients."""

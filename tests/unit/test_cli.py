@@ -44,6 +44,7 @@ def test_worker_help_lists_its_settings_as_read_and_fausts_worker_options():
     ("demo", {"WEB_PORT": "99999"}, "Error: WEB_PORT must be a port from 1 to 65535, got 99999"),
     ("backfill", {"PARTITIONS": "eight"}, "Error: PARTITIONS must be an integer, got 'eight'"),
     ("worker", {"COMMIT_INTERVAL": "0"}, "Error: COMMIT_INTERVAL must be more than 0 seconds, got 0.0"),
+    ("worker", {"KAFKA_SSL_CAFILE": "{tmp}/policy.toml"}, "Error: KAFKA_SSL_CAFILE '{tmp}/policy.toml' holds no PEM "),
 ])
 def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path, command, env, message):
     (tmp_path / "policy.toml").write_text('time_zone = "Mars/Olympus_Mons"\n')

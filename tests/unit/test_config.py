@@ -1,11 +1,14 @@
 """Kafka security settings from the environment (TLS, SASL PLAIN and SCRAM)."""
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
-from streams.config import Settings
+from streams.config import Settings, SettingsError
 
 
 def _settings(monkeypatch, **env):
@@ -50,6 +53,81 @@ def test_the_password_is_not_in_the_settings_repr(monkeypatch):
 def test_bad_security_settings_are_refused_by_name(monkeypatch, env, message):
     with pytest.raises(ValueError, match=message):
         _settings(monkeypatch, **env)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A CA, a broker's certificate from it, and a client's, as PEM files."""
+    import trustme
+
+    ca, folder = trustme.CA(), tmp_path_factory.mktemp("tls")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    client = ca.issue_cert("client.example")
+    client.cert_chain_pems[0].write_to_path(str(folder / "client.pem"))
+    client.private_key_pem.write_to_path(str(folder / "client.key"))
+    client.private_key_and_cert_chain_pem.write_to_path(str(folder / "client-and-key.pem"))
+    other = trustme.CA().issue_cert("other.example")
+    other.private_key_pem.write_to_path(str(folder / "other.key"))
+    (folder / "encrypted.key").write_bytes(serialization.load_pem_private_key(client.private_key_pem.bytes(), None)
+                                           .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.BestAvailableEncryption(b"secret")))
+    (folder / "text.pem").write_text("not a certificate\n")
+    return ca, folder
+
+
+@pytest.mark.parametrize("key", ["client.key", None])  # None: the key in the certificate's file
+def test_mutual_tls_trusts_the_ca_file_and_presents_the_client_certificate(monkeypatch, tls, key):
+    """A TLS handshake with a broker that requires a client certificate from
+    the CA, over a socket pair: the context trusts the CA file's broker
+    certificate and presents the client's."""
+    ca, folder = tls
+    env = {"KAFKA_SSL_CAFILE": str(folder / "ca.pem"), "KAFKA_SSL_CERTFILE": str(folder / "client.pem")}
+    if key is None:
+        env["KAFKA_SSL_CERTFILE"] = str(folder / "client-and-key.pem")
+    else:
+        env["KAFKA_SSL_KEYFILE"] = str(folder / key)
+    client_context = _settings(monkeypatch, **env).client_options()["ssl_context"]
+    broker_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("broker.example").configure_cert(broker_context)
+    ca.configure_trust(broker_context)
+    broker_context.verify_mode = ssl.CERT_REQUIRED
+    client_end, broker_end = socket.socketpair()
+    seen = []
+
+    def broker():
+        with broker_context.wrap_socket(broker_end, server_side=True) as tls_end:
+            seen.append(tls_end.getpeercert()["subjectAltName"])
+
+    thread = threading.Thread(target=broker)
+    thread.start()
+    with client_context.wrap_socket(client_end, server_hostname="broker.example") as tls_end:
+        assert tls_end.getpeercert()["subjectAltName"] == (("DNS", "broker.example"),)
+    thread.join(10)
+    assert seen == [(("DNS", "client.example"),)]  # the client's certificate, verified by the broker
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"KAFKA_SSL_CAFILE": "missing.pem"}, "KAFKA_SSL_CAFILE '{folder}/missing.pem' cannot be read: No such file"),
+    ({"KAFKA_SSL_CAFILE": "."}, "KAFKA_SSL_CAFILE '{folder}' cannot be read: Is a directory"),
+    ({"KAFKA_SSL_CAFILE": "text.pem"}, "KAFKA_SSL_CAFILE '{folder}/text.pem' holds no PEM certificate"),
+    ({"KAFKA_SSL_CERTFILE": "client.pem", "KAFKA_SSL_KEYFILE": "missing.key"},
+     "KAFKA_SSL_KEYFILE '{folder}/missing.key' cannot be read: No such file"),
+    ({"KAFKA_SSL_CERTFILE": "text.pem", "KAFKA_SSL_KEYFILE": "client.key"},
+     "KAFKA_SSL_CERTFILE '{folder}/text.pem' and KAFKA_SSL_KEYFILE '{folder}/client.key' are not a PEM client "
+     "certificate and its unencrypted private key"),
+    ({"KAFKA_SSL_CERTFILE": "client.pem", "KAFKA_SSL_KEYFILE": "other.key"},
+     "KAFKA_SSL_CERTFILE '{folder}/client.pem' and KAFKA_SSL_KEYFILE '{folder}/other.key' are not"),
+    ({"KAFKA_SSL_CERTFILE": "client.pem", "KAFKA_SSL_KEYFILE": "encrypted.key"},
+     "KAFKA_SSL_CERTFILE '{folder}/client.pem' and KAFKA_SSL_KEYFILE '{folder}/encrypted.key' are not"),
+    ({"KAFKA_SSL_CERTFILE": "client.pem"},
+     "KAFKA_SSL_CERTFILE '{folder}/client.pem' and the private key it should hold (KAFKA_SSL_KEYFILE is not set)"),
+])
+def test_a_tls_file_that_cannot_be_used_is_refused_by_name_before_a_connection(monkeypatch, tls, env, message):
+    folder = tls[1]
+    settings = _settings(monkeypatch, **{name: str(folder / path) for name, path in env.items()})
+    with pytest.raises(SettingsError) as refused:
+        settings.client_options()
+    assert str(refused.value).startswith(message.format(folder=folder)), refused.value
 
 
 def test_fetch_max_wait_is_short_by_default_and_settable(monkeypatch):
