@@ -120,7 +120,12 @@ def broker(port: int) -> None:
 
 def start_worker(bootstrap: str, app_id: str, data_dir: str, extra_env: dict | None = None,
                  log_file=None, log_level: str = "warn") -> subprocess.Popen:
-    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "APP_ID": app_id, "DATA_DIR": data_dir,
+    """A worker on the embedded broker at `bootstrap`, with the caller's
+    environment less its Kafka security settings: that broker has neither
+    TLS nor SASL (a shell set up for a real cluster left the demo's worker
+    retrying its connection for ever, the demo showing no seller)."""
+    env = {**{name: value for name, value in os.environ.items() if not name.startswith(("KAFKA_SSL", "KAFKA_SASL"))},
+           "KAFKA_BOOTSTRAP": bootstrap, "APP_ID": app_id, "DATA_DIR": data_dir,
            "WEB_PORT": str(free_port()), **(extra_env or {})}
     return start_child([sys.executable, "-m", "streams.cli", "worker", "-l", log_level],
                        env=env, stdout=log_file or subprocess.DEVNULL,

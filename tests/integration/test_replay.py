@@ -124,9 +124,11 @@ EXPECTED = {
 def test_replay_through_a_real_worker_gives_the_hand_computed_evaluation(tmp_path):
     out = tmp_path / "evaluations.jsonl"
     # CLOCK=wall in the caller's environment does not reach replay's worker,
-    # which runs by event time (the wall clock would pass the whole file).
+    # which runs by event time (the wall clock would pass the whole file);
+    # nor do Kafka security settings (the embedded broker is plaintext).
     _cli("replay", str(_events(tmp_path, hand_computed_month())), "--evaluations", str(out), cwd=tmp_path,
-         env={"CLOCK": "wall"})
+         env={"CLOCK": "wall", "KAFKA_SSL": "true", "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "svc",
+              "KAFKA_SASL_PASSWORD": "s3cret"})
     assert _read(out) == [EXPECTED]
 
 
