@@ -6,6 +6,7 @@ import ssl
 import threading
 
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 
 from streams.config import Settings, SettingsError
@@ -57,9 +58,9 @@ def test_bad_security_settings_are_refused_by_name(monkeypatch, env, message):
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
-    """A CA, a broker's certificate from it, and a client's, as PEM files."""
-    import trustme
-
+    """A CA, and PEM files: its certificate; a client's certificate from it
+    and the client's key, apart and in one file, and encrypted; the key of
+    another CA's certificate; a text that holds no PEM at all."""
     ca, folder = trustme.CA(), tmp_path_factory.mktemp("tls")
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     client = ca.issue_cert("client.example")
