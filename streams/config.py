@@ -3,9 +3,16 @@ the embedded broker. See README "Configuration"."""
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass, field, fields
 from functools import cached_property
+
+
+# A bootstrap server: a host (a name, an IPv4 address, or an IPv6 one in brackets), then optionally a port 1-65535.
+_BOOTSTRAP_SERVER = re.compile(
+    r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?")
 
 
 class SettingsError(ValueError):
@@ -128,6 +135,14 @@ class Settings:
         return dict(credentials_to_aiokafka_auth(self.credentials()))
 
     def __post_init__(self):
+        # APP_ID starts the names of the topics the workers make (<APP_ID>-seller-state, Faust's
+        # <APP_ID>-__assignor-__leader): Kafka's characters for a topic name, and room for the rest of it.
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
+            raise SettingsError("APP_ID must be 1-200 letters, digits, '.', '_' or '-' (it starts topic names), "
+                                f"got {self.app_id!r}")
+        if not all(_BOOTSTRAP_SERVER.fullmatch(server) for server in self.bootstrap.split(",")):
+            raise SettingsError("KAFKA_BOOTSTRAP must be host:port pairs separated by commas "
+                                f"(kafka-1:9092,kafka-2:9092; the port 9092 when left out), got {self.bootstrap!r}")
         if self.clock not in ("event", "wall"):
             raise SettingsError(f"CLOCK must be 'event' or 'wall', got {self.clock!r}")
         if self.sasl_mechanism not in (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):

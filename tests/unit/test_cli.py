@@ -45,6 +45,8 @@ def test_worker_help_lists_its_settings_as_read_and_fausts_worker_options():
     ("backfill", {"PARTITIONS": "eight"}, "Error: PARTITIONS must be an integer, got 'eight'"),
     ("worker", {"COMMIT_INTERVAL": "0"}, "Error: COMMIT_INTERVAL must be more than 0 seconds, got 0.0"),
     ("worker", {"KAFKA_SSL_CAFILE": "{tmp}/policy.toml"}, "Error: KAFKA_SSL_CAFILE '{tmp}/policy.toml' holds no PEM "),
+    ("worker", {"KAFKA_BOOTSTRAP": "kafka:abc"}, "Error: KAFKA_BOOTSTRAP must be host:port pairs separated by commas"),
+    ("worker", {"APP_ID": "my app"}, "Error: APP_ID must be 1-200 letters, digits,"),
 ])
 def test_a_bad_setting_or_policy_file_ends_the_command_with_what_to_fix(tmp_path, command, env, message):
     (tmp_path / "policy.toml").write_text('time_zone = "Mars/Olympus_Mons"\n')

@@ -184,3 +184,25 @@ def test_a_replication_factor_of_zero_is_refused_by_name(monkeypatch):
     monkeypatch.setenv("REPLICATION_FACTOR", "0")
     with pytest.raises(ValueError, match="REPLICATION_FACTOR must be at least 1, got 0"):
         Settings()
+
+
+@pytest.mark.parametrize("app_id", ["", "my app", "team/standards", "é", "a" * 201])
+def test_an_app_id_that_cannot_start_a_topic_name_is_refused_by_name(monkeypatch, app_id):
+    monkeypatch.setenv("APP_ID", app_id)
+    with pytest.raises(SettingsError, match=f"APP_ID must be 1-200 letters, digits, '.', '_' or '-' .*got {app_id!r}"):
+        Settings()
+
+
+@pytest.mark.parametrize("bootstrap", ["", "kafka:abc", "kafka://kafka:9092", "kafka:0", "kafka:65536",
+                                       "kafka-1:9092,", "kafka-1:9092, kafka-2:9092", "kafka-1:9092;kafka-2:9092"])
+def test_a_bootstrap_list_kafka_clients_cannot_read_is_refused_by_name(monkeypatch, bootstrap):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
+    with pytest.raises(SettingsError, match=f"KAFKA_BOOTSTRAP must be host:port pairs .*got {bootstrap!r}"):
+        Settings()
+
+
+@pytest.mark.parametrize("bootstrap", ["kafka:9092", "kafka", "kafka-1.example.com:9093,kafka-2:9093",
+                                       "10.0.0.7:1", "[::1]:65535", "[2001:db8::7]"])
+def test_bootstrap_servers_as_kafka_clients_take_them_are_accepted(monkeypatch, bootstrap):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
+    assert Settings().bootstrap == bootstrap
