@@ -22,7 +22,7 @@ from schemas.validate import format_timestamp
 
 from .broker import BrokerError, EmbeddedBroker, create_topics, free_port, run_stoppable, why_port_unusable
 from .child import start_child
-from .config import Settings, SettingsError
+from .config import Settings, SettingsError, bootstrap_problem
 from .evaluation_records import EvaluationRecords
 from .gc_tuning import tune_gc
 from .reading import WaitTimeout
@@ -176,6 +176,16 @@ def _output_option(*decls: str, **extra):
     return click.option(*decls, type=click.Path(dir_okay=False, path_type=Path), callback=_writable, **extra)
 
 
+def _bootstrap_servers(ctx: click.Context, param: click.Parameter, servers: str | None) -> str | None:
+    if servers is not None and (problem := bootstrap_problem(servers)):
+        raise click.BadParameter(problem)
+    return servers
+
+
+def _bootstrap_option(**extra):
+    return click.option("--bootstrap", callback=_bootstrap_servers, **extra)
+
+
 def _evaluations_option(**extra):
     return _output_option("--evaluations", "evaluations_out",
                           help="Write the monthly evaluation records here (JSON lines).", **extra)
@@ -183,7 +193,7 @@ def _evaluations_option(**extra):
 
 @main.command()
 @click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--bootstrap", help="A running Kafka (and worker); default: embedded broker and worker.")
+@_bootstrap_option(help="A running Kafka (and worker); default: embedded broker and worker.")
 @_evaluations_option()
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=1800.0, show_default=True,
               help="Seconds to wait for the worker to process every published event.")
@@ -251,7 +261,7 @@ def _dead_letter_writer(path: Path | None):
 @click.argument("events", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--from-topics", is_flag=True,
               help="Instead of EVENTS, read the input topics of a Kafka (--bootstrap) to their end.")
-@click.option("--bootstrap", help="The Kafka of --from-topics; default: KAFKA_BOOTSTRAP.")
+@_bootstrap_option(help="The Kafka of --from-topics; default: KAFKA_BOOTSTRAP.")
 @_evaluations_option(required=True)
 @_output_option("--dead-letters", "dead_letters_out",
                 help="Write each invalid line of EVENTS here (JSON lines: line, code, reason, original_base64).")
@@ -286,7 +296,7 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
 
 
 @main.command()
-@click.option("--bootstrap", required=True, help="The Kafka (HOST:PORT) whose standards.evaluations topic is read.")
+@_bootstrap_option(required=True, help="The Kafka (HOST:PORT) whose standards.evaluations topic is read.")
 @click.option("--idle", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
               help="Stop when no record came for this many seconds.")
 def evaluations(bootstrap: str, idle: float) -> None:

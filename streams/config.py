@@ -15,6 +15,14 @@ _BOOTSTRAP_SERVER = re.compile(
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?")
 
 
+def bootstrap_problem(servers: str) -> str | None:
+    """Why Kafka clients cannot take `servers` as their bootstrap servers (None: they can)."""
+    if all(_BOOTSTRAP_SERVER.fullmatch(server) for server in servers.split(",")):
+        return None
+    return ("must be host:port pairs separated by commas (kafka-1:9092,kafka-2:9092; the port 9092 when "
+            f"left out), got {servers!r}")
+
+
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names its variable."""
 
@@ -140,9 +148,8 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
             raise SettingsError("APP_ID must be 1-200 letters, digits, '.', '_' or '-' (it starts topic names), "
                                 f"got {self.app_id!r}")
-        if not all(_BOOTSTRAP_SERVER.fullmatch(server) for server in self.bootstrap.split(",")):
-            raise SettingsError("KAFKA_BOOTSTRAP must be host:port pairs separated by commas "
-                                f"(kafka-1:9092,kafka-2:9092; the port 9092 when left out), got {self.bootstrap!r}")
+        if problem := bootstrap_problem(self.bootstrap):
+            raise SettingsError(f"KAFKA_BOOTSTRAP {problem}")
         if self.clock not in ("event", "wall"):
             raise SettingsError(f"CLOCK must be 'event' or 'wall', got {self.clock!r}")
         if self.sasl_mechanism not in (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):

@@ -181,6 +181,18 @@ def test_replay_to_a_kafka_creates_the_input_topics_with_the_replication_factor(
     assert created == [("kafka:9092", 8, 3)]
 
 
+@pytest.mark.parametrize("args", [["replay", "{events}", "--bootstrap", "kafka:abc"],
+                                  ["backfill", "--from-topics", "--bootstrap", "kafka:abc", "--evaluations", "{out}"],
+                                  ["evaluations", "--bootstrap", "kafka:abc"]])
+def test_a_bootstrap_option_kafka_clients_cannot_read_is_refused_before_any_work(tmp_path, args):
+    (tmp_path / "events.jsonl").write_text("")
+    args = [arg.format(events=tmp_path / "events.jsonl", out=tmp_path / "out.jsonl") for arg in args]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 2 and not (tmp_path / "out.jsonl").exists()
+    assert ("Invalid value for '--bootstrap': must be host:port pairs separated by commas "
+            "(kafka-1:9092,kafka-2:9092; the port 9092 when left out), got 'kafka:abc'") in result.output
+
+
 def test_the_demo_worker_runs_on_event_time_whatever_the_callers_clock(monkeypatch):
     class Broker:
         bootstrap = "127.0.0.1:9092"
