@@ -148,6 +148,12 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
             raise SettingsError("APP_ID must be 1-200 letters, digits, '.', '_' or '-' (it starts topic names), "
                                 f"got {self.app_id!r}")
+        # The rule of Kafka's own clients for a group.instance.id (JoinGroupRequest.validateGroupInstanceId:
+        # a topic name's), which aiokafka does not check.
+        if self.group_instance_id is not None and (self.group_instance_id in (".", "..") or not re.fullmatch(
+                r"[A-Za-z0-9._-]{1,249}", self.group_instance_id)):
+            raise SettingsError("GROUP_INSTANCE_ID must be 1-249 letters, digits, '.', '_' or '-' (not '.' or '..'), "
+                                f"got {self.group_instance_id!r}")
         if problem := bootstrap_problem(self.bootstrap):
             raise SettingsError(f"KAFKA_BOOTSTRAP {problem}")
         if self.clock not in ("event", "wall"):

@@ -193,6 +193,15 @@ def test_an_app_id_that_cannot_start_a_topic_name_is_refused_by_name(monkeypatch
         Settings()
 
 
+@pytest.mark.parametrize("name", ["worker 1", "pod/worker-1", "a" * 250, ".", ".."])
+def test_a_group_instance_id_kafka_refuses_is_refused_by_name(monkeypatch, name):
+    monkeypatch.setenv("GROUP_INSTANCE_ID", name)
+    with pytest.raises(SettingsError, match=f"GROUP_INSTANCE_ID must be 1-249 letters, digits, .*got {name!r}"):
+        Settings()
+    monkeypatch.setenv("GROUP_INSTANCE_ID", "seller-standards-0.worker_a")  # a pod name, or any of those characters
+    assert Settings().group_instance_id == "seller-standards-0.worker_a"
+
+
 @pytest.mark.parametrize("bootstrap", ["", "kafka:abc", "kafka://kafka:9092", "kafka:0", "kafka:65536",
                                        "kafka-1:9092,", "kafka-1:9092, kafka-2:9092", "kafka-1:9092;kafka-2:9092"])
 def test_a_bootstrap_list_kafka_clients_cannot_read_is_refused_by_name(monkeypatch, bootstrap):
