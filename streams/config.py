@@ -9,18 +9,18 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 
-# A bootstrap server: a host (a name, an IPv4 address, or an IPv6 one in brackets), then optionally a port 1-65535.
-_BOOTSTRAP_SERVER = re.compile(
-    r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
-    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?")
+# A bootstrap server: a host (a name, an IPv4 address, or an IPv6 one in brackets), then optionally a port.
+_BOOTSTRAP_SERVER = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]+))?")
 
 
 def bootstrap_problem(servers: str) -> str | None:
     """Why Kafka clients cannot take `servers` as their bootstrap servers (None: they can)."""
-    if all(_BOOTSTRAP_SERVER.fullmatch(server) for server in servers.split(",")):
-        return None
-    return ("must be host:port pairs separated by commas (kafka-1:9092,kafka-2:9092; the port 9092 when "
-            f"left out), got {servers!r}")
+    for server in servers.split(","):
+        match = _BOOTSTRAP_SERVER.fullmatch(server)
+        if match is None or (match["port"] is not None and not 1 <= int(match["port"]) <= 65535):
+            return ("must be host:port pairs separated by commas (kafka-1:9092,kafka-2:9092; the port 9092 when "
+                    f"left out), got {servers!r}")
+    return None
 
 
 class SettingsError(ValueError):
