@@ -55,6 +55,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
+@click.version_option(package_name="seller-standards", prog_name="seller-standards")
 def main() -> None:
     """Seller customer-service standards on Kafka."""
     tune_gc()

@@ -2,10 +2,11 @@
 import gc
 import time
 from bisect import bisect_left
+from importlib.metadata import version
 from typing import Iterable
 
 from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, REGISTRY, CollectorRegistry,
-                               Counter, Gauge, Histogram, ProcessCollector)
+                               Counter, Gauge, Histogram, Info, ProcessCollector)
 
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
@@ -22,6 +23,10 @@ HOUR = 3600.0
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.unregister(_collector)
 ProcessCollector(namespace="seller_standards")
+
+# Which release each worker runs, for a fleet part-way through a rollout (python_info is left out, above).
+Info("seller_standards_build", "The seller-standards release this worker runs").info(
+    {"version": version("seller-standards")})
 
 EVENTS = Counter("seller_standards_events_total", "Valid input events processed", ["topic", "type"])
 DEADLETTERS = Counter("seller_standards_deadletters_total", "Input events sent to the dead-letter topic", ["reason"])

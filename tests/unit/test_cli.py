@@ -4,6 +4,7 @@ import re
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import orjson
@@ -33,6 +34,12 @@ def test_worker_help_lists_its_settings_as_read_and_fausts_worker_options():
     # every variable config.py reads is shown
     read = set(re.findall(r'_setting\("([A-Z_]+)"', (Path(cli.__file__).parent / "config.py").read_text()))
     assert len(read) == 24 and read <= {line[0] for line in lines if line}
+
+
+def test_the_version_is_the_projects():
+    project = tomllib.loads((Path(cli.__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    result = CliRunner().invoke(cli.main, ["--version"])
+    assert result.exit_code == 0 and result.output == f"seller-standards, version {project['version']}\n"
 
 
 @pytest.mark.parametrize("command, env, message", [

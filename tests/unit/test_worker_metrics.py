@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,12 @@ def test_every_name_the_worker_exports_starts_with_seller_standards(worker_sampl
     assert {"seller_standards_process_cpu_seconds_total", "seller_standards_evaluations_total",
             "seller_standards_gc_pause_seconds_count"} <= names
     assert sorted(name for name in names if not name.startswith("seller_standards_")) == []
+
+
+def test_the_release_the_worker_runs_is_exported(worker_samples):
+    """As pyproject.toml names it, the one place the version is written."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert worker_samples[("seller_standards_build_info", frozenset({("version", project["version"])}))] == 1
 
 
 def test_every_violation_dead_letter_and_keying_series_is_exported_at_zero_from_the_start(worker_samples):
