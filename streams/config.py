@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 
+# The characters Kafka allows in a topic name.
+_TOPIC_NAME_CHARACTERS = "[A-Za-z0-9._-]"
 # A bootstrap server: a host (a name, an IPv4 address, or an IPv6 one in brackets), then optionally a port.
 _BOOTSTRAP_SERVER = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]+))?")
 
@@ -144,14 +146,14 @@ class Settings:
 
     def __post_init__(self):
         # APP_ID starts the names of the topics the workers make (<APP_ID>-seller-state, Faust's
-        # <APP_ID>-__assignor-__leader): Kafka's characters for a topic name, and room for the rest of it.
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
+        # <APP_ID>-__assignor-__leader): a topic name's characters, and room for the rest of it.
+        if not re.fullmatch(_TOPIC_NAME_CHARACTERS + "{1,200}", self.app_id):
             raise SettingsError("APP_ID must be 1-200 letters, digits, '.', '_' or '-' (it starts topic names), "
                                 f"got {self.app_id!r}")
         # The rule of Kafka's own clients for a group.instance.id (JoinGroupRequest.validateGroupInstanceId:
         # a topic name's), which aiokafka does not check.
         if self.group_instance_id is not None and (self.group_instance_id in (".", "..") or not re.fullmatch(
-                r"[A-Za-z0-9._-]{1,249}", self.group_instance_id)):
+                _TOPIC_NAME_CHARACTERS + "{1,249}", self.group_instance_id)):
             raise SettingsError("GROUP_INSTANCE_ID must be 1-249 letters, digits, '.', '_' or '-' (not '.' or '..'), "
                                 f"got {self.group_instance_id!r}")
         if problem := bootstrap_problem(self.bootstrap):
