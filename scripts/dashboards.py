@@ -187,6 +187,10 @@ def pipeline() -> dict:
                           "SellerStandardsSellersSplitAcrossPartitions). Stays at 0."),
         panel("Workers", [target('up{job="seller-standards"}', "{{instance}}")], w=18, h=6,
               description="1 = scraped, 0 = down (alert SellerStandardsWorkerDown after 1 min)."),
+        panel("Workers by version", [target("count by (version) (seller_standards_build_info)", "{{version}}")],
+              kind="stat", w=6, h=6,
+              description="Workers per release they run (seller-standards --version): more than one during a "
+                          "rollout."),
     ]
     return dashboard("seller-standards-pipeline", "Seller standards: pipeline",
                      "Throughput, dead letters, stream clocks, latency, state writes.", panels)

@@ -25,8 +25,8 @@ for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
 ProcessCollector(namespace="seller_standards")
 
 # Which release each worker runs, for a fleet part-way through a rollout (python_info is left out, above).
-Info("seller_standards_build", "The seller-standards release this worker runs").info(
-    {"version": version("seller-standards")})
+BUILD = Info("seller_standards_build", "The seller-standards release this worker runs")
+BUILD.info({"version": version("seller-standards")})
 
 EVENTS = Counter("seller_standards_events_total", "Valid input events processed", ["topic", "type"])
 DEADLETTERS = Counter("seller_standards_deadletters_total", "Input events sent to the dead-letter topic", ["reason"])

@@ -87,7 +87,8 @@ def _queries() -> list[tuple[str, str]]:
 
 def _exported() -> dict[str, set[str]]:
     """Series name -> label names of every metric streams.metrics registers
-    (counters expose `_total`, histograms `_bucket`, `_count`, `_sum`)."""
+    (counters expose `_total`, histograms `_bucket`, `_count`, `_sum`, an
+    info `_info` with its keys as labels)."""
     names = {}
     wrappers = {m._name: m for m in vars(streams.metrics).values() if hasattr(m, "_labelnames")}
     for family in REGISTRY.collect():
@@ -99,6 +100,8 @@ def _exported() -> dict[str, set[str]]:
         elif family.type == "histogram":
             names[family.name + "_bucket"] = labels | {"le"}
             names[family.name + "_count"] = names[family.name + "_sum"] = labels
+        elif family.type == "info":
+            names[family.name + "_info"] = labels | {key for sample in family.samples for key in sample.labels}
         else:
             names[family.name] = labels
     return names
