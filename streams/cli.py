@@ -25,7 +25,7 @@ from .child import start_child
 from .config import Settings, SettingsError, bootstrap_problem
 from .evaluation_records import EvaluationRecords
 from .gc_tuning import tune_gc
-from .reading import WaitTimeout
+from .reading import MissingTopics, WaitTimeout
 from .replay import EventsFileError
 from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS, PartitionCountError
 
@@ -33,8 +33,8 @@ from .topics import COMPACTED, INPUT_TOPICS, OUTPUT_TOPICS, PartitionCountError
 class _Commands(click.Group):
     """A setting or policy file that cannot be used, a Kafka that cannot be
     reached, an embedded broker that cannot start (its port taken), an
-    events file cut short, a wait on it that ran out of time, or topics of
-    partition counts
+    events file cut short, a wait on it that ran out of time, topics to
+    read that the Kafka does not have, or topics of partition counts
     that cannot go together end the command with its message (naming the
     variable or key, what was waited for, or the topics) and exit status 1,
     not a traceback."""
@@ -44,7 +44,7 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except KafkaConnectionError as exc:
             raise click.ClickException(f"Kafka is unreachable: {exc}") from None
-        except (WaitTimeout, PartitionCountError, BrokerError, EventsFileError) as exc:
+        except (WaitTimeout, MissingTopics, PartitionCountError, BrokerError, EventsFileError) as exc:
             raise click.ClickException(str(exc)) from None
         except ValueError as exc:
             from standards.policy import PolicyError  # pydantic: only when something went wrong

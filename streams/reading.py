@@ -18,6 +18,10 @@ class WaitTimeout(TimeoutError):
     time; the message says what was waited for and how far it got."""
 
 
+class MissingTopics(LookupError):
+    """Topics to read that the Kafka does not have; the message names them."""
+
+
 async def start_client(client):
     """The aiokafka client, started; stopped again when it cannot start (a
     broker that cannot be reached), so that it leaves nothing open."""
@@ -91,10 +95,24 @@ async def read_from(bootstrap: str, starts: dict[TopicPartition, Optional[int]],
 async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) -> AIOKafkaConsumer:
     """A started consumer in no group that commits nothing, subscribed to
     `topics` (else assigned by its caller) from their earliest offsets.
-    `options`: more aiokafka settings (security, fetch sizes)."""
-    return await start_client(AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
-                                               enable_auto_commit=False, auto_offset_reset="earliest",
-                                               **(options or {})))
+    `options`: more aiokafka settings (security, fetch sizes).
+
+    Each of `topics` must exist (MissingTopics): aiokafka asks for a
+    topic's metadata with leave to create it, and a broker that creates
+    topics on demand (Tansu; Apache Kafka's default) would make it with its
+    own partition count, which the workers then refuse to start with."""
+    consumer = await start_client(AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                                   enable_auto_commit=False, auto_offset_reset="earliest",
+                                                   **(options or {})))
+    if topics:
+        missing = sorted(set(topics) - await consumer.topics())  # metadata of every topic: creates none
+        if missing:
+            await consumer.stop()
+            raise MissingTopics(
+                f"the Kafka at {bootstrap} has no topic {', '.join(missing)}: nothing read, nothing created "
+                "(the workers create their topics when they first start; is it the Kafka they use?)")
+        consumer.subscribe(topics)
+    return consumer
 
 
 async def _fetched(consumer: AIOKafkaConsumer, idle: Optional[float], timeout: float, what: str):

@@ -1,6 +1,8 @@
 """Topics whose partition counts cannot go together, on a real broker: the
 worker stops with status 1 and names them, having applied nothing; replay
-and backfill refuse them with the same message."""
+and backfill refuse them with the same message. The commands that read
+topics make none of another count: a topic the Kafka does not have is
+named, not created."""
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +12,7 @@ import sys
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.cli import start_worker, stop_worker
@@ -139,3 +141,32 @@ def test_backfill_from_input_topics_of_different_counts_stops_naming_them(tmp_pa
             "marketplace.messages has 2, marketplace.orders has 3, marketplace.shipments has 2, "
             "marketplace.reviews has 2, marketplace.refunds has 2") in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    """The topics the broker has (a metadata request for every topic, which creates none)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return await consumer.topics()
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.parametrize("command, present, missing", [
+    (["evaluations", "--idle", "1"], (), ["standards.evaluations"]),
+    (["backfill", "--from-topics", "--evaluations", "{out}"], INPUT_TOPICS[:-1], [INPUT_TOPICS[-1]]),
+])
+def test_reading_topics_the_kafka_does_not_have_creates_none_and_names_them(tmp_path, command, present, missing):
+    # Subscribed to, a missing topic was created with the broker's own count (4 on the embedded broker),
+    # which the workers then refused to start with.
+    args = [arg.format(out=tmp_path / "out.jsonl") for arg in command]
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, present, 2))
+        result = _cli(*args, "--bootstrap", broker.bootstrap, partitions=2)
+        topics = asyncio.run(_topics(broker.bootstrap))
+    assert result.returncode == 1
+    assert f"has no topic {', '.join(missing)}: nothing read, nothing created" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not topics & set(missing)
+    assert set(present) <= topics
