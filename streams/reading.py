@@ -104,13 +104,16 @@ async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) 
     consumer = await start_client(AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                                    enable_auto_commit=False, auto_offset_reset="earliest",
                                                    **(options or {})))
-    if topics:
-        missing = sorted(set(topics) - await consumer.topics())  # metadata of every topic: creates none
+    try:
+        missing = sorted(set(topics) - await consumer.topics()) if topics else []  # every topic's: creates none
         if missing:
-            await consumer.stop()
             raise MissingTopics(
                 f"the Kafka at {bootstrap} has no topic {', '.join(missing)}: nothing read, nothing created "
                 "(the workers create their topics when they first start; is it the Kafka they use?)")
+    except BaseException:
+        await consumer.stop()
+        raise
+    if topics:
         consumer.subscribe(topics)
     return consumer
 
