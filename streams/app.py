@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 import faust
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from faust.exceptions import NotReady
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -30,8 +31,9 @@ from .config import Settings
 from .processor import APPLY_SLICE, APPLY_SLICE_WHILE_WRITING_STATE, REFRESH_SLICE, Processor, is_backlog
 from .reading import read_from, read_topic
 from .writer import BatchWriter
+from .broker import topic_config
 from .topics import (COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts,
-                     state_topic_name)
+                     check_state_topic_config, state_topic_name)
 
 log = logging.getLogger(__name__)
 settings = Settings()
@@ -412,6 +414,7 @@ async def _restore_assigned() -> None:
     for topic in (state_topic, *output_topics.values()):  # records are sent as batches, not through Faust
         await topic.maybe_declare()
     await _check_partition_counts()
+    await _check_state_topic()
     records = await read_topic(settings.bootstrap, state_topic.get_topic_name(), partitions=partitions,
                                options=settings.client_options())
     loaded = processor.load(partitions, records)
@@ -447,6 +450,23 @@ async def _check_partition_counts() -> None:
     names = (*INPUT_TOPICS, *OUTPUT_TOPICS, state_topic.get_topic_name())
     metadata = await app.producer._ensure_producer().client.fetch_all_metadata()
     check_partition_counts({name: metadata.partitions_for_topic(name) for name in names}, settings.partitions)
+
+
+async def _check_state_topic() -> None:
+    """The state topic keeps every seller's latest records for ever, checked
+    at each assignment: a topic made by others (a platform's own topic
+    tooling, where brokers make none on demand) may have Kafka's default
+    `cleanup.policy=delete`, which drops them after 7 days, and a restart
+    after that restored sellers without them, silently. A broker that does
+    not let the worker read the settings leaves them unchecked, with a
+    warning."""
+    name = state_topic.get_topic_name()
+    try:
+        config = await topic_config(settings.bootstrap, name, settings.client_options())
+    except KafkaError as error:
+        log.warning("the settings of %s could not be read (%r): its cleanup.policy is not checked", name, error)
+        return
+    check_state_topic_config(name, config)
 
 
 @app.on_partitions_revoked.connect

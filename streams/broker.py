@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import Any, Coroutine, Iterator, Optional, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from .child import in_main_thread, start_child
 
@@ -205,3 +206,20 @@ async def create_topics(bootstrap: str, names, partitions: int, replication: int
                 pass
     finally:
         await admin.close()
+
+
+async def topic_config(bootstrap: str, topic: str, options: dict | None = None) -> dict[str, str]:
+    """The settings of `topic` that the broker reports (DescribeConfigs):
+    Apache Kafka reports every one, Tansu only those set when the topic was
+    made. An error of the broker's (no such topic, no right to describe it)
+    is raised as aiokafka's."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}))
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    [(error_code, error_message, _, _, entries)] = response.resources
+    if error_code:
+        raise for_code(error_code)(error_message)
+    return {entry[0]: entry[1] for entry in entries if entry[1] is not None}

@@ -39,6 +39,31 @@ def line_topic(named, event_type) -> str:
 TOPIC_OF_UNNAMED_LINE = {event_type: line_topic(None, event_type) for event_type in INPUT_TYPES}
 
 
+class StateTopicError(RuntimeError):
+    """A state topic whose settings let the broker delete records by age or
+    size; the message names them and says how to set it."""
+
+
+def check_state_topic_config(topic: str, config: Mapping[str, str]) -> None:
+    """Raise StateTopicError when the state topic's settings (`config`, as
+    the broker reports them; one it does not report is not judged) let the
+    broker delete records by age or size: a worker restores each seller
+    from its latest records, however old, and a record deleted after
+    `retention.ms` is state lost at the next restart (items, first sale,
+    open violations). `cleanup.policy=delete` with no limit only keeps
+    every version (a slower restore, the same state)."""
+    policy = config.get("cleanup.policy", "")
+    limits = {name: config[name] for name in ("retention.ms", "retention.bytes") if config.get(name, "-1") != "-1"}
+    if "delete" not in {name.strip() for name in policy.split(",")} or not limits:
+        return
+    raise StateTopicError(
+        f"the state topic {topic} has cleanup.policy={policy} and "
+        f"{', '.join(f'{name}={value}' for name, value in limits.items())}: the broker deletes its records by age "
+        "or size, and a worker restarted after that restores its sellers without them. Set cleanup.policy=compact "
+        f"on it (kafka-configs.sh --alter --entity-type topics --entity-name {topic} "
+        "--add-config cleanup.policy=compact)")
+
+
 class PartitionCountError(RuntimeError):
     """Topics whose partition counts cannot be used together; the message
     names each topic that differs and its count."""

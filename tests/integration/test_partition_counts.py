@@ -13,6 +13,7 @@ import sys
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.cli import start_worker, stop_worker
@@ -54,6 +55,34 @@ LAYOUTS = {
 }
 
 
+def _worker_stops_having_applied_nothing(broker, tmp_path, orders: int) -> str:
+    """Start a worker (PARTITIONS=2) on the broker's topics, which hold an
+    order and heartbeats: it must stop with status 1, having sent and
+    committed nothing, with its error's one traceback; its log."""
+    asyncio.run(_publish_an_order_and_heartbeats(broker.bootstrap))
+    with open(tmp_path / "worker.log", "wb") as log:
+        worker = start_worker(broker.bootstrap, APP, str(tmp_path), {"PARTITIONS": "2"}, log_file=log,
+                              log_level="info")
+        try:
+            status = worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+            status = None
+    outputs = {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in OUTPUT_TOPICS}
+
+    async def committed():
+        async with CommittedOffsets(broker.bootstrap, APP) as offsets:
+            return await offsets.of([TopicPartition(ORDERS, p) for p in range(orders)])
+    commits = asyncio.run(committed())
+    log_text = (tmp_path / "worker.log").read_text(errors="replace")
+    assert status == 1, f"the worker did not stop with status 1 ({status}):\n{log_text[-3000:]}"
+    assert log_text.count("Traceback") == 1  # the error's own, nothing from the stop after it
+    assert outputs == {topic: [] for topic in OUTPUT_TOPICS}
+    assert commits == {}
+    return log_text
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_a_worker_stops_naming_the_topics_of_another_count_and_applies_nothing(tmp_path, layout):
     inputs, orders, state, named = LAYOUTS[layout]
@@ -62,28 +91,27 @@ def test_a_worker_stops_naming_the_topics_of_another_count_and_applies_nothing(t
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS, inputs))
         if state is not None:
             asyncio.run(create_topics(broker.bootstrap, [STATE], state, compacted=[STATE]))
-        asyncio.run(_publish_an_order_and_heartbeats(broker.bootstrap))
-        with open(tmp_path / "worker.log", "wb") as log:
-            worker = start_worker(broker.bootstrap, APP, str(tmp_path), {"PARTITIONS": "2"}, log_file=log,
-                                  log_level="info")
-            try:
-                status = worker.wait(60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-                status = None
-        outputs = {topic: asyncio.run(read_topic(broker.bootstrap, topic)) for topic in OUTPUT_TOPICS}
-
-        async def committed():
-            async with CommittedOffsets(broker.bootstrap, APP) as offsets:
-                return await offsets.of([TopicPartition(ORDERS, p) for p in range(orders)])
-        commits = asyncio.run(committed())
-    log_text = (tmp_path / "worker.log").read_text(errors="replace")
-    assert status == 1, f"the worker did not stop with status 1 ({status}):\n{log_text[-3000:]}"
+        log_text = _worker_stops_having_applied_nothing(broker, tmp_path, orders)
     assert "must have PARTITIONS=2 partitions" in log_text and named in log_text
-    assert log_text.count("Traceback") == 1  # the error's own, nothing from the stop after it
-    assert outputs == {topic: [] for topic in OUTPUT_TOPICS}
-    assert commits == {}
+
+
+def test_a_worker_stops_on_a_state_topic_that_deletes_records_by_age(tmp_path):
+    # As a platform's own topic tooling makes it, with Kafka's default policy: its records go after 7 days.
+    async def make_state_topic(bootstrap: str) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(STATE, 2, 1, topic_configs={
+                "cleanup.policy": "delete", "retention.ms": "604800000"})])
+        finally:
+            await admin.close()
+
+    with EmbeddedBroker() as broker:
+        asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS, 2))
+        asyncio.run(make_state_topic(broker.bootstrap))
+        log_text = _worker_stops_having_applied_nothing(broker, tmp_path, 2)
+    assert (f"the state topic {STATE} has cleanup.policy=delete and retention.ms=604800000: the broker deletes "
+            "its records by age or size") in log_text
 
 
 def test_a_worker_started_before_its_input_topics_exist_creates_them_with_partitions(tmp_path):
