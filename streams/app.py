@@ -26,12 +26,12 @@ from mode.threads import WorkerThread
 from standards.policy import load_policy
 
 from . import already_sent, metrics
+from .broker import topic_config
 from .client_logs import quiet_repeated_client_errors
 from .config import Settings
 from .processor import APPLY_SLICE, APPLY_SLICE_WHILE_WRITING_STATE, REFRESH_SLICE, Processor, is_backlog
 from .reading import read_from, read_topic
 from .writer import BatchWriter
-from .broker import topic_config
 from .topics import (COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, check_partition_counts,
                      check_state_topic_config, state_topic_name)
 
