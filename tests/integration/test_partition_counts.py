@@ -2,7 +2,8 @@
 worker stops with status 1 and names them, having applied nothing; replay
 and backfill refuse them with the same message. The commands that read
 topics make none of another count: a topic the Kafka does not have is
-named, not created."""
+named, not created. A state topic made by others with settings that let
+the broker delete records stops the worker the same way."""
 from __future__ import annotations
 
 import asyncio
