@@ -103,7 +103,7 @@ async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) 
     own partition count, which the workers then refuse to start with."""
     consumer = await start_client(AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                                   **(options or {})))
+                                                   **{"fetch_max_wait_ms": 50, **(options or {})}))
     try:
         missing = sorted(set(topics) - await consumer.topics()) if topics else []  # every topic's: creates none
         if missing:
