@@ -81,8 +81,9 @@ async def read_from(bootstrap: str, starts: dict[TopicPartition, Optional[int]],
             if start is not None:
                 consumer.seek(tp, start)
         # All in one call: one call per partition waited each time for the
-        # fetch in flight (fetch_max_wait, 0.5 s), and a fresh deployment's
-        # first restore, with nothing sent yet, took 20 s for its 40.
+        # fetch in flight (up to fetch_max_wait, then aiokafka's 0.5 s), and
+        # a fresh deployment's first restore, with nothing sent yet, took
+        # 20 s for its 40.
         if at_end:
             await consumer.seek_to_end(*at_end)
         async for tp, messages in _fetched(consumer, None, timeout, ", ".join(sorted({tp.topic for tp in starts}))):
