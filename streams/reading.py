@@ -105,8 +105,10 @@ async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) 
     consumer = await start_client(AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                                    enable_auto_commit=False, auto_offset_reset="earliest",
                                                    **{"fetch_max_wait_ms": 50, **(options or {})}))
+    if not topics:
+        return consumer
     try:
-        missing = sorted(set(topics) - await consumer.topics()) if topics else []  # every topic's: creates none
+        missing = sorted(set(topics) - await consumer.topics())  # every topic's metadata: creates none
         if missing:
             raise MissingTopics(
                 f"the Kafka at {bootstrap} has no topic {', '.join(missing)}: nothing read, nothing created "
@@ -114,8 +116,7 @@ async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) 
     except BaseException:
         await consumer.stop()
         raise
-    if topics:
-        consumer.subscribe(topics)
+    consumer.subscribe(topics)
     return consumer
 
 
