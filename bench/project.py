@@ -15,6 +15,7 @@ from typing import Optional
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.broker import admin_client
 from streams.evaluation_records import EvaluationRecords
 from streams.partitioning import partition_for
 from streams.reading import started_reader
@@ -66,14 +67,8 @@ class StateSize:
 async def state_topic(bootstrap: str, app_id: str) -> Optional[str]:
     """The worker's state topic: `<app_id>-seller-state` (its own compacted
     topic) or `<app_id>-seller-state-changelog` (a Faust table's changelog)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         names = set(await admin.list_topics())
-    finally:
-        await admin.close()
     for name in (state_topic_name(app_id), f"{state_topic_name(app_id)}-changelog"):
         if name in names:
             return name

@@ -8,8 +8,8 @@ import signal
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
-from typing import Any, Coroutine, Iterator, Optional, TypeVar
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Coroutine, Iterator, Optional, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -181,20 +181,27 @@ def _interrupt(signum, frame):
         signal.raise_signal(signal.SIGINT)  # as Ctrl-C
 
 
-async def _metadata(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+@asynccontextmanager
+async def admin_client(bootstrap: str, options: dict | None = None,
+                       **settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started aiokafka admin client, closed after the block. `options`:
+    security settings (Settings.client_options); `settings`: any other."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}), **settings)
     await admin.start()
     try:
-        await admin.list_topics()
+        yield admin
     finally:
         await admin.close()
 
 
+async def _metadata(bootstrap: str) -> None:
+    async with admin_client(bootstrap, request_timeout_ms=2000) as admin:
+        await admin.list_topics()
+
+
 async def create_topics(bootstrap: str, names, partitions: int, replication: int = 1,
                         compacted=(), options: dict | None = None) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}))
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, options) as admin:
         existing = set(await admin.list_topics())
         new = [NewTopic(name, partitions, replication,
                         topic_configs={"cleanup.policy": "compact"} if name in compacted else {})
@@ -204,8 +211,6 @@ async def create_topics(bootstrap: str, names, partitions: int, replication: int
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass
-    finally:
-        await admin.close()
 
 
 async def topic_config(bootstrap: str, topic: str, options: dict | None = None) -> dict[str, str]:
@@ -213,12 +218,8 @@ async def topic_config(bootstrap: str, topic: str, options: dict | None = None) 
     Apache Kafka reports every one, Tansu only those set when the topic was
     made. An error of the broker's (no such topic, no right to describe it)
     is raised as aiokafka's."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(options or {}))
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, options) as admin:
         [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-    finally:
-        await admin.close()
     [(error_code, error_message, _, _, entries)] = response.resources
     if error_code:
         raise for_code(error_code)(error_message)

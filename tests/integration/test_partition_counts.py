@@ -14,9 +14,9 @@ import sys
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
-from streams.broker import EmbeddedBroker, create_topics, free_port
+from streams.broker import EmbeddedBroker, admin_client, create_topics, free_port
 from streams.cli import start_worker, stop_worker
 from streams.reading import CommittedOffsets, read_topic
 from streams.topics import INPUT_TOPICS, ORDERS, OUTPUT_TOPICS, state_topic_name
@@ -99,13 +99,9 @@ def test_a_worker_stops_naming_the_topics_of_another_count_and_applies_nothing(t
 def test_a_worker_stops_on_a_state_topic_that_deletes_records_by_age(tmp_path):
     # As a platform's own topic tooling makes it, with Kafka's default policy: its records go after 7 days.
     async def make_state_topic(bootstrap: str) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
+        async with admin_client(bootstrap) as admin:
             await admin.create_topics([NewTopic(STATE, 2, 1, topic_configs={
                 "cleanup.policy": "delete", "retention.ms": "604800000"})])
-        finally:
-            await admin.close()
 
     with EmbeddedBroker() as broker:
         asyncio.run(create_topics(broker.bootstrap, INPUT_TOPICS, 2))

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.validate import parse_timestamp
 from standards.calendar import month_of, month_start
 from standards.policy import Policy
 from streams import replay
 from streams.backfill import backfill
-from streams.broker import EmbeddedBroker, create_topics
+from streams.broker import EmbeddedBroker, admin_client, create_topics
 from streams.cli import start_worker, stop_worker
 from streams.processor import Processor
 from streams.reading import CommittedOffsets, read_topic
@@ -148,12 +147,8 @@ def _wait_transitions_sent(bootstrap: str, group: str, timeout: float = 60) -> N
 
 
 async def _member_ids(bootstrap: str, group: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         (described,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
     return [member[0] for (_, _, _, _, _, members) in described.groups for member in members]
 
 
