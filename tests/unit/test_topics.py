@@ -3,16 +3,13 @@
 (`check_state_topic_config`)."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from streams.topics import PartitionCountError, StateTopicError, check_partition_counts, check_state_topic_config
 
-ROOT = Path(__file__).resolve().parents[2]
+from worker_app import run_with_worker_app
 
 
 def _of(count: int) -> set[int]:
@@ -75,21 +72,20 @@ def test_a_state_topic_whose_records_the_broker_deletes_is_refused_naming_its_se
 
 
 def _check_state_topic_with(config_or_error: str) -> subprocess.CompletedProcess:
-    """The worker's check of its state topic (streams/app.py) in a process of
-    its own that imported the worker's app, with the broker's answer
-    (`topic_config`) replaced by `config_or_error`, a Python expression."""
-    script = ("import asyncio, logging, aiokafka.errors as errors, streams.app as worker\n"
-              "logging.basicConfig()  # as the worker logs (Faust sets it up at its start)\n"
-              "async def answer(*args):\n"
-              f"    value = {config_or_error}\n"
-              "    if isinstance(value, Exception):\n"
-              "        raise value\n"
-              "    return value\n"
-              "worker.topic_config = answer\n"
-              "asyncio.run(worker._check_state_topic())\n"
-              "print('went on')\n")
-    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "APP_ID": "app"})
+    """The worker's check of its state topic (streams/app.py), with the
+    broker's answer (`topic_config`) replaced by `config_or_error`, a
+    Python expression."""
+    return run_with_worker_app(
+        "import logging, aiokafka.errors as errors\n"
+        "logging.basicConfig()  # as the worker logs (Faust sets it up at its start)\n"
+        "async def answer(*args):\n"
+        f"    value = {config_or_error}\n"
+        "    if isinstance(value, Exception):\n"
+        "        raise value\n"
+        "    return value\n"
+        "worker.topic_config = answer\n"
+        "asyncio.run(worker._check_state_topic())\n"
+        "print('went on')\n", env={"APP_ID": "app"})
 
 
 def test_the_worker_refuses_a_state_topic_that_deletes_and_warns_when_it_cannot_read_the_settings():

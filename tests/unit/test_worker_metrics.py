@@ -3,10 +3,7 @@ imported the worker's app (which adds Faust's sensors to it), run apart from
 the tests' own process."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,15 +12,14 @@ from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
 from streams.topics import INPUT_TOPICS
 
-ROOT = Path(__file__).resolve().parents[2]
+from worker_app import ROOT, run_with_worker_app
 
 
 def _worker_metrics(script: str = "") -> dict[tuple[str, frozenset], float]:
     """(name, labels) -> value of every sample /metrics shows after `script`
     ran in a process that imported the worker's app as `worker`."""
-    script = (f"import asyncio, streams.app as worker\n{script}\n"
-              "from prometheus_client import REGISTRY, generate_latest\nprint(generate_latest(REGISTRY).decode())")
-    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    shown = run_with_worker_app(f"{script}\nfrom prometheus_client import REGISTRY, generate_latest\n"
+                                "print(generate_latest(REGISTRY).decode())")
     assert shown.returncode == 0, shown.stderr
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(shown.stdout) for sample in family.samples}
