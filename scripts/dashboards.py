@@ -130,7 +130,10 @@ def pipeline() -> dict:
               [target("seller_standards_partition_clock_lag_seconds", "p{{partition}} {{instance}}")],
               unit="s", description="Wall time minus each partition's stream clock (minimum event time over "
                                     "the input topics; moved by the wall clock too with CLOCK=wall). "
-                                    "A line rising at 1 s/s is a stalled clock."),
+                                    "A line rising at 1 s/s is a stalled clock (alert "
+                                    "SellerStandardsClockStalled); one below 0 is a clock ahead of wall "
+                                    "time, moved by events dated in the future (alert "
+                                    "SellerStandardsClockAhead below -5 min)."),
         panel("Consumer lag",
               [target("sum by (topic) (seller_standards_consumer_lag_records)", "{{topic}}")],
               description="Input records not yet committed (fetch high watermark minus committed offset), "

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from msgspec import msgpack
 
-from schemas.validate import decode_event, parse_timestamp
+from schemas.validate import decode_event, format_timestamp, parse_timestamp
 from standards.engine import ALERTS, SCORECARDS, VIOLATIONS, PartitionEngine
 from standards.policy import Policy
 from standards.seller import encode
@@ -703,3 +703,24 @@ def test_in_a_backlog_the_card_counts_the_items_then_live_events_move_the_totals
     _clock(engine, "2026-01-15T00:00:00Z")  # o3's ship-by passes unshipped: late
     assert _card_numbers(engine) == ({"message_response": (1, 2), "on_time_shipping": (1, 3),
                                       "review_rating": (0, 0), "case_rate": (0, 1)}, 3, "90.50")
+
+
+def test_the_clock_lag_is_wall_time_minus_the_partition_clock_and_negative_for_a_clock_ahead():
+    # SellerStandardsClockStalled and SellerStandardsClockAhead read this gauge.
+    import time
+
+    from streams import metrics
+
+    processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    now = int(time.time())
+    for partition, clock in ((2, now + 3600), (3, now - 3600)):  # a producer an hour fast; an hour behind
+        beat = orjson.dumps({"event_id": f"hb-{partition}", "type": "clock.heartbeat", "seller_id": "route",
+                             "occurred_at": format_timestamp(clock * 1_000_000)})
+        for topic in INPUT_TOPICS:
+            processor.handle_batch(topic, partition, [Record(0, b"route", beat, None)])
+    before = time.time()
+    processor.update_gauges()
+    after = time.time()
+    for partition, clock in ((2, now + 3600), (3, now - 3600)):
+        lag = metrics.CLOCK_LAG.labels(str(partition))._value.get()
+        assert before - clock - 1e-3 <= lag <= after - clock + 1e-3  # -3600 s and 3600 s, as time went on
