@@ -133,6 +133,10 @@ class Policy(_Section):
     def evaluation_delay(self) -> int:
         return self.evaluation_delay_hours * HOUR
 
+    def evaluation_instant(self, month: int) -> int:
+        """E of SPEC 3: the instant the evaluation of `month` is made as of."""
+        return self.calendar.month_start(month) + self.evaluation_delay
+
     @cached_property
     def allowed_lateness(self) -> int:
         return self.allowed_lateness_hours * HOUR

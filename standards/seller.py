@@ -489,7 +489,7 @@ class SellerState:
         `kept_since`: the last month the partition's written state says was
         evaluated (default M-1): a crash that cuts the next write short has
         the months after it made again, each reading the runs of the one before."""
-        as_of = policy.calendar.month_start(month) + policy.evaluation_delay
+        as_of = policy.evaluation_instant(month)
         n = count(self, month - 3, month - 1, as_of, as_of, policy)
         if not n.has_activity():
             return None
@@ -572,7 +572,7 @@ class SellerState:
         # closed again a year after the sale). Not one opened later: what a
         # month made again after a crash keeps must not depend on whether
         # such an opening was written before the crash.
-        evaluated_at = policy.calendar.month_start(evaluated_month) + policy.evaluation_delay
+        evaluated_at = policy.evaluation_instant(evaluated_month)
         case_orders = {case.opened[2] for case in self.items_of("cases")
                        if case.opened is not None and case.opened[0] < evaluated_at}
         collections = []  # (collection, its items, past orders, the (id, item) to go through)
@@ -619,7 +619,7 @@ class SellerState:
             self._kept_until(kept_due)
         if sales:
             remade_from = (evaluated_month - 1 if kept_since is None else kept_since) + 1
-            self._keep_first_sales(sales, policy.calendar.month_start(remade_from) + policy.evaluation_delay)
+            self._keep_first_sales(sales, policy.evaluation_instant(remade_from))
         return set_apart
 
     def _note_past_due(self, pairs: list) -> None:
