@@ -117,6 +117,12 @@ def pipeline() -> dict:
         panel("Dead letters/s by reason",
               [target("sum by (reason) (rate(seller_standards_deadletters_total[5m]))", "{{reason}}")],
               unit="ops", description="Input records sent to standards.deadletter, by reason code."),
+        panel("Events after their evaluation, by topic",
+              [target("sum by (topic) (increase(seller_standards_events_after_evaluation_total[1h]))", "{{topic}}")],
+              description="Valid input events dated before the instant of the last month their partition had "
+                          "evaluated: they came after that monthly evaluation was made and are not in its records "
+                          "(SPEC 6). Near 0, but for the events in flight at a month's evaluation instant; a burst "
+                          "is history published late (alert SellerStandardsEventsAfterEvaluation)."),
         panel("Output records/s by topic",
               [target("sum by (topic) (rate(seller_standards_outputs_total[5m]))", "{{topic}}")],
               unit="ops", description="Records written to the standards.* topics."),

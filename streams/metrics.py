@@ -38,6 +38,11 @@ SPLIT_SELLERS = Counter(
     "seller_standards_split_sellers_total",
     "Sellers found on two partitions of this worker (at their first event on the second, or on restore): some "
     "input is partitioned otherwise than by seller_id, and each partition holds part of the seller's state")
+EVENTS_AFTER_EVALUATION = Counter(
+    "seller_standards_events_after_evaluation_total",
+    "Valid input events (heartbeats aside) dated before the evaluation instant of the last month their partition "
+    "evaluated: they came after that evaluation was made and are not in it (SPEC 6), whatever they would have "
+    "changed there", ["topic"])
 OUTPUTS = Counter("seller_standards_outputs_total", "Records written to output topics", ["topic"])
 NOT_SENT_AGAIN = Counter(
     "seller_standards_outputs_not_sent_again_total",
@@ -114,7 +119,7 @@ def track_gc_pauses() -> None:
 
 VIOLATION_CHANGES = ("opened", "resolved")
 PROCESSING_ERROR = "processing_error"  # the dead-letter reason of a valid event the worker failed on
-# Every violation and dead-letter series exists, at 0, from the start: a
+# Every violation, dead-letter and input topic series exists, at 0, from the start: a
 # series born with its first increment loses that increment to increase()
 # and rate(), and SellerStandardsViolationSpike, which compares with the day
 # before, would find nothing to compare a standard's first burst with.
@@ -125,6 +130,7 @@ for _reason in (*INVALID_EVENT_CODES, PROCESSING_ERROR):
     DEADLETTERS.labels(_reason)
 for _topic in INPUT_TOPICS:
     KEYED_OTHERWISE.labels(_topic)
+    EVENTS_AFTER_EVALUATION.labels(_topic)
 
 
 def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:

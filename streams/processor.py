@@ -180,6 +180,9 @@ class Processor:
             self._count_event(topic, event_type, n)
         if keyed_otherwise:
             metrics.KEYED_OTHERWISE.labels(topic).inc(keyed_otherwise)
+        if engine.events_after_evaluation:
+            metrics.EVENTS_AFTER_EVALUATION.labels(topic).inc(engine.events_after_evaluation)
+            engine.events_after_evaluation = 0
         if engine.new_sellers:
             self._note_split_sellers({partition: set(engine.new_sellers)})
             engine.new_sellers.clear()

@@ -197,3 +197,25 @@ def test_a_clock_that_jumps_years_ahead_gives_the_records_of_every_month_whose_p
     assert september["sales"] == {"orders": 0, "amount": "0.00", "first_sale_at": "2026-01-05T10:00:00Z"}
     assert september["standards"]["case_rate"]["denominator"] == 1
     assert september["standards"]["on_time_shipping"]["denominator"] == 0
+
+
+def test_events_dated_before_the_instant_of_the_last_month_evaluated_are_counted_as_after_it():
+    """SPEC 6: an event that arrives after its partition clock passed the
+    evaluation instant it would change is not in that evaluation. The worker
+    counts such events (seller_standards_events_after_evaluation_total)."""
+    sc = Scenario()
+    sc.heartbeat("2026-02-01T12:00:00Z")  # the last instant reached: January's, 2026-01-02T00:00Z
+    sc.order(S, "o1", "2026-01-01T23:59:59.999999Z")  # before it
+    sc.order(S, "o2", "2026-01-02T00:00:00Z")  # at it: not before
+    sc.heartbeat("2025-12-01T00:00:00Z")  # a heartbeat is no event of a seller
+    assert sc.engine.events_after_evaluation == 1
+    sc.heartbeat("2026-02-02T00:00:00Z")  # February's instant
+    sc.ship(S, "o2", "2026-02-01T23:59:59Z")
+    sc.buyer(S, "t1", "2026-01-20T10:00:00Z")
+    sc.review(S, "r1", "2026-02-02T00:00:01Z")
+    assert sc.engine.events_after_evaluation == 3
+    # restored, the partition knows the month it evaluated last
+    again = sc.restarted({})
+    again.cancel(S, "o1", "2026-02-01T00:00:00Z")
+    again.cancel(S, "o2", "2026-02-02T00:00:00Z")
+    assert again.engine.events_after_evaluation == 1

@@ -445,6 +445,29 @@ def test_events_keyed_otherwise_than_by_their_seller_id_are_applied_counted_and_
                                            "seller_standards_events_keyed_otherwise_total")), warned
 
 
+def test_events_dated_before_the_last_evaluation_instant_are_counted_by_topic():
+    from streams import metrics
+
+    def counted() -> dict[str, float]:
+        return {topic: metrics.EVENTS_AFTER_EVALUATION.labels(topic)._value.get() for topic in INPUT_TOPICS}
+
+    processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    before = counted()
+    beat = orjson.dumps({"event_id": "hb", "type": "clock.heartbeat", "seller_id": "route",
+                         "occurred_at": "2026-02-03T00:00:00Z"})
+    for topic in INPUT_TOPICS:  # February evaluated, as of 2026-02-02T00:00Z
+        processor.handle_batch(topic, 1, [Record(0, b"route", beat, None)])
+    # _placed_record's orders are placed on 2026-01-02, before that instant
+    processor.handle_batch("marketplace.orders", 1, [Record(1, b"s-1", _placed_record(1, "s-1"), None),
+                                                     Record(2, b"s-1", _placed_record(2, "s-1"), None)])
+    processor.handle_batch("marketplace.messages", 1, [Record(1, b"s-1", orjson.dumps(
+        {"event_id": "m1", "type": "message.sent", "seller_id": "s-1", "occurred_at": "2026-02-02T00:00:00Z",
+         "thread_id": "t1", "message_id": "m1", "sender_role": "buyer"}), None)])  # at it: in time
+    after = counted()
+    assert {topic: after[topic] - before[topic] for topic in INPUT_TOPICS} == {
+        topic: 2 if topic == "marketplace.orders" else 0 for topic in INPUT_TOPICS}
+
+
 def test_a_seller_on_two_partitions_of_the_worker_is_counted_and_logged_once_when_seen_and_on_restore(caplog):
     # Keys right, partitions not: a producer with another partitioner (librdkafka's
     # default hashes keys otherwise than Java's) puts a seller on another partition.
