@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from generated import write_or_check
+
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 # The datasource of deploy/grafana/provisioning/datasources/prometheus.yml
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -211,20 +213,7 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    stale = []
-    for name, text in render().items():
-        path = DASHBOARDS / name
-        if "--check" in argv:
-            if not path.exists() or path.read_text() != text:
-                stale.append(name)
-        else:
-            DASHBOARDS.mkdir(exist_ok=True)
-            path.write_text(text)
-    if stale:
-        print(f"dashboards/{', dashboards/'.join(stale)} differ from scripts/dashboards.py: "
-              "run python scripts/dashboards.py", file=sys.stderr)
-        return 1
-    return 0
+    return write_or_check(DASHBOARDS, render(), "scripts/dashboards.py", argv)
 
 
 if __name__ == "__main__":
