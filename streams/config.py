@@ -86,6 +86,7 @@ class Settings:
     ssl_cafile: str | None = _setting("KAFKA_SSL_CAFILE")
     ssl_certfile: str | None = _setting("KAFKA_SSL_CERTFILE")
     ssl_keyfile: str | None = _setting("KAFKA_SSL_KEYFILE")
+    ssl_key_password: str | None = _setting("KAFKA_SSL_KEY_PASSWORD", secret=True)
 
     def shown(self) -> list[tuple[str, str]]:
         """(variable, value as read) of every setting, a secret one only as
@@ -131,11 +132,15 @@ class Settings:
         if self.ssl_certfile:
             key = (f"KAFKA_SSL_KEYFILE {self.ssl_keyfile!r}" if self.ssl_keyfile
                    else "the private key it should hold (KAFKA_SSL_KEYFILE is not set)")
-            try:  # password "": an encrypted key is refused, not asked for at a terminal
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password="")
+            # Without a password, "": an encrypted key is refused, not asked for at a terminal.
+            password = self.ssl_key_password or ""
+            private_key = ("its private key, encrypted with KAFKA_SSL_KEY_PASSWORD" if password
+                           else "its unencrypted private key (an encrypted one needs KAFKA_SSL_KEY_PASSWORD)")
+            try:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password=password)
             except ssl.SSLError as exc:
                 raise SettingsError(f"KAFKA_SSL_CERTFILE {self.ssl_certfile!r} and {key} are not a PEM client "
-                                    f"certificate and its unencrypted private key ({exc})") from None
+                                    f"certificate and {private_key} ({exc})") from None
         return context
 
     def client_options(self) -> dict:
@@ -167,6 +172,9 @@ class Settings:
             raise SettingsError("KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
         if self.ssl_keyfile and not self.ssl_certfile:  # a key is only used with its certificate
             raise SettingsError("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE (the client certificate of that key)")
+        if self.ssl_key_password and not self.ssl_certfile:
+            raise SettingsError("KAFKA_SSL_KEY_PASSWORD needs KAFKA_SSL_CERTFILE (the client certificate whose key "
+                                "it decrypts)")
         if self.partitions < 1:
             raise SettingsError(f"PARTITIONS must be at least 1, got {self.partitions}")
         if self.replication < 1:

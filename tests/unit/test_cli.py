@@ -33,7 +33,7 @@ def test_worker_help_lists_its_settings_as_read_and_fausts_worker_options():
     assert "hunter2" not in shown.stdout
     # every variable config.py reads is shown
     read = set(re.findall(r'_setting\("([A-Z_]+)"', (Path(cli.__file__).parent / "config.py").read_text()))
-    assert len(read) == 24 and read <= {line[0] for line in lines if line}
+    assert len(read) == 25 and read <= {line[0] for line in lines if line}
 
 
 def test_the_version_is_the_projects():

@@ -50,6 +50,7 @@ def test_the_password_is_not_in_the_settings_repr(monkeypatch):
     ({"KAFKA_SASL_MECHANISM": "PLAIN"}, "KAFKA_SASL_USERNAME"),
     ({"KAFKA_SSL_KEYFILE": "client.key"}, "KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE"),
     ({"KAFKA_SSL": "true", "KAFKA_SSL_KEYFILE": "client.key"}, "KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE"),
+    ({"KAFKA_SSL": "true", "KAFKA_SSL_KEY_PASSWORD": "secret"}, "KAFKA_SSL_KEY_PASSWORD needs KAFKA_SSL_CERTFILE"),
 ])
 def test_bad_security_settings_are_refused_by_name(monkeypatch, env, message):
     with pytest.raises(ValueError, match=message):
@@ -76,8 +77,9 @@ def tls(tmp_path_factory):
     return ca, folder
 
 
-@pytest.mark.parametrize("key", ["client.key", None])  # None: the key in the certificate's file
-def test_mutual_tls_trusts_the_ca_file_and_presents_the_client_certificate(monkeypatch, tls, key):
+@pytest.mark.parametrize("key, password", [("client.key", None), (None, None),  # None: in the certificate's file
+                                           ("encrypted.key", "secret")])
+def test_mutual_tls_trusts_the_ca_file_and_presents_the_client_certificate(monkeypatch, tls, key, password):
     """A TLS handshake with a broker that requires a client certificate from
     the CA, over a socket pair: the context trusts the CA file's broker
     certificate and presents the client's."""
@@ -87,6 +89,8 @@ def test_mutual_tls_trusts_the_ca_file_and_presents_the_client_certificate(monke
         env["KAFKA_SSL_CERTFILE"] = str(folder / "client-and-key.pem")
     else:
         env["KAFKA_SSL_KEYFILE"] = str(folder / key)
+    if password is not None:
+        env["KAFKA_SSL_KEY_PASSWORD"] = password
     client_context = _settings(monkeypatch, **env).client_options()["ssl_context"]
     broker_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("broker.example").configure_cert(broker_context)
@@ -119,13 +123,18 @@ def test_mutual_tls_trusts_the_ca_file_and_presents_the_client_certificate(monke
     ({"KAFKA_SSL_CERTFILE": "client.pem", "KAFKA_SSL_KEYFILE": "other.key"},
      "KAFKA_SSL_CERTFILE '{folder}/client.pem' and KAFKA_SSL_KEYFILE '{folder}/other.key' are not"),
     ({"KAFKA_SSL_CERTFILE": "client.pem", "KAFKA_SSL_KEYFILE": "encrypted.key"},
-     "KAFKA_SSL_CERTFILE '{folder}/client.pem' and KAFKA_SSL_KEYFILE '{folder}/encrypted.key' are not"),
+     "KAFKA_SSL_CERTFILE '{folder}/client.pem' and KAFKA_SSL_KEYFILE '{folder}/encrypted.key' are not a PEM client "
+     "certificate and its unencrypted private key (an encrypted one needs KAFKA_SSL_KEY_PASSWORD)"),
+    ({"KAFKA_SSL_CERTFILE": "client.pem", "KAFKA_SSL_KEYFILE": "encrypted.key", "KAFKA_SSL_KEY_PASSWORD": "wrong"},
+     "KAFKA_SSL_CERTFILE '{folder}/client.pem' and KAFKA_SSL_KEYFILE '{folder}/encrypted.key' are not a PEM client "
+     "certificate and its private key, encrypted with KAFKA_SSL_KEY_PASSWORD"),
     ({"KAFKA_SSL_CERTFILE": "client.pem"},
      "KAFKA_SSL_CERTFILE '{folder}/client.pem' and the private key it should hold (KAFKA_SSL_KEYFILE is not set)"),
 ])
 def test_a_tls_file_that_cannot_be_used_is_refused_by_name_before_a_connection(monkeypatch, tls, env, message):
     folder = tls[1]
-    settings = _settings(monkeypatch, **{name: str(folder / path) for name, path in env.items()})
+    settings = _settings(monkeypatch, **{name: str(folder / value) if name.endswith("FILE") else value
+                                         for name, value in env.items()})
     with pytest.raises(SettingsError) as refused:
         settings.client_options()
     assert str(refused.value).startswith(message.format(folder=folder)), refused.value
