@@ -77,7 +77,8 @@ def _events(first: Path, second: Path) -> None:
     from 2026-01-01 (January is evaluated on Feb 2), two invalid records, and
     a seller whose message_response violation opens (`first`: a thread left
     unanswered past 48 h) and resolves (`second`: the reply, sent in time,
-    arrives late)."""
+    arrives late); and in `second`, an order placed before February's
+    evaluation was made."""
     start = parse_timestamp("2026-01-01T00:00:00Z")
     lines = [orjson.dumps(e) for e in simulate(40, start, days=35, seed=11, heartbeat_every=DAY // 4)]
     lines.append(b"not json at all")
@@ -99,7 +100,13 @@ def _events(first: Path, second: Path) -> None:
     first.write_bytes(b"\n".join(lines) + b"\n")
     second.write_bytes(orjson.dumps({**seller, "event_id": "late-m2", "type": "message.sent",
                                      "occurred_at": "2026-02-09T09:00:00Z", "thread_id": "t",
-                                     "message_id": "m2", "sender_role": "seller"}) + b"\n")
+                                     "message_id": "m2", "sender_role": "seller"}) + b"\n"
+                       # placed before February's evaluation instant (2026-02-02T00:00Z), which the
+                       # clock passed with the first file: one event after its evaluation
+                       + orjson.dumps({"seller_id": "seller-late-order", "event_id": "late-o", "type": "order.placed",
+                                       "occurred_at": "2026-02-01T12:00:00Z", "order_id": "o", "total": "10.00",
+                                       "currency": "EUR", "ship_by": "2026-02-03T00:00:00Z", "digital": True,
+                                       "purchase_protected": False, "tracking_required": False}) + b"\n")
 
 
 def _get_json(url: str, timeout: float = 10) -> dict:
@@ -213,6 +220,9 @@ def test_dashboard_queries_and_alert_rules_against_prometheus_scraping_a_worker(
 def _check(prometheus: Prometheus) -> None:
     targets = prometheus.query("up")["data"]["result"]
     assert [t["value"][1] for t in targets] == ["1"], targets
+    after_evaluation = {r["metric"]["topic"]: float(r["value"][1]) for r in
+                        prometheus.query("seller_standards_events_after_evaluation_total")["data"]["result"]}
+    assert after_evaluation == {topic: 1.0 if topic == "marketplace.orders" else 0.0 for topic in INPUT_TOPICS}
 
     failures = []
     queries = dashboard_queries()
