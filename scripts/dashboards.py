@@ -202,6 +202,13 @@ def pipeline() -> dict:
               kind="stat", w=6, h=6,
               description="Workers per release they run (seller-standards --version): more than one during a "
                           "rollout."),
+        panel("Workers by policy",
+              [target("count by (app_id, name, fingerprint) (seller_standards_policy_info)",
+                      "{{app_id}}: {{name}} {{fingerprint}}")],
+              kind="stat", w=6, h=6,
+              description="Workers per policy they judge with (the fingerprint of its numbers; seller-standards "
+                          "policy FILE prints a file's), by APP_ID: one per APP_ID, but during a change of the "
+                          "policy (alert SellerStandardsPolicyMismatch)."),
     ]
     return dashboard("seller-standards-pipeline", "Seller standards: pipeline",
                      "Throughput, dead letters, stream clocks, latency, state writes.", panels)

@@ -39,6 +39,7 @@ from .topics import (COMPACTED, INPUT_TOPIC_SET, INPUT_TOPICS, OUTPUT_TOPICS, ch
 log = logging.getLogger(__name__)
 settings = Settings()
 policy = load_policy(settings.policy_file)
+metrics.export_policy(policy, settings.app_id)
 
 
 class _AbandonedAtExit(WorkerThread):

@@ -1,4 +1,4 @@
-"""`seller-standards`: worker, broker, replay, backfill, evaluations, simulate, demo."""
+"""`seller-standards`: worker, broker, replay, backfill, evaluations, policy, simulate, demo."""
 from __future__ import annotations
 
 import asyncio
@@ -294,6 +294,20 @@ def backfill(events: Path | None, from_topics: bool, bootstrap: str | None, eval
                                                dead_letter, records)
         written = _write(evaluations_out, records)
     click.echo(f"{written} evaluation records, {dead_letters} invalid events", err=True)
+
+
+@main.command()
+@click.argument("policy_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def policy(policy_file: Path | None) -> None:
+    """The policy a worker judges with under POLICY_FILE (default: the
+    POLICY_FILE variable; neither: the default policy), checked as a worker
+    checks it: its fingerprint, as the workers export it in
+    seller_standards_policy_info, and every number, defaults included."""
+    from standards.policy import load_policy
+
+    judged = load_policy(policy_file or Settings().policy_file)
+    click.echo(orjson.dumps({"fingerprint": judged.fingerprint, "policy": judged.model_dump(mode="json")},
+                            option=orjson.OPT_INDENT_2).decode())
 
 
 @main.command()

@@ -27,6 +27,16 @@ ProcessCollector(namespace="seller_standards")
 # Which release each worker runs, for a fleet part-way through a rollout (python_info is left out, above).
 BUILD = Info("seller_standards_build", "The seller-standards release this worker runs")
 BUILD.info({"version": version("seller-standards")})
+# Workers of one APP_ID must judge with one policy (README, Policy file): export_policy.
+POLICY = Info("seller_standards_policy",
+              "The policy this worker judges with: its name, the fingerprint of its numbers (the same numbers, the "
+              "same fingerprint, whatever the file: `seller-standards policy FILE` prints a file's) and the APP_ID "
+              "the worker runs under")
+
+
+def export_policy(policy, app_id: str) -> None:
+    """seller_standards_policy_info of the worker's policy (standards.policy.Policy)."""
+    POLICY.info({"name": policy.name, "fingerprint": policy.fingerprint, "app_id": app_id})
 
 EVENTS = Counter("seller_standards_events_total", "Valid input events processed", ["topic", "type"])
 DEADLETTERS = Counter("seller_standards_deadletters_total", "Input events sent to the dead-letter topic", ["reason"])

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from schemas.validate import decode_event, parse_timestamp
+from standards.policy import Policy, load_policy
 from streams import cli, demo
 from streams.broker import free_port
 from streams.topics import INPUT_TOPICS
@@ -232,3 +233,22 @@ def test_the_demo_worker_runs_on_event_time_whatever_the_callers_clock(monkeypat
     monkeypatch.setenv("CLOCK", "wall")
     demo.run_demo(sellers=10, speed=3600.0, duration=1.0)
     assert [env["CLOCK"] for env in started] == ["event"]
+
+
+def test_policy_prints_the_numbers_a_worker_judges_with_and_their_fingerprint(tmp_path, monkeypatch):
+    (tmp_path / "p.toml").write_text('time_zone = "Europe/Berlin"\n[case_rate]\nmax_order_total = "199.99"\n')
+    monkeypatch.delenv("POLICY_FILE", raising=False)
+    default = orjson.loads(CliRunner().invoke(cli.main, ["policy"]).output)
+    assert default["fingerprint"] == Policy().fingerprint
+    assert default["policy"]["message_response"] == {"window_hours": 48, "min_percent": "80"}  # SPEC 1
+    for shown in (CliRunner().invoke(cli.main, ["policy", str(tmp_path / "p.toml")]),
+                  CliRunner().invoke(cli.main, ["policy"], env={"POLICY_FILE": str(tmp_path / "p.toml")})):
+        assert shown.exit_code == 0, shown.output
+        file = orjson.loads(shown.output)
+        assert file["fingerprint"] == load_policy(tmp_path / "p.toml").fingerprint != default["fingerprint"]
+        assert (file["policy"]["time_zone"], file["policy"]["case_rate"]["max_order_total"]) == ("Europe/Berlin",
+                                                                                                "199.99")
+        assert file["policy"]["star_seller"] == default["policy"]["star_seller"]  # the rest as by default
+    (tmp_path / "bad.toml").write_text("[case_rate]\nmax_casez = 3\n")
+    refused = CliRunner().invoke(cli.main, ["policy", str(tmp_path / "bad.toml")])
+    assert refused.exit_code == 1 and "case_rate.max_casez: unknown key" in refused.output

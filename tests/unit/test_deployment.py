@@ -14,8 +14,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 from prometheus_client import REGISTRY
 
-import streams.metrics  # noqa: F401  registers the worker's metrics
+import streams.metrics  # registers the worker's metrics
+from standards.policy import Policy
 from streams.topics import INPUT_TOPICS, OUTPUT_TOPICS
+
+streams.metrics.export_policy(Policy(), "seller-standards")  # as the worker's app does: its info's keys
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is missing: it belongs to the `test` extra (pyyaml)")
 

@@ -10,16 +10,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
+from standards.policy import Policy, load_policy
 from streams.topics import INPUT_TOPICS
 
 from worker_app import ROOT, run_with_worker_app
 
 
-def _worker_metrics(script: str = "") -> dict[tuple[str, frozenset], float]:
+def _worker_metrics(script: str = "", env: dict | None = None) -> dict[tuple[str, frozenset], float]:
     """(name, labels) -> value of every sample /metrics shows after `script`
-    ran in a process that imported the worker's app as `worker`."""
+    ran in a process that imported the worker's app as `worker` (with `env`
+    added to the environment)."""
     shown = run_with_worker_app(f"{script}\nfrom prometheus_client import REGISTRY, generate_latest\n"
-                                "print(generate_latest(REGISTRY).decode())")
+                                "print(generate_latest(REGISTRY).decode())", env)
     assert shown.returncode == 0, shown.stderr
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(shown.stdout) for sample in family.samples}
@@ -83,3 +85,22 @@ def test_gc_pauses_are_counted_per_generation_in_buckets_that_include_their_boun
     assert (sample("_count", 0), sample("_sum", 0)) == (2, 0.2578125)
     assert [sample("_bucket", 2, le) for le in ("0.25", "0.5", "+Inf")] == [0, 1, 1]
     assert (sample("_count", 1), sample("_sum", 1), sample("_count", 2), sample("_sum", 2)) == (0, 0, 1, 0.5)
+
+
+def test_the_policy_the_worker_judges_with_is_exported_by_its_fingerprint(tmp_path):
+    """Workers of one APP_ID must judge with one policy: the fingerprint is
+    of the numbers, so a file that sets a default's own value gives the
+    default's, and one that changes a number another."""
+    (tmp_path / "same.toml").write_text("[message_response]\nmin_percent = 80\n")
+    (tmp_path / "other.toml").write_text("[message_response]\nmin_percent = 85\n")
+
+    def exported(env: dict) -> list[dict]:
+        return [dict(labels) for (name, labels), value in _worker_metrics(env=env).items()
+                if name == "seller_standards_policy_info" and value == 1]
+
+    default = Policy().fingerprint
+    assert exported({"APP_ID": "market-a"}) == [
+        {"name": "service-standards", "fingerprint": default, "app_id": "market-a"}]
+    assert exported({"APP_ID": "market-a", "POLICY_FILE": str(tmp_path / "same.toml")})[0]["fingerprint"] == default
+    other = exported({"APP_ID": "market-a", "POLICY_FILE": str(tmp_path / "other.toml")})[0]["fingerprint"]
+    assert other != default and other == load_policy(tmp_path / "other.toml").fingerprint
