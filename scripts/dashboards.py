@@ -119,12 +119,18 @@ def pipeline() -> dict:
         panel("Dead letters/s by reason",
               [target("sum by (reason) (rate(seller_standards_deadletters_total[5m]))", "{{reason}}")],
               unit="ops", description="Input records sent to standards.deadletter, by reason code."),
-        panel("Events after their evaluation, by topic",
-              [target("sum by (topic) (increase(seller_standards_events_after_evaluation_total[1h]))", "{{topic}}")],
+        panel("Late input per hour",
+              [target("sum by (topic) (increase(seller_standards_events_after_evaluation_total[1h]))",
+                      "after its evaluation: {{topic}}"),
+               target("sum by (item) (increase(seller_standards_proofs_past_lateness_total[1h]))",
+                      "proof past allowed lateness: {{item}}", "B")],
               description="Valid input events dated before the instant of the last month their partition had "
                           "evaluated: they came after that monthly evaluation was made and are not in its records "
                           "(SPEC 6). Near 0, but for the events in flight at a month's evaluation instant; a burst "
-                          "is history published late (alert SellerStandardsEventsAfterEvaluation)."),
+                          "is history published late (alert SellerStandardsEventsAfterEvaluation). And deadlines "
+                          "an event proved met (a reply, a shipment, in time) after the clock was more than "
+                          "allowed_lateness past them: the live scorecard keeps them missed or late, the monthly "
+                          "evaluation counts them met (SPEC 3)."),
         panel("Output records/s by topic",
               [target("sum by (topic) (rate(seller_standards_outputs_total[5m]))", "{{topic}}")],
               unit="ops", description="Records written to the standards.* topics."),

@@ -76,6 +76,9 @@ class PartitionEngine:
         # Valid events dated before the instant of the last month evaluated
         # (they came too late for that evaluation, SPEC 6), drained by the metrics.
         self.events_after_evaluation = 0
+        # Deadlines an event proved met too late to correct the live card
+        # (SellerState.bound_late_proof), per collection, drained by the metrics.
+        self.proofs_past_lateness: dict[str, int] = {}
         self.evaluated_through: Optional[int] = None
         # evaluated_through as the partition's state last written says: a
         # crash that cuts the next write short has the months after it made
@@ -187,7 +190,8 @@ class PartitionEngine:
         item = seller.apply_to(collection, item_id, item, event)
         if item is not None:
             if proof_before is not None and self.clock is not None:
-                seller.bound_late_proof(collection, item, proof_before, self.clock, self.policy)
+                if past := seller.bound_late_proof(collection, item, proof_before, self.clock, self.policy):
+                    self.proofs_past_lateness[collection] = self.proofs_past_lateness.get(collection, 0) + past
             seller.applied(collection, item_id, item)
         if counted_at_card:
             self._live_stale.add(seller_id)

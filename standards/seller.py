@@ -385,7 +385,7 @@ class SellerState:
         return None
 
     @staticmethod
-    def bound_late_proof(collection: str, item, before: tuple, clock: int, policy: Policy) -> None:
+    def bound_late_proof(collection: str, item, before: tuple, clock: int, policy: Policy) -> int:
         """SPEC 3: a late event corrects a deadline's outcome on the live
         scorecard "up to the policy's allowed_lateness after the deadline".
         A change that proves a deadline met (a response at or before it, a
@@ -395,24 +395,29 @@ class SellerState:
         back (a wall clock is not stored); the evaluations, as of their instant,
         take every event. Judged on the item's fields, counted or not (a
         spam-marked thread may be unmarked); an event changes one of them, so
-        a proof moves no deadline."""
+        a proof moves no deadline. How many deadlines it left so."""
         limit = clock - policy.allowed_lateness  # deadlines before it are past correcting
+        late = set(item.late or ())
         if collection == "threads":
             buyer_at, seller_at = before
             if buyer_at is None or item.seller_at == seller_at:
-                return
+                return 0
             for w, window in enumerate(policy.windows):
                 deadline = buyer_at + window
                 if (deadline < limit and not (seller_at is not None and buyer_at <= seller_at <= deadline)
                         and buyer_at <= item.seller_at <= deadline):
-                    item.late = sorted({*(item.late or ()), (w, deadline)})  # per window: one may move onto another's
+                    late.add((w, deadline))  # per window: one may move onto another's
         else:
             placed, shipment = before
             if placed is None or placed[4] or item.shipment == shipment:  # digital: shipping never counts
-                return
+                return 0
             ship_by = placed[3]
             if ship_by < limit and not (shipment is not None and shipment[0] <= ship_by) and item.shipment[0] <= ship_by:
-                item.late = sorted({*(item.late or ()), ship_by})
+                late.add(ship_by)
+        added = len(late) - len(item.late or ())
+        if added:
+            item.late = sorted(late)
+        return added
 
     # -- time-driven changes -------------------------------------------------
 

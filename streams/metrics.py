@@ -53,6 +53,11 @@ EVENTS_AFTER_EVALUATION = Counter(
     "Valid input events (heartbeats aside) dated before the evaluation instant of the last month their partition "
     "evaluated: they came after that evaluation was made and are not in it (SPEC 6), whatever they would have "
     "changed there", ["topic"])
+PROOFS_PAST_LATENESS = Counter(
+    "seller_standards_proofs_past_lateness_total",
+    "Deadlines proved met (a reply, a first shipment, in time) by an event that came when the partition clock was "
+    "more than the policy's allowed_lateness past them: the live scorecard keeps them missed or late (SPEC 3), the "
+    "monthly evaluations count them met", ["item"])
 OUTPUTS = Counter("seller_standards_outputs_total", "Records written to output topics", ["topic"])
 NOT_SENT_AGAIN = Counter(
     "seller_standards_outputs_not_sent_again_total",
@@ -129,7 +134,7 @@ def track_gc_pauses() -> None:
 
 VIOLATION_CHANGES = ("opened", "resolved")
 PROCESSING_ERROR = "processing_error"  # the dead-letter reason of a valid event the worker failed on
-# Every violation, dead-letter and input topic series exists, at 0, from the start: a
+# Every violation, dead-letter, input topic and late proof series exists, at 0, from the start: a
 # series born with its first increment loses that increment to increase()
 # and rate(), and SellerStandardsViolationSpike, which compares with the day
 # before, would find nothing to compare a standard's first burst with.
@@ -141,6 +146,9 @@ for _reason in (*INVALID_EVENT_CODES, PROCESSING_ERROR):
 for _topic in INPUT_TOPICS:
     KEYED_OTHERWISE.labels(_topic)
     EVENTS_AFTER_EVALUATION.labels(_topic)
+ITEM_KINDS = {"threads": "thread", "orders": "order"}  # the collections with deadlines: their `item` label
+for _item in ITEM_KINDS.values():
+    PROOFS_PAST_LATENESS.labels(_item)
 
 
 def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:

@@ -183,6 +183,10 @@ class Processor:
         if engine.events_after_evaluation:
             metrics.EVENTS_AFTER_EVALUATION.labels(topic).inc(engine.events_after_evaluation)
             engine.events_after_evaluation = 0
+        if engine.proofs_past_lateness:
+            for collection, n in engine.proofs_past_lateness.items():
+                metrics.PROOFS_PAST_LATENESS.labels(metrics.ITEM_KINDS[collection]).inc(n)
+            engine.proofs_past_lateness.clear()
         if engine.new_sellers:
             self._note_split_sellers({partition: set(engine.new_sellers)})
             engine.new_sellers.clear()

@@ -44,6 +44,7 @@ def test_a_reply_corrects_the_live_card_up_to_allowed_lateness_after_each_deadli
     recount(sc.seller_msg(S, "t", "2026-01-05T12:00:00Z"))
     assert card_numbers(sc)["message_response"] == (1, 1)
     assert card_numbers(sc)["star_message_response"] == (0, 1)
+    assert sc.engine.proofs_past_lateness == {"threads": 1}  # the 24 h deadline, counted
     # after a restart too, and as the clock moves on
     sc = restored(sc)
     assert card_numbers(sc)["message_response"] == (1, 1) and card_numbers(sc)["star_message_response"] == (0, 1)
@@ -64,8 +65,10 @@ def test_a_shipment_corrects_the_live_card_up_to_allowed_lateness_after_ship_by(
     sc.heartbeat("2026-01-12T00:00:00Z")
     assert card_numbers(sc)["on_time_shipping"] == (0, 2)
     sc.ship(S, "o1", "2026-01-04T12:00:00Z").heartbeat("2026-01-12T00:00:00.000001Z")
+    assert sc.engine.proofs_past_lateness == {}  # o1's came in time to correct the card
     recount(sc.ship(S, "o2", "2026-01-04T12:00:00Z"))
     assert card_numbers(sc)["on_time_shipping"] == (1, 2) and card_numbers(sc)["star_shipping"] == (1, 2)
+    assert sc.engine.proofs_past_lateness == {"orders": 1}
     assert card_numbers(restored(sc))["on_time_shipping"] == (1, 2)
     # February's evaluation: both on time and tracked.
     sc.evaluate("2026-02")
@@ -82,6 +85,7 @@ def test_a_late_proof_of_a_thread_marked_spam_counts_missed_once_unmarked():
     sc.seller_msg(S, "t", "2026-01-05T12:00:00Z").spam(S, "t", "2026-01-15T00:00:00Z", marked=False)
     recount(sc)
     assert card_numbers(sc)["message_response"] == (0, 1)
+    assert sc.engine.proofs_past_lateness == {"threads": 2}  # both windows' deadlines, 8 and 9 days before
 
 
 def test_a_deadline_left_missed_stays_counted_when_a_restart_brings_back_an_earlier_clock():

@@ -468,6 +468,33 @@ def test_events_dated_before_the_last_evaluation_instant_are_counted_by_topic():
         topic: 2 if topic == "marketplace.orders" else 0 for topic in INPUT_TOPICS}
 
 
+def test_proofs_past_the_allowed_lateness_are_counted_by_item_kind():
+    # A buyer message 2026-01-05T00:00Z (deadlines 01-06 and 01-07) and the reply,
+    # dated 01-05T12:00Z, arriving at clock 01-15T00:00Z: 9 and 8 days past them,
+    # more than the 7 days of allowed_lateness: both left missed on the live card.
+    from streams import metrics
+
+    def counted() -> dict[str, float]:
+        return {item: metrics.PROOFS_PAST_LATENESS.labels(item)._value.get() for item in ("thread", "order")}
+
+    processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    before = counted()
+
+    def message(n: int, at: str, role: str) -> Record:
+        return Record(n, b"s-1", orjson.dumps({"event_id": f"m{n}", "type": "message.sent", "seller_id": "s-1",
+                                                "occurred_at": at, "thread_id": "t", "message_id": f"m{n}",
+                                                "sender_role": role}), None)
+
+    processor.handle_batch("marketplace.messages", 1, [message(0, "2026-01-05T00:00:00Z", "buyer")])
+    beat = orjson.dumps({"event_id": "hb", "type": "clock.heartbeat", "seller_id": "route",
+                         "occurred_at": "2026-01-15T00:00:00Z"})
+    for topic in INPUT_TOPICS:
+        processor.handle_batch(topic, 1, [Record(1 if topic == "marketplace.messages" else 0, b"route", beat, None)])
+    processor.handle_batch("marketplace.messages", 1, [message(2, "2026-01-05T12:00:00Z", "seller")])
+    after = counted()
+    assert {item: after[item] - before[item] for item in after} == {"thread": 2, "order": 0}
+
+
 def test_a_seller_on_two_partitions_of_the_worker_is_counted_and_logged_once_when_seen_and_on_restore(caplog):
     # Keys right, partitions not: a producer with another partitioner (librdkafka's
     # default hashes keys otherwise than Java's) puts a seller on another partition.

@@ -46,7 +46,8 @@ def test_the_release_the_worker_runs_is_exported(worker_samples):
     assert worker_samples[("seller_standards_build_info", frozenset({("version", project["version"])}))] == 1
 
 
-def test_every_violation_dead_letter_and_input_topic_series_is_exported_at_zero_from_the_start(worker_samples):
+def test_every_violation_dead_letter_input_topic_and_late_proof_series_is_exported_at_zero_from_the_start(
+        worker_samples):
     expected = [("seller_standards_violations_total", frozenset({("standard", standard), ("change", change)}))
                 for standard in STANDARDS for change in ("opened", "resolved")]
     expected += [("seller_standards_deadletters_total", frozenset({("reason", reason)}))
@@ -54,6 +55,8 @@ def test_every_violation_dead_letter_and_input_topic_series_is_exported_at_zero_
     expected += [(name, frozenset({("topic", topic)}))
                  for name in ("seller_standards_events_keyed_otherwise_total",
                               "seller_standards_events_after_evaluation_total") for topic in INPUT_TOPICS]
+    expected += [("seller_standards_proofs_past_lateness_total", frozenset({("item", item)}))
+                 for item in ("thread", "order")]
     expected.append(("seller_standards_split_sellers_total", frozenset()))
     assert [worker_samples.get(series) for series in expected] == [0.0] * len(expected)
 
