@@ -397,11 +397,11 @@ class SellerState:
         spam-marked thread may be unmarked); an event changes one of them, so
         a proof moves no deadline. How many deadlines it left so."""
         limit = clock - policy.allowed_lateness  # deadlines before it are past correcting
-        late = set(item.late or ())
         if collection == "threads":
             buyer_at, seller_at = before
             if buyer_at is None or item.seller_at == seller_at:
                 return 0
+            late = set(item.late or ())
             for w, window in enumerate(policy.windows):
                 deadline = buyer_at + window
                 if (deadline < limit and not (seller_at is not None and buyer_at <= seller_at <= deadline)
@@ -411,6 +411,7 @@ class SellerState:
             placed, shipment = before
             if placed is None or placed[4] or item.shipment == shipment:  # digital: shipping never counts
                 return 0
+            late = set(item.late or ())
             ship_by = placed[3]
             if ship_by < limit and not (shipment is not None and shipment[0] <= ship_by) and item.shipment[0] <= ship_by:
                 late.add(ship_by)
