@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp
+from schemas.validate import TOPIC_OF_TYPE, InvalidEvent, decode_event, format_timestamp, parse_timestamp
 from standards.calendar import HOUR
 from standards.engine import ALERTS, BADGES, EVALUATIONS, SCORECARDS, VIOLATIONS
 from standards.policy import Alerts, Policy
@@ -29,6 +29,7 @@ from standards.seller import unpack
 from streams.backfill import backfill
 from streams.processor import Processor
 from streams.replay import latest_evaluations
+from streams.simulate import simulate
 from streams.topics import INPUT_TOPICS
 
 from scenario import published
@@ -696,6 +697,22 @@ def test_random_histories_with_long_gaps_match_reference():
     failures, _ = _run_seeds(range(1000, 1000 + N_LONG_GAP_SEEDS), long_gaps=True)
     assert not failures, "\n".join(f"seed {s}: {len(p)} differences, first: {p[:5]}"
                                     for s, p in failures.items())
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_simulated_marketplaces_match_reference(seed):
+    """The marketplace the demo and the Docker stack simulate (streams.simulate:
+    sellers of differing habits, 300 days, hourly heartbeats), whose numbers
+    reach every status, Star Sellers and badges, against the oracle."""
+    events = list(simulate(60, parse_timestamp("2025-06-01T00:00:00Z"), days=300, seed=seed))
+    T = max(e["occurred_at"] for e in events if e["type"] == "clock.heartbeat")
+    valid = [{k: v for k, v in e.items() if k != "_topic"} for e in events if e["type"] != "clock.heartbeat"]
+    problems, records = check([orjson.dumps(e) for e in events], valid, T)
+    assert problems[:5] == []
+    statuses = {s["status"] for r in records for s in r["standards"].values()}
+    assert statuses == {"met", "not_met", "not_applicable", "not_enough_data"}
+    assert any(r["star_seller"]["eligible"] for r in records) and any(r["badges"] for r in records)
+    assert any(s["consecutive_months_not_met"] > 1 for r in records for s in r["standards"].values())
 
 
 # Zones with and without daylight saving, a 30-minute shift (Lord Howe) and
