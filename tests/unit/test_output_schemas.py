@@ -19,12 +19,11 @@ import pytest
 from schemas.validate import parse_timestamp
 from standards.policy import Policy
 from streams.output_json import dead_letter_record
-from streams.partitioning import partition_for
-from streams.processor import Processor, Record
+from streams.processor import Processor
 from streams.simulate import simulate
 from streams.topics import OUTPUT_TOPICS
 
-from scenario import Scenario
+from scenario import Scenario, published
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = {topic: json.loads((ROOT / "schemas" / f"{topic}.json").read_text()) for topic in OUTPUT_TOPICS}
@@ -55,8 +54,13 @@ def test_the_schemas_are_what_scripts_output_schemas_py_writes(monkeypatch):
 @pytest.fixture(scope="module")
 def records() -> dict[str, list[dict]]:
     """Every output record (topic -> records) of 80 simulated sellers over 200
-    days applied as a worker applies them, with a recount and a commit every
-    500 events, and two bad records."""
+    days with two bad records, published as `replay` does and applied as a
+    worker applies them, with a recount and a commit every 500 records."""
+    lines = [orjson.dumps(e) for e in simulate(80, parse_timestamp("2025-09-01T00:00:00Z"), days=200, seed=5)]
+    lines.insert(1000, orjson.dumps({"event_id": "x", "type": "review.posted", "seller_id": "s",
+                                     "occurred_at": "2026-01-01T00:00:00Z", "review_id": "r", "order_id": "o",
+                                     "rating": 9}))
+    lines.insert(2000, b'{"type": "order.placed", "seller_id": "s"}')
     written = defaultdict(list)
 
     def write(topic: str, partition: int, key: bytes, value: bytes) -> None:
@@ -64,28 +68,18 @@ def records() -> dict[str, list[dict]]:
             written[topic].append(orjson.loads(value))
 
     processor = Processor(Policy(), write, "state")
-    offsets: dict[tuple[str, int], int] = defaultdict(int)
 
-    def apply(topic: str, key: bytes, raw: bytes) -> None:
-        partition = partition_for(key, 8)
-        processor.handle_batch(topic, partition, [Record(offsets[topic, partition], key, raw, None)])
-        offsets[topic, partition] += 1
-
-    async def run() -> None:
-        for n, event in enumerate(simulate(80, parse_timestamp("2025-09-01T00:00:00Z"), days=200, seed=5)):
-            topic = event.pop("_topic")
-            apply(topic, event["seller_id"].encode(), orjson.dumps(event))
-            if n % 500 == 0:
-                processor.refresh(10**9)
-                await processor.flush_in_slices(10**9)
-                processor.release()
-        apply("marketplace.reviews", b"s", b"not json")
-        apply("marketplace.reviews", b"s", orjson.dumps({
-            "event_id": "x", "type": "review.posted", "seller_id": "s", "occurred_at": "2026-01-01T00:00:00Z",
-            "review_id": "r", "order_id": "o", "rating": 9}))
+    async def committed() -> None:
         processor.refresh(10**9)
         await processor.flush_in_slices(10**9)
         processor.release()
+
+    async def run() -> None:
+        for offset, (topic, partition, value) in enumerate(published(lines, 8)):
+            processor.handle(topic, partition, offset, None, value)
+            if offset % 500 == 0:
+                await committed()
+        await committed()
 
     asyncio.run(run())
     return written
