@@ -157,7 +157,9 @@ def alerts() -> dict:
         "A counted thread still unanswered the policy's lead before one of its deadlines, or an order unshipped "
         "on its ship-by day; once per item and deadline. Key: seller_id."), {"oneOf": [
             obj(type=const("thread.deadline_approaching"), item=obj(kind=const("thread"), id=ID),
-                window_hours={"type": "integer", "minimum": 1}, **common),
+                window_hours={"type": "integer", "minimum": 1, "description": (
+                    "The window of the deadline: the standard's (48 h by default) or Star Seller's (24 h).")},
+                **common),
             obj(type=const("order.deadline_approaching"), item=obj(kind=const("order"), id=ID), **common),
         ]})
 
