@@ -148,6 +148,12 @@ def pipeline() -> dict:
                                     "SellerStandardsClockStalled); one below 0 is a clock ahead of wall "
                                     "time, moved by events dated in the future (alert "
                                     "SellerStandardsClockAhead below -5 min)."),
+        panel("Latest event per input topic, behind wall time",
+              [target("min by (topic) (seller_standards_topic_event_lag_seconds)", "{{topic}}")],
+              unit="s", description="Wall time minus the latest occurred_at of a valid event on each input "
+                                    "topic. Below 0: a producer dates events in the future (alert "
+                                    "SellerStandardsEventsDatedAhead below -5 min); rising at 1 s/s: a topic "
+                                    "that gets no events (nor heartbeats)."),
         panel("Consumer lag",
               [target("sum by (topic) (seller_standards_consumer_lag_records)", "{{topic}}")],
               description="Input records not yet committed (fetch high watermark minus committed offset), "

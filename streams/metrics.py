@@ -76,6 +76,9 @@ BADGES = Gauge("seller_standards_badges", "Sellers eligible now for a badge (sta
 SELLERS_IN_STATE = Gauge("seller_standards_sellers_in_state", "Sellers held in this worker's state")
 CLOCK_LAG = Gauge("seller_standards_partition_clock_lag_seconds",
                   "Wall time minus the partition clock", ["partition"])
+TOPIC_EVENT_LAG = Gauge("seller_standards_topic_event_lag_seconds",
+                        "Wall time minus the latest occurred_at of a valid event on the input topic, over this "
+                        "worker's partitions: below 0, an event dated in the future came", ["topic"])
 LATENCY = Histogram(
     "seller_standards_processing_latency_seconds", "From the input record's Kafka timestamp to processed",
     buckets=[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60])

@@ -284,11 +284,23 @@ class Processor:
         now_us = int(time.time() * 1_000_000)
         statuses: Counter = Counter()
         badges: Counter = Counter()
+        latest: dict[str, int] = {}  # input topic -> its latest event time over the partitions
         for partition, engine in self.engines.items():
             if engine.clock is not None:
                 metrics.CLOCK_LAG.labels(str(partition)).set((now_us - engine.clock) / 1_000_000)
+            for topic, at in engine.topic_clock.items():
+                if topic not in latest or at > latest[topic]:
+                    latest[topic] = at
             statuses.update(engine.status_counts)
             badges.update(engine.badge_counts)
+        for topic in INPUT_TOPICS:
+            if topic in latest:
+                metrics.TOPIC_EVENT_LAG.labels(topic).set((now_us - latest[topic]) / 1_000_000)
+            else:  # no partition of this worker has seen the topic
+                try:
+                    metrics.TOPIC_EVENT_LAG.remove(topic)
+                except KeyError:
+                    pass
         # Every known label pair is set, so that a pair no partition has any more reads 0.
         for standard in STANDARDS:
             for status in STATUSES:

@@ -774,3 +774,35 @@ def test_the_clock_lag_is_wall_time_minus_the_partition_clock_and_negative_for_a
     for partition, clock in ((2, now + 3600), (3, now - 3600)):
         lag = metrics.CLOCK_LAG.labels(str(partition))._value.get()
         assert before - clock - 1e-3 <= lag <= after - clock + 1e-3  # -3600 s and 3600 s, as time went on
+
+
+def test_each_input_topics_latest_event_is_shown_against_wall_time_over_the_partitions():
+    # SellerStandardsEventsDatedAhead reads this gauge: one topic's producer an hour
+    # fast shows before every topic of a partition moves its clock.
+    import time
+
+    from streams import metrics
+
+    processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
+    now = int(time.time())
+
+    def placed(n: int, partition: int, at: int) -> None:
+        event = orjson.loads(_placed_record(n, f"s-{n}"))
+        event["occurred_at"] = format_timestamp(at * 1_000_000)
+        processor.handle_batch("marketplace.orders", partition, [Record(n, f"s-{n}".encode(), orjson.dumps(event),
+                                                                        None)])
+
+    placed(1, 2, now - 7200)
+    placed(2, 3, now + 3600)  # the latest over partitions 2 and 3
+    placed(3, 3, now - 60)
+    processor.handle_batch("marketplace.messages", 2, [Record(0, b"s-4", orjson.dumps(
+        {"event_id": "m1", "type": "message.sent", "seller_id": "s-4", "occurred_at": format_timestamp(
+            (now - 600) * 1_000_000), "thread_id": "t", "message_id": "m1", "sender_role": "buyer"}), None)])
+    before = time.time()
+    processor.update_gauges()
+    after = time.time()
+    for topic, latest in (("marketplace.orders", now + 3600), ("marketplace.messages", now - 600)):
+        lag = metrics.TOPIC_EVENT_LAG.labels(topic)._value.get()
+        assert before - latest - 1e-3 <= lag <= after - latest + 1e-3  # -3600 s and 600 s
+    shown = {sample.labels["topic"] for family in metrics.TOPIC_EVENT_LAG.collect() for sample in family.samples}
+    assert shown == {"marketplace.orders", "marketplace.messages"}  # no event yet on the others
