@@ -50,6 +50,11 @@ def _setting(name: str, default: str | None = None, kind: type = str, secret: bo
                  metadata={"variable": name, "secret": secret})
 
 
+# How long the broker may hold a fetch that has no records yet: the workers'
+# default (FETCH_MAX_WAIT_MS) and the readers' (streams.reading).
+FETCH_MAX_WAIT_MS = 50
+
+
 @dataclass(frozen=True)
 class Settings:
     app_id: str = _setting("APP_ID", "seller-standards")
@@ -76,7 +81,7 @@ class Settings:
     # How long the broker may hold a fetch that has no data yet (Faust's own
     # value, 1500 ms, is what every event waits on a broker that does not
     # answer early when records arrive).
-    fetch_max_wait_ms: int = _setting("FETCH_MAX_WAIT_MS", "50", int)
+    fetch_max_wait_ms: int = _setting("FETCH_MAX_WAIT_MS", str(FETCH_MAX_WAIT_MS), int)
 
     # Kafka security: none, TLS (KAFKA_SSL_*), SASL PLAIN or SCRAM (KAFKA_SASL_*).
     sasl_mechanism: str | None = _setting("KAFKA_SASL_MECHANISM")

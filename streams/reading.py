@@ -12,6 +12,8 @@ from typing import AsyncIterator, Iterable, Optional
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from .config import FETCH_MAX_WAIT_MS
+
 
 class WaitTimeout(TimeoutError):
     """A wait on Kafka (a topic's end, a worker's progress) that ran out of
@@ -104,7 +106,7 @@ async def started_reader(bootstrap: str, options: Optional[dict], *topics: str) 
     own partition count, which the workers then refuse to start with."""
     consumer = await start_client(AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                                   **{"fetch_max_wait_ms": 50, **(options or {})}))
+                                                   **{"fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **(options or {})}))
     if not topics:
         return consumer
     try:
