@@ -417,6 +417,26 @@ def _placed_record(n: int, seller: str) -> bytes:
                          "purchase_protected": False, "tracking_required": False})
 
 
+def _message_record(n: int, seller: str, at: str, role: str, offset: int = 0) -> Record:
+    """Message m<n> of seller's thread t, as a record at `offset`."""
+    return Record(offset, seller.encode(), orjson.dumps({
+        "event_id": f"m{n}", "type": "message.sent", "seller_id": seller, "occurred_at": at, "thread_id": "t",
+        "message_id": f"m{n}", "sender_role": role}), None)
+
+
+def _counted(metric, *labels) -> float:
+    """The value of a counter's or gauge's series in this process."""
+    return metric.labels(*labels)._value.get()
+
+
+def _heartbeats(processor: Processor, partition: int, at: str) -> None:
+    """A heartbeat at `at` on every input topic of `partition`: its clock."""
+    beat = orjson.dumps({"event_id": f"hb-{partition}-{at}", "type": "clock.heartbeat", "seller_id": "route",
+                         "occurred_at": at})
+    for topic in INPUT_TOPICS:
+        processor.handle_batch(topic, partition, [Record(0, b"route", beat, None)])
+
+
 def test_events_keyed_otherwise_than_by_their_seller_id_are_applied_counted_and_logged_once_per_topic(caplog):
     # SPEC 2: key = seller_id. A producer keying otherwise spreads a seller's
     # events over partitions (each holding part of its state); the worker
@@ -449,20 +469,16 @@ def test_events_dated_before_the_last_evaluation_instant_are_counted_by_topic():
     from streams import metrics
 
     def counted() -> dict[str, float]:
-        return {topic: metrics.EVENTS_AFTER_EVALUATION.labels(topic)._value.get() for topic in INPUT_TOPICS}
+        return {topic: _counted(metrics.EVENTS_AFTER_EVALUATION, topic) for topic in INPUT_TOPICS}
 
     processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
     before = counted()
-    beat = orjson.dumps({"event_id": "hb", "type": "clock.heartbeat", "seller_id": "route",
-                         "occurred_at": "2026-02-03T00:00:00Z"})
-    for topic in INPUT_TOPICS:  # February evaluated, as of 2026-02-02T00:00Z
-        processor.handle_batch(topic, 1, [Record(0, b"route", beat, None)])
+    _heartbeats(processor, 1, "2026-02-03T00:00:00Z")  # February evaluated, as of 2026-02-02T00:00Z
     # _placed_record's orders are placed on 2026-01-02, before that instant
     processor.handle_batch("marketplace.orders", 1, [Record(1, b"s-1", _placed_record(1, "s-1"), None),
                                                      Record(2, b"s-1", _placed_record(2, "s-1"), None)])
-    processor.handle_batch("marketplace.messages", 1, [Record(1, b"s-1", orjson.dumps(
-        {"event_id": "m1", "type": "message.sent", "seller_id": "s-1", "occurred_at": "2026-02-02T00:00:00Z",
-         "thread_id": "t1", "message_id": "m1", "sender_role": "buyer"}), None)])  # at it: in time
+    processor.handle_batch("marketplace.messages", 1, [
+        _message_record(1, "s-1", "2026-02-02T00:00:00Z", "buyer", offset=1)])  # at it: in time
     after = counted()
     assert {topic: after[topic] - before[topic] for topic in INPUT_TOPICS} == {
         topic: 2 if topic == "marketplace.orders" else 0 for topic in INPUT_TOPICS}
@@ -475,22 +491,14 @@ def test_proofs_past_the_allowed_lateness_are_counted_by_item_kind():
     from streams import metrics
 
     def counted() -> dict[str, float]:
-        return {item: metrics.PROOFS_PAST_LATENESS.labels(item)._value.get() for item in ("thread", "order")}
+        return {item: _counted(metrics.PROOFS_PAST_LATENESS, item) for item in ("thread", "order")}
 
     processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
     before = counted()
-
-    def message(n: int, at: str, role: str) -> Record:
-        return Record(n, b"s-1", orjson.dumps({"event_id": f"m{n}", "type": "message.sent", "seller_id": "s-1",
-                                                "occurred_at": at, "thread_id": "t", "message_id": f"m{n}",
-                                                "sender_role": role}), None)
-
-    processor.handle_batch("marketplace.messages", 1, [message(0, "2026-01-05T00:00:00Z", "buyer")])
-    beat = orjson.dumps({"event_id": "hb", "type": "clock.heartbeat", "seller_id": "route",
-                         "occurred_at": "2026-01-15T00:00:00Z"})
-    for topic in INPUT_TOPICS:
-        processor.handle_batch(topic, 1, [Record(1 if topic == "marketplace.messages" else 0, b"route", beat, None)])
-    processor.handle_batch("marketplace.messages", 1, [message(2, "2026-01-05T12:00:00Z", "seller")])
+    processor.handle_batch("marketplace.messages", 1, [_message_record(0, "s-1", "2026-01-05T00:00:00Z", "buyer")])
+    _heartbeats(processor, 1, "2026-01-15T00:00:00Z")
+    processor.handle_batch("marketplace.messages", 1, [
+        _message_record(2, "s-1", "2026-01-05T12:00:00Z", "seller", offset=2)])
     after = counted()
     assert {item: after[item] - before[item] for item in after} == {"thread": 2, "order": 0}
 
@@ -664,10 +672,6 @@ def test_state_this_version_cannot_read_stops_the_restore_naming_its_partition_a
     assert 0 not in processor.engines  # nothing is applied to it
 
 
-def _counted(counter, *labels) -> float:
-    return counter.labels(*labels)._value.get()
-
-
 def test_alerts_are_counted_per_item_kind_as_they_are_sent():
     from streams import metrics
 
@@ -764,15 +768,12 @@ def test_the_clock_lag_is_wall_time_minus_the_partition_clock_and_negative_for_a
     processor = Processor(Policy(), lambda topic, partition, key, value: None, "state")
     now = int(time.time())
     for partition, clock in ((2, now + 3600), (3, now - 3600)):  # a producer an hour fast; an hour behind
-        beat = orjson.dumps({"event_id": f"hb-{partition}", "type": "clock.heartbeat", "seller_id": "route",
-                             "occurred_at": format_timestamp(clock * 1_000_000)})
-        for topic in INPUT_TOPICS:
-            processor.handle_batch(topic, partition, [Record(0, b"route", beat, None)])
+        _heartbeats(processor, partition, format_timestamp(clock * 1_000_000))
     before = time.time()
     processor.update_gauges()
     after = time.time()
     for partition, clock in ((2, now + 3600), (3, now - 3600)):
-        lag = metrics.CLOCK_LAG.labels(str(partition))._value.get()
+        lag = _counted(metrics.CLOCK_LAG, str(partition))
         assert before - clock - 1e-3 <= lag <= after - clock + 1e-3  # -3600 s and 3600 s, as time went on
 
 
@@ -795,14 +796,13 @@ def test_each_input_topics_latest_event_is_shown_against_wall_time_over_the_part
     placed(1, 2, now - 7200)
     placed(2, 3, now + 3600)  # the latest over partitions 2 and 3
     placed(3, 3, now - 60)
-    processor.handle_batch("marketplace.messages", 2, [Record(0, b"s-4", orjson.dumps(
-        {"event_id": "m1", "type": "message.sent", "seller_id": "s-4", "occurred_at": format_timestamp(
-            (now - 600) * 1_000_000), "thread_id": "t", "message_id": "m1", "sender_role": "buyer"}), None)])
+    processor.handle_batch("marketplace.messages", 2, [
+        _message_record(1, "s-4", format_timestamp((now - 600) * 1_000_000), "buyer")])
     before = time.time()
     processor.update_gauges()
     after = time.time()
     for topic, latest in (("marketplace.orders", now + 3600), ("marketplace.messages", now - 600)):
-        lag = metrics.TOPIC_EVENT_LAG.labels(topic)._value.get()
+        lag = _counted(metrics.TOPIC_EVENT_LAG, topic)
         assert before - latest - 1e-3 <= lag <= after - latest + 1e-3  # -3600 s and 600 s
     shown = {sample.labels["topic"] for family in metrics.TOPIC_EVENT_LAG.collect() for sample in family.samples}
     assert shown == {"marketplace.orders", "marketplace.messages"}  # no event yet on the others
