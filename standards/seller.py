@@ -76,6 +76,8 @@ FORGET_MONTHS = 12
 # closed case this long after its latest close, because a close that comes
 # later moves its attribution (cases are few: a seller holds a handful).
 KEPT_MONTHS = {"threads": 3, "orders": 3, "reviews": 3, "cases": FORGET_MONTHS}
+# The collections with deadlines, and the item kind their alerts and metrics name.
+DEADLINE_ITEM_KINDS = {"threads": "thread", "orders": "order"}
 
 
 class SellerState:
@@ -466,7 +468,7 @@ class SellerState:
                     continue
                 thread.warned = _warned_with(warned, [window // HOUR, deadline], clock)
                 self._changed("threads", item_id, thread)
-                alerts.append(self._alert("thread", item_id, deadline, clock,
+                alerts.append(self._alert(collection, item_id, deadline, clock,
                                           {"window_hours": window // HOUR}))
         elif collection == "orders":
             order = item
@@ -479,10 +481,11 @@ class SellerState:
                 if ship_by not in warned:
                     order.warned = _warned_with(warned, ship_by, clock)
                     self._changed("orders", item_id, order)
-                    alerts.append(self._alert("order", item_id, ship_by, clock, {}))
+                    alerts.append(self._alert(collection, item_id, ship_by, clock, {}))
         return alerts
 
-    def _alert(self, kind: str, item_id: str, deadline: int, clock: int, extra: dict) -> dict:
+    def _alert(self, collection: str, item_id: str, deadline: int, clock: int, extra: dict) -> dict:
+        kind = DEADLINE_ITEM_KINDS[collection]
         return {"type": f"{kind}.deadline_approaching", "seller_id": self.seller_id,
                 "item": {"kind": kind, "id": item_id}, "deadline": format_timestamp(deadline),
                 "time_left_seconds": (deadline - clock) // 1_000_000, "as_of": format_timestamp(clock),

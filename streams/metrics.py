@@ -10,6 +10,7 @@ from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECT
 
 from schemas.validate import INVALID_EVENT_CODES
 from standards.judge import STANDARDS
+from standards.seller import DEADLINE_ITEM_KINDS
 
 from .topics import INPUT_TOPICS
 
@@ -149,8 +150,7 @@ for _reason in (*INVALID_EVENT_CODES, PROCESSING_ERROR):
 for _topic in INPUT_TOPICS:
     KEYED_OTHERWISE.labels(_topic)
     EVENTS_AFTER_EVALUATION.labels(_topic)
-ITEM_KINDS = {"threads": "thread", "orders": "order"}  # the collections with deadlines: their `item` label
-for _item in ITEM_KINDS.values():
+for _item in DEADLINE_ITEM_KINDS.values():
     PROOFS_PAST_LATENESS.labels(_item)
 
 

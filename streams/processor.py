@@ -14,6 +14,7 @@ from schemas.validate import HEARTBEAT, InvalidEvent, decode_event
 from standards.engine import ALERTS, EVALUATIONS, VIOLATIONS, PartitionEngine
 from standards.judge import AREA_BADGES, STANDARDS
 from standards.policy import Policy
+from standards.seller import DEADLINE_ITEM_KINDS
 
 from . import metrics
 from .already_sent import TOPICS as READ_BACK, AlreadySent
@@ -185,7 +186,7 @@ class Processor:
             engine.events_after_evaluation = 0
         if engine.proofs_past_lateness:
             for collection, n in engine.proofs_past_lateness.items():
-                metrics.PROOFS_PAST_LATENESS.labels(metrics.ITEM_KINDS[collection]).inc(n)
+                metrics.PROOFS_PAST_LATENESS.labels(DEADLINE_ITEM_KINDS[collection]).inc(n)
             engine.proofs_past_lateness.clear()
         if engine.new_sellers:
             self._note_split_sellers({partition: set(engine.new_sellers)})
