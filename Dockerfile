@@ -3,12 +3,12 @@
 FROM python:3.11.7-slim-bookworm
 RUN useradd --create-home --uid 10001 app
 WORKDIR /app
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml constraints.txt README.md LICENSE ./
 COPY streams streams
 COPY agents agents
 COPY schemas schemas
 COPY standards standards
-RUN pip install --no-cache-dir '.[fast]'
+RUN pip install --no-cache-dir -c constraints.txt '.[fast]'
 # The state directory exists and belongs to `app`, so that a named volume
 # mounted on it starts with that owner.
 RUN mkdir -p /home/app/data && chown app:app /home/app/data

@@ -3,14 +3,14 @@ VENV ?= .venv
 # The interpreter the virtualenv is made from (`make clean` first to change it).
 VENV_PYTHON ?= python3
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: test demo unit integration clean
+.PHONY: test demo unit integration constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(VENV_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,embedded,fast]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,embedded,fast]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -27,6 +27,17 @@ integration: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/seller-standards demo
+
+# Every extra, bench's too, in a virtualenv of its own, so that nothing else
+# installed by hand lands in the file.
+constraints:
+	rm -rf $(VENV)-constraints
+	$(VENV_PYTHON) -m venv $(VENV)-constraints
+	$(VENV)-constraints/bin/python -m pip install -q --upgrade pip
+	$(VENV)-constraints/bin/python -m pip install -q -e '.[test,embedded,fast,bench]'
+	{ sed -n '/^#/p' constraints.txt; $(VENV)-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(VENV)-constraints
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

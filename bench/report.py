@@ -222,7 +222,7 @@ def render(results: dict) -> str:
            "once per round), so that the "
            "machine's drift over minutes weighs on every system alike; the latency phases run as many rounds, "
            "each on a broker of its own.", "",
-           "## Reproduce", "", "```sh", "pip install -e '.[bench]'", reproduce_command(results["command"]), "```", "",
+           "## Reproduce", "", "```sh", "pip install -c constraints.txt -e '.[bench]'", reproduce_command(results["command"]), "```", "",
            "Run it with the interpreter named under Machine: how that is built moves every rate (bench/HISTORY.md).", "",
            "## Machine", "",
            f"- {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, {m['system']}, Python {m['python']}"

@@ -9,9 +9,12 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import tomllib
 from pathlib import Path, PurePosixPath
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from prometheus_client import REGISTRY
 
 import streams.metrics  # registers the worker's metrics
@@ -184,6 +187,26 @@ def test_images_are_pinned():
             assert ":" in image and not image.endswith((":latest", ":main")), name
     base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)
     assert re.search(r":\d+\.\d+\.\d+", base), base
+
+
+def test_every_requirement_is_pinned_at_a_version_pyproject_allows():
+    """constraints.txt pins every requirement of the project and its extras,
+    each at a version the requirement allows, and `make` and the image
+    install with it."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, pinned = line.split("==")
+            pins[canonicalize_name(name)] = pinned
+    for requirement in map(Requirement, wanted):
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not in constraints.txt"
+        assert requirement.specifier.contains(pinned, prereleases=True), (str(requirement), pinned)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"pip install .*-c constraints\.txt -e '\.\[test,embedded,fast\]'", makefile)
+    assert re.search(r"^RUN pip install .*-c constraints\.txt '\.\[fast\]'", (ROOT / "Dockerfile").read_text(), re.M)
 
 
 def test_dockerfile_runs_as_non_root_and_exposes_the_web_port():
