@@ -35,8 +35,12 @@ def _read(name: str, default: str | None, kind: type):
     text = os.environ.get(name, default) if default is not None else os.environ.get(name) or None
     if text is None or kind is str:
         return text
-    if kind is bool:
-        return text.lower() in ("1", "true", "yes")
+    if kind is bool:  # refused when unknown: `on` read as false would mean plaintext, silently
+        if text.lower() in ("1", "true", "yes"):
+            return True
+        if text.lower() in ("0", "false", "no"):
+            return False
+        raise SettingsError(f"{name} must be true or false (1/0, yes/no), got {text!r}")
     try:
         return kind(text)
     except ValueError:

@@ -224,3 +224,13 @@ def test_a_bootstrap_list_kafka_clients_cannot_read_is_refused_by_name(monkeypat
 def test_bootstrap_servers_as_kafka_clients_take_them_are_accepted(monkeypatch, bootstrap):
     monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
     assert Settings().bootstrap == bootstrap
+
+
+def test_an_unknown_boolean_is_refused_naming_its_variable(monkeypatch):
+    monkeypatch.setenv("KAFKA_SSL", "on")
+    with pytest.raises(SettingsError, match="KAFKA_SSL must be true or false"):
+        Settings()
+    monkeypatch.setenv("KAFKA_SSL", "No")
+    assert Settings().ssl is False
+    monkeypatch.setenv("KAFKA_SSL", "YES")
+    assert Settings().ssl is True
