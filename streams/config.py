@@ -36,9 +36,10 @@ def _read(name: str, default: str | None, kind: type):
     if text is None or kind is str:
         return text
     if kind is bool:  # refused when unknown: `on` read as false would mean plaintext, silently
-        if text.lower() in ("1", "true", "yes"):
+        flag = text.lower()
+        if flag in ("1", "true", "yes"):
             return True
-        if text.lower() in ("0", "false", "no"):
+        if flag in ("0", "false", "no"):
             return False
         raise SettingsError(f"{name} must be true or false (1/0, yes/no), got {text!r}")
     try:

@@ -83,6 +83,7 @@ def test_an_unshipped_order_is_warned_at_the_start_of_its_ship_by_day():
     assert _of(_clock(engine, "2026-01-11T23:59:59Z"), ALERTS) == []
     alerts = _of(_clock(engine, "2026-01-12T00:00:00Z"), ALERTS)
     assert [(a["item"]["id"], a["time_left_seconds"]) for a in alerts] == [("o1", 15 * 3600)]
+    assert [(a["type"], a["item"]["kind"]) for a in alerts] == [("order.deadline_approaching", "order")]
     assert _of(_clock(engine, "2026-01-12T01:00:00Z"), ALERTS) == []
 
 
